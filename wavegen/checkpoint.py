@@ -1,0 +1,102 @@
+"""Checkpoints: the whole training state in one file, written atomically, read without running code.
+
+Files are `run/checkpoints/ckpt_<batch>.pt`. A write goes to a temporary file that is fsynced and renamed
+into place, so a crash at any moment leaves either the old set or the new file complete, never a torn one.
+Loading uses `weights_only=True`: a checkpoint is tensors and plain containers only, and a file whose
+pickle would import or call anything is refused.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from .errors import WavegenError
+
+PATTERN = re.compile(r"ckpt_(\d+)\.pt$")
+
+
+def ckpt_dir(run: str | Path) -> Path:
+    return Path(run) / "checkpoints"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(file_object)` on a temporary file beside `path`, then fsync and rename it to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def save(run: str | Path, step: int, state: dict, keep: int) -> Path:
+    path = ckpt_dir(run) / f"ckpt_{step:08d}.pt"
+    atomic_write(path, lambda f: torch.save(state, f))
+    if keep > 0:
+        for old in list_ckpts(run)[:-keep]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def list_ckpts(run: str | Path) -> list[Path]:
+    """Checkpoints of a run, oldest first."""
+    d = ckpt_dir(run)
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := PATTERN.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def load(path: str | Path, map_location="cpu") -> dict:
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise WavegenError(f"{path}: checkpoint not found") from None
+    except Exception as e:  # truncated zip, foreign pickle, ... all mean: not a checkpoint we can trust
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WavegenError(f"{path}: not a loadable wavegen checkpoint ({msg[:200]})") from None
+    if not isinstance(state, dict) or "config" not in state or "G" not in state:
+        raise WavegenError(f"{path}: not a wavegen checkpoint (no config or generator inside)")
+    return state
+
+
+def find(run: str | Path, step: int | None = None) -> Path:
+    """The checkpoint of `run` at `step`, or its newest one."""
+    ckpts = list_ckpts(run)
+    if not ckpts:
+        raise WavegenError(f"{run}: no checkpoints in {ckpt_dir(run)}")
+    if step is None:
+        return ckpts[-1]
+    for p in ckpts:
+        if int(PATTERN.match(p.name).group(1)) == step:
+            return p
+    steps = ", ".join(PATTERN.match(p.name).group(1).lstrip("0") or "0" for p in ckpts)
+    raise WavegenError(f"{run}: no checkpoint at batch {step} (have: {steps})")
+
+
+def load_latest_good(run: str | Path, map_location="cpu") -> tuple[Path, dict]:
+    """The newest checkpoint that loads; a corrupt newer one is reported and skipped."""
+    ckpts = list_ckpts(run)
+    if not ckpts:
+        raise WavegenError(f"{run}: no checkpoints to resume from in {ckpt_dir(run)}")
+    errors = []
+    for p in reversed(ckpts):
+        try:
+            return p, load(p, map_location)
+        except WavegenError as e:
+            errors.append(str(e))
+            print(f"warning: {e}; trying an older checkpoint", flush=True)
+    raise WavegenError(f"{run}: no checkpoint loads ({errors[0]})")

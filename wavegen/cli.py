@@ -1,0 +1,115 @@
+"""The `wavegen` command: a thin layer that validates arguments and calls the library's functions.
+
+Every Config field is a flag of `wavegen train` (`--lr-g 1e-4`, `--batch-size 64`, ...), so every
+hyperparameter can be overridden without a preset of its own.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+from .config import PRESETS, Config, make_config, parse_value
+from .errors import WavegenError
+
+NOT_FLAGS = {"data", "out", "preset"}  # given as positional / dedicated arguments
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("config overrides (default: the preset's value)")
+    for f in fields(Config):
+        if f.name in NOT_FLAGS:
+            continue
+        g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, metavar=f.type.replace(" | None", "").upper()[:5], default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    d = sub.add_parser("data", help="make a synthetic data set")
+    dsub = d.add_subparsers(dest="kind", required=True)
+    gs = dsub.add_parser("gaussian", help="the seed post's data: a centred Gaussian curve plus noise per wav file")
+    gs.add_argument("out", help="folder to create")
+    gs.add_argument("--n", type=int, default=10000, help="number of files (default 10000)")
+    gs.add_argument("--length", type=int, default=100, help="samples per file (default 100)")
+    gs.add_argument("--sigma", type=float, default=None, help="width of the curve in samples")
+    gs.add_argument("--amplitude", type=float, default=None, help="height of the curve")
+    gs.add_argument("--noise", type=float, default=None, help="std of the added white noise")
+    gs.add_argument("--sample-rate", type=int, default=None, help="sample rate in the wav headers")
+    gs.add_argument("--seed", type=int, default=None, help="seed of the noise")
+
+    t = sub.add_parser("train", help="train a GAN on a folder of audio, or resume a run")
+    t.add_argument("data", nargs="?", help="folder of audio files (wav, flac, ogg), searched recursively")
+    t.add_argument("--out", help="run folder to create (never overwritten)")
+    t.add_argument("--resume", metavar="RUN", help="continue this run folder from its newest good checkpoint")
+    t.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named set of config values (default seed)")
+    _add_config_flags(t)
+
+    pl = sub.add_parser("plot", help="draw the progress figure and sample figures of a run")
+    pl.add_argument("run")
+    pl.add_argument("--steps", default=None, help="batches to draw samples at, comma separated (default: the post's)")
+
+    ge = sub.add_parser("generate", help="write generated wav files from a run's checkpoint")
+    ge.add_argument("run")
+    ge.add_argument("--n", type=int, default=100, help="number of files (default 100)")
+    ge.add_argument("--out", required=True, help="folder to write the wavs to")
+    ge.add_argument("--step", type=int, default=None, help="checkpoint at this batch (default: the newest)")
+    ge.add_argument("--mode", default=None, choices=["batch", "train", "eval"], help="how G runs (default: the run's sample_mode)")
+    ge.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+
+    su = sub.add_parser("summary", help="print and write a short summary of a run (summary.md)")
+    su.add_argument("run")
+    return p
+
+
+def _train(a: argparse.Namespace) -> None:
+    from .train import resume, train
+
+    overrides = {f.name: parse_value(f.name, getattr(a, f.name)) for f in fields(Config)
+                 if f.name not in NOT_FLAGS and getattr(a, f.name) is not None}
+    if a.resume:
+        if a.data or a.out:
+            raise WavegenError("--resume takes the run folder only (its data and settings are in its config.json)")
+        resume(a.resume, **overrides)
+        return
+    if not a.data or not a.out:
+        raise WavegenError("train needs a data folder and --out RUN (or --resume RUN)")
+    train(make_config(a.preset, data=a.data, out=a.out, **overrides))
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        if a.cmd == "data":
+            from .data import GaussianSpec, make_gaussian
+
+            spec = GaussianSpec(n=a.n, length=a.length, **{k: v for k, v in
+                                {"sigma": a.sigma, "amplitude": a.amplitude, "noise": a.noise,
+                                 "sample_rate": a.sample_rate, "seed": a.seed}.items() if v is not None})
+            out = make_gaussian(a.out, spec)
+            print(f"wrote {spec.n} files of {spec.length} samples to {out}")
+        elif a.cmd == "train":
+            _train(a)
+        elif a.cmd == "plot":
+            from .plot import plot_run
+
+            steps = [int(s) for s in a.steps.split(",")] if a.steps else None
+            for path in plot_run(a.run, steps):
+                print(f"wrote {path}")
+        elif a.cmd == "generate":
+            from .generate import generate
+
+            files = generate(a.run, a.n, a.out, step=a.step, mode=a.mode, seed=a.seed)
+            print(f"wrote {len(files)} wav files to {a.out}")
+        elif a.cmd == "summary":
+            from .summary import write_summary
+
+            print(write_summary(a.run), end="")
+    except WavegenError as e:
+        print(f"wavegen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wavegen: interrupted", file=sys.stderr)
+        return 130
+    return 0

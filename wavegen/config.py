@@ -1,0 +1,164 @@
+"""One dataclass holds every setting of a run; presets are named overlays of its fields.
+
+The config is written to `run/config.json` and into every checkpoint, and it alone rebuilds the models.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import WavegenError
+
+
+@dataclass
+class Config:
+    # data and run folder
+    data: str = ""  # folder of audio files (searched recursively)
+    out: str = ""  # run folder: config, stats, previews, checkpoints, figures
+    formats: tuple[str, ...] = ("wav", "flac", "ogg")  # file extensions loaded from `data`
+    # model (the seed's DCGAN)
+    nz: int = 100  # length of the noise vector fed to G
+    ngf: int = 512  # G's widest layer
+    ndf: int = 512  # D's widest layer
+    dropout: float = 0.2  # Dropout after every hidden layer of G and D
+    init: str = "default"  # weight init: "default" (PyTorch's) or "dcgan" (conv N(0, 0.02), BN N(1, 0.02))
+    # optimisation
+    batch_size: int = 100  # examples per batch; the last partial batch of an epoch is kept, as a DataLoader does
+    lr_g: float = 5e-5  # Adam learning rate of G
+    lr_d: float = 5e-5  # Adam learning rate of D
+    beta1: float = 0.9  # Adam beta1 for both
+    beta2: float = 0.999  # Adam beta2 for both
+    label_real: float = 1.0  # mean of the soft label for real examples
+    label_fake: float = 0.0  # mean of the soft label for fake examples
+    label_noise: float = 0.1  # std of the Gaussian noise added to the labels, redrawn every batch
+    # length of the run: whichever of the two comes first (None = no limit from it)
+    batches: int | None = None  # stop after this many batches in total
+    epochs: int | None = None  # stop after this many passes over the data
+    # bookkeeping
+    seed: int = 0  # seeds every random draw: same seed, same run on CPU
+    device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
+    stats_every: int = 10  # batches between flushes of stats.jsonl and the progress bar (one device sync each)
+    print_every: int = 100  # batches between console lines
+    preview_every: int = 100  # batches between saves of G's output on the fixed noise
+    n_preview: int = 64  # size of the fixed noise batch
+    ckpt_every: int = 500  # batches between checkpoints
+    keep_ckpts: int = 3  # periodic checkpoints kept on disk (the newest ones); 0 keeps all
+    sample_mode: str = "batch"  # how G is run for previews and `generate`: "batch", "train" or "eval" (README)
+    tensorboard: bool = False  # also log scalars to run/tensorboard
+    preset: str = ""  # the preset these values started from (a record only)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["formats"] = list(self.formats)
+        return d
+
+
+# Presets are overlays: the fields they name, nothing else. `seed` is the post as written.
+PRESETS: dict[str, dict] = {
+    "seed": {},
+}
+
+
+def _field_types() -> dict[str, type]:
+    """The Python type each field accepts (the non-None part of `int | None`)."""
+    out = {}
+    for f in fields(Config):
+        t = f.type.replace(" | None", "")
+        out[f.name] = {"int": int, "float": float, "str": str, "bool": bool, "tuple[str, ...]": tuple}[t]
+    return out
+
+
+def parse_value(key: str, text: str):
+    """Turn a command-line string into the field's type, or fail with a one-line message."""
+    types = _field_types()
+    if key not in types:
+        raise WavegenError(f"unknown config key {key!r}")
+    t = types[key]
+    if text.lower() == "none" and Config.__dataclass_fields__[key].type.endswith("| None"):
+        return None
+    try:
+        if t is bool:
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("1", "true", "yes")
+        if t is tuple:
+            return tuple(s.strip().lstrip(".") for s in text.split(",") if s.strip())
+        if t is int:
+            return int(text)
+        return t(text)
+    except ValueError:
+        raise WavegenError(f"config key {key!r} wants {t.__name__}, got {text!r}") from None
+
+
+def make_config(preset: str = "seed", **overrides) -> Config:
+    """A config from a preset plus explicit overrides (None in overrides means: leave the preset's value)."""
+    if preset not in PRESETS:
+        raise WavegenError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    unknown = set(values) - {f.name for f in fields(Config)}
+    if unknown:
+        raise WavegenError(f"unknown config key {sorted(unknown)[0]!r}")
+    cfg = Config(preset=preset, **values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Refuse impossible values before anything is written."""
+    types = _field_types()
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if v is None and f.type.endswith("| None"):
+            continue
+        t = types[f.name]
+        ok = isinstance(v, t) and not (t is int and isinstance(v, bool))
+        if t is float and isinstance(v, int) and not isinstance(v, bool):
+            ok = True
+        if not ok:
+            raise WavegenError(f"config key {f.name!r} wants {t.__name__}, got {v!r}")
+    positive = ["nz", "ngf", "ndf", "batch_size", "stats_every", "print_every", "preview_every", "n_preview", "ckpt_every"]
+    for key in positive:
+        if getattr(cfg, key) <= 0:
+            raise WavegenError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    for key in ["lr_g", "lr_d"]:
+        if not getattr(cfg, key) > 0:
+            raise WavegenError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    for key in ["batches", "epochs"]:
+        if getattr(cfg, key) is not None and getattr(cfg, key) < 0:
+            raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
+    if not 0 <= cfg.dropout < 1:
+        raise WavegenError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
+        raise WavegenError(f"Adam betas must be in [0, 1), got ({cfg.beta1}, {cfg.beta2})")
+    if cfg.label_noise < 0 or cfg.keep_ckpts < 0:
+        raise WavegenError("label_noise and keep_ckpts must be >= 0")
+    if cfg.init not in ("default", "dcgan"):
+        raise WavegenError(f"init must be 'default' or 'dcgan', got {cfg.init!r}")
+    if cfg.sample_mode not in ("batch", "train", "eval"):
+        raise WavegenError(f"sample_mode must be 'batch', 'train' or 'eval', got {cfg.sample_mode!r}")
+    if cfg.ngf % 8 or cfg.ndf % 16:
+        raise WavegenError(f"the seed layers need ngf a multiple of 8 and ndf of 16, got ngf={cfg.ngf} ndf={cfg.ndf}")
+
+
+def config_from_dict(d: dict) -> Config:
+    """Rebuild a Config saved by `to_dict` (config.json or a checkpoint); unknown keys are an error."""
+    names = {f.name for f in fields(Config)}
+    unknown = set(d) - names
+    if unknown:
+        raise WavegenError(f"saved config has unknown key {sorted(unknown)[0]!r}")
+    d = dict(d)
+    if "formats" in d:
+        d["formats"] = tuple(d["formats"])
+    cfg = Config(**d)
+    validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        return config_from_dict(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError) as e:
+        raise WavegenError(f"{path}: cannot read config ({e})") from None

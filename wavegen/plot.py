@@ -1,0 +1,140 @@
+"""Figures of a run: the post's 3-panel progress plot, and generated samples against the ideal curve."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .checkpoint import atomic_write
+from .errors import WavegenError
+from .train import read_stats
+
+POST_STEPS = (200, 600, 800, 1000, 1200, 2000, 3000)  # the batches the post shows samples at
+SAMPLES_PER_FIGURE = 16  # a 4 x 4 grid
+
+
+def ideal_curve(run: str | Path) -> np.ndarray | None:
+    """The noiseless curve of a synthetic Gaussian data set, from the run's data.json; None for other data."""
+    path = Path(run) / "data.json"
+    meta = json.loads(path.read_text()).get("meta") if path.exists() else None
+    if not meta or meta.get("kind") != "gaussian":
+        return None
+    from .data import GaussianSpec
+
+    spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
+    return spec.ideal()
+
+
+def preview_steps(run: str | Path) -> list[int]:
+    d = Path(run) / "previews"
+    return sorted(int(p.stem.split("_")[1]) for p in d.glob("step_*.npy")) if d.is_dir() else []
+
+
+def load_preview(run: str | Path, step: int) -> np.ndarray:
+    return np.load(Path(run) / "previews" / f"step_{step:08d}.npy")  # (n, C, L)
+
+
+def _smooth(y: np.ndarray, n: int) -> np.ndarray:
+    if len(y) < 2 * n:
+        return y
+    k = np.ones(n) / n
+    return np.convolve(np.pad(y, (n // 2, n - 1 - n // 2), mode="edge"), k, mode="valid")
+
+
+def _savefig(fig, path: Path) -> Path:
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def plot_progress(run: str | Path) -> Path:
+    """Losses; mean D logits on real and fake; mean gradient norms, against batch (raw and smoothed)."""
+    rows = [r for r in read_stats(run) if "loss/G" in r]
+    if not rows:
+        raise WavegenError(f"{run}: no training statistics (stats.jsonl) to plot")
+    step = np.array([r["step"] for r in rows])
+    smooth = max(1, len(rows) // 100)
+    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
+    panels = [("loss", [("loss/G", "G loss", "tab:blue"), ("loss/D", "D loss", "tab:orange")]),
+              ("mean D output (logit)", [("D/real", "real", "tab:green"), ("D/fake", "fake", "tab:red")]),
+              ("mean gradient norm", [("grad_norm/G", "G", "tab:blue"), ("grad_norm/D", "D", "tab:orange")])]
+    for ax, (ylabel, series) in zip(axes, panels):
+        for key, label, color in series:
+            y = np.array([r[key] for r in rows])
+            ax.plot(step, y, color=color, alpha=0.25, lw=0.6)
+            ax.plot(step, _smooth(y, smooth), color=color, lw=1.4, label=label)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="upper right")
+        ax.grid(alpha=0.3)
+    axes[2].set_yscale("log")
+    axes[-1].set_xlabel("batch")
+    fig.suptitle(f"{Path(run).name}: training progress")
+    fig.tight_layout()
+    return _savefig(fig, Path(run) / "figures" / "progress.png")
+
+
+def plot_samples(run: str | Path, step: int) -> Path:
+    """A grid of generated samples (red) over the ideal curve (blue) where the data has one."""
+    x = load_preview(run, step)[:SAMPLES_PER_FIGURE]  # (n, C, L)
+    ideal = ideal_curve(run)
+    cols = 4
+    rows = int(np.ceil(len(x) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.2 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax, s in zip(axes.flat, x):
+        if ideal is not None:
+            ax.plot(ideal, color="tab:blue", lw=1.5)
+        ax.plot(s.T, color="tab:red", lw=0.8)
+        ax.set_ylim(-1.1, 1.1)
+    for ax in axes.flat[len(x):]:
+        ax.axis("off")
+    fig.suptitle(f"{Path(run).name}: samples at batch {step}" + (" (red) vs ideal (blue)" if ideal is not None else ""))
+    fig.tight_layout()
+    return _savefig(fig, Path(run) / "figures" / f"samples_{step:06d}.png")
+
+
+def plot_sample_overview(run: str | Path, steps: list[int]) -> Path:
+    """One row per batch, 6 samples each: how the samples change over training, in a single figure."""
+    ideal = ideal_curve(run)
+    cols = 6
+    fig, axes = plt.subplots(len(steps), cols, figsize=(13, 1.6 * len(steps) + 0.6), sharex=True, sharey=True, squeeze=False)
+    for row, step in zip(axes, steps):
+        for ax, s in zip(row, load_preview(run, step)[:cols]):
+            if ideal is not None:
+                ax.plot(ideal, color="tab:blue", lw=1.2)
+            ax.plot(s.T, color="tab:red", lw=0.7)
+            ax.set_ylim(-1.1, 1.1)
+        row[0].set_ylabel(f"batch {step}")
+    fig.suptitle(f"{Path(run).name}: samples over training")
+    fig.tight_layout()
+    return _savefig(fig, Path(run) / "figures" / "samples_overview.png")
+
+
+def choose_steps(available: list[int], wanted: list[int] | None) -> list[int]:
+    """The wanted batches that have previews; by default the post's, or six spread over the run."""
+    if wanted is not None:
+        missing = [s for s in wanted if s not in available]
+        if missing:
+            raise WavegenError(f"no preview at batch {missing[0]} (previews every few batches: {available[:5]}...)")
+        return list(wanted)
+    chosen = [s for s in POST_STEPS if s in available]
+    if len(chosen) < 3 and available:
+        idx = np.unique(np.linspace(0, len(available) - 1, min(6, len(available))).round().astype(int))
+        chosen = [available[i] for i in idx]
+    return chosen
+
+
+def plot_run(run: str | Path, steps: list[int] | None = None) -> list[Path]:
+    run = Path(run)
+    if not (run / "config.json").exists():
+        raise WavegenError(f"{run}: not a run folder (no config.json)")
+    paths = [plot_progress(run)]
+    chosen = choose_steps(preview_steps(run), steps)
+    paths += [plot_samples(run, s) for s in chosen]
+    if chosen:
+        paths.append(plot_sample_overview(run, chosen))
+    return paths

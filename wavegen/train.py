@@ -1,0 +1,311 @@
+"""Training: the post's loop, with stats, previews, checkpoints and exact resume.
+
+One batch, as in the post:
+  1. draw soft labels  y_real ~ N(label_real, label_noise), y_fake ~ N(label_fake, label_noise)
+  2. G step: fake = G(z); loss_G = BCE(D(fake), y_real); step G
+  3. D step: loss_D = BCE(D(real), y_real) + BCE(D(fake.detach()), y_fake); step D
+     (real and fake go through D separately, so BatchNorm normalises each batch on its own)
+Every random draw comes from torch's global generator, seeded once, saved in every checkpoint with
+the epoch's data order, so a resumed run repeats a straight run bit for bit on CPU.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import checkpoint
+from .config import Config, config_from_dict, load_config, validate
+from .data import load_folder, read_meta
+from .errors import WavegenError
+from .models import build_models, sample
+
+STAT_KEYS = ("loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise WavegenError(f"device {name!r} asked for, but CUDA is not available")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise WavegenError(f"unknown device {name!r}") from None
+
+
+def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    """The post's statistic: the mean over parameters of each parameter's gradient norm (no sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    return torch.stack(torch._foreach_norm(grads)).mean()
+
+
+class StatsLog:
+    """Buffers per-batch stats as tensors and writes them to stats.jsonl in one device sync per flush."""
+
+    def __init__(self, path: Path, tb_dir: Path | None, start_step: int):
+        self.path = path
+        self.rows: list[tuple[int, int, torch.Tensor]] = []
+        self.last: dict = {}
+        self.tb = None
+        if tb_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter  # imported only when asked for: it is slow
+            self.tb = SummaryWriter(str(tb_dir), purge_step=start_step + 1)
+
+    def add(self, step: int, epoch: int, values: torch.Tensor) -> None:
+        self.rows.append((step, epoch, values))
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        values = torch.stack([v for _, _, v in self.rows]).tolist()  # the one sync
+        with open(self.path, "a") as f:
+            for (step, epoch, _), vals in zip(self.rows, values):
+                row = {"step": step, "epoch": epoch, **dict(zip(STAT_KEYS, vals))}
+                f.write(json.dumps(row) + "\n")
+                if self.tb is not None:
+                    for k in STAT_KEYS:
+                        self.tb.add_scalar(k, row[k], step)
+        self.last = row
+        self.rows.clear()
+
+    def write(self, row: dict) -> None:
+        """A row of its own (timings): kept apart from the batch rows, which are deterministic."""
+        self.flush()
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def read_stats(run: str | Path) -> list[dict]:
+    """All rows of a run's stats.jsonl (batch rows and timing rows)."""
+    path = Path(run) / "stats.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _truncate_stats(path: Path, step: int) -> None:
+    """Drop rows written after the checkpoint we resume from: they will be written again."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    checkpoint.atomic_write(path, lambda f: f.write("".join(line + "\n" for line in keep).encode()))
+
+
+class StopFlag:
+    """Ctrl-C or SIGTERM asks the loop to stop at the end of the current batch and checkpoint;
+    a second Ctrl-C stops at once (the last periodic checkpoint is still there)."""
+
+    def __init__(self):
+        self.requested = False
+
+    def _handler(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def installed(self):
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for s in old:
+                signal.signal(s, self._handler)
+        except ValueError:  # not the main thread: no signal handling, plain behaviour
+            old = {}
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    checkpoint.atomic_write(path, lambda f: np.save(f, array))
+
+
+def _prepare_run(cfg: Config, resume: bool) -> Path:
+    run = Path(cfg.out)
+    if not cfg.out:
+        raise WavegenError("no run folder given (--out)")
+    if resume:
+        if not (run / "config.json").exists():
+            raise WavegenError(f"{run}: not a run folder (no config.json) to resume")
+        return run
+    if run.exists() and any(run.iterdir()):
+        raise WavegenError(f"{run}: run folder exists; resume it with --resume {run} or choose another --out")
+    run.mkdir(parents=True, exist_ok=True)
+    checkpoint.atomic_write(run / "config.json", lambda f: f.write((json.dumps(cfg.to_dict(), indent=2) + "\n").encode()))
+    return run
+
+
+def train(cfg: Config, resume: bool = False) -> Path:
+    """Train a run from `cfg` (a new run folder at cfg.out), or continue the run at cfg.out with resume=True."""
+    validate(cfg)
+    run = _prepare_run(cfg, resume)
+    device = pick_device(cfg.device)
+    data = load_folder(cfg.data, cfg.formats)
+    x = data.x.to(device)  # (N, C, L): the whole set lives on the device, batches are index lookups
+    n, channels, length = x.shape
+    torch.manual_seed(cfg.seed)  # before the models: their initial weights are the run's first random draws
+    G, D = build_models(cfg, channels)
+    if G.out_length != length:
+        raise WavegenError(f"{cfg.data}: examples are {length} samples long, but these layers make {G.out_length}")
+    G, D = G.to(device), D.to(device)
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    params_G, params_D = list(G.parameters()), list(D.parameters())
+    batches_per_epoch = math.ceil(n / cfg.batch_size)
+
+    data_info = {"n": n, "channels": channels, "length": length, "sample_rate": data.sample_rate, "meta": read_meta(cfg.data)}
+    if resume:
+        path, state = checkpoint.load_latest_good(run, map_location=device)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_G.load_state_dict(state["opt_G"])
+        opt_D.load_state_dict(state["opt_D"])
+        step, epoch, pos = state["step"], state["epoch"], state["pos"]
+        order = state["order"].to(device)
+        z_fix = state["z_fix"].to(device)
+        wall = state["wall"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and state["rng"]["cuda"] is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+        _truncate_stats(run / "stats.jsonl", step)
+        print(f"resuming {run} from {path.name} (batch {step}, epoch {epoch})", flush=True)
+    else:
+        z_fix = torch.randn(cfg.n_preview, cfg.nz, 1, device=device)  # drawn first: the same for every run of a seed
+        step, epoch, pos, wall = 0, 0, 0, 0.0
+        order = torch.randperm(n, device=device)
+        checkpoint.atomic_write(run / "data.json", lambda f: f.write((json.dumps({**data_info, "folder": str(cfg.data)}, indent=2) + "\n").encode()))
+
+    def done() -> bool:
+        return (cfg.batches is not None and step >= cfg.batches) or (cfg.epochs is not None and epoch >= cfg.epochs)
+
+    def state_dict() -> dict:
+        return {
+            "config": cfg.to_dict(), "data": data_info,
+            "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
+            "step": step, "epoch": epoch, "pos": pos, "order": order.cpu(), "z_fix": z_fix.cpu(), "wall": wall,
+            "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+        }
+
+    def preview() -> None:
+        with sample(G, cfg.sample_mode, device):
+            out = G(z_fix)  # (n_preview, C, L)
+        _save_npy(run / "previews" / f"step_{step:08d}.npy", out.float().cpu().numpy())
+
+    def save_checkpoint() -> None:
+        log.write({"step": step, "time/wall_s": round(wall, 3)})
+        checkpoint.save(run, step, state_dict(), cfg.keep_ckpts)
+
+    log = StatsLog(run / "stats.jsonl", run / "tensorboard" if cfg.tensorboard else None, step)
+    if step == 0 and not (run / "previews" / f"step_{0:08d}.npy").exists():
+        preview()  # the untrained generator, for the figures
+    if done():
+        print(f"{run}: already trained to batch {step} (epoch {epoch}); raise --batches or --epochs to go on", flush=True)
+        return run
+
+    total = cfg.batches if cfg.epochs is None else batches_per_epoch * cfg.epochs
+    if cfg.batches is not None:
+        total = min(total, cfg.batches)
+    bar = tqdm(total=total, initial=step, unit="batch", dynamic_ncols=True, disable=None)
+    G.train()
+    D.train()
+    stop = StopFlag()
+    t_last = time.perf_counter()
+    step_at_last = step
+    with stop.installed():
+        try:
+            while not done() and not stop.requested:
+                idx = order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]
+                real = x[idx]  # (B, C, L)
+                b = real.shape[0]
+                y_real = cfg.label_real + cfg.label_noise * torch.randn(b, device=device)
+                y_fake = cfg.label_fake + cfg.label_noise * torch.randn(b, device=device)
+
+                # G step: make D call the fakes real
+                fake = G(torch.randn(b, cfg.nz, 1, device=device))  # (B, C, L)
+                loss_G = F.binary_cross_entropy_with_logits(D(fake), y_real)
+                opt_G.zero_grad(set_to_none=True)
+                loss_G.backward()
+                opt_G.step()
+
+                # D step: real and (detached) fake as two separate passes
+                d_real = D(real)  # (B,) logits
+                d_fake = D(fake.detach())
+                loss_D = F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
+                opt_D.zero_grad(set_to_none=True)
+                loss_D.backward()
+                opt_D.step()
+
+                step += 1
+                pos += 1
+                log.add(step, epoch, torch.stack([loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
+                                                  mean_grad_norm(params_G), mean_grad_norm(params_D)]))
+                if pos == batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
+                    epoch += 1
+                    pos = 0
+                    order = torch.randperm(n, device=device)
+
+                if step % cfg.stats_every == 0 or done():
+                    now = time.perf_counter()
+                    wall += now - t_last
+                    rate = (step - step_at_last) / max(now - t_last, 1e-9)
+                    t_last, step_at_last = now, step
+                    log.flush()
+                    last = log.last
+                    bar.set_postfix({"G": f"{last['loss/G']:.3f}", "D": f"{last['loss/D']:.3f}",
+                                     "real": f"{last['D/real']:.2f}", "fake": f"{last['D/fake']:.2f}"}, refresh=False)
+                    bar.update(step - bar.n)
+                    if step % cfg.print_every == 0:
+                        bar.write(f"batch {step:>6} epoch {epoch:>4} | loss G {last['loss/G']:.4f} D {last['loss/D']:.4f} | "
+                                  f"D(real) {last['D/real']:+.3f} D(fake) {last['D/fake']:+.3f} | "
+                                  f"grad G {last['grad_norm/G']:.4f} D {last['grad_norm/D']:.4f} | {rate:.1f} batch/s")
+                if step % cfg.preview_every == 0:
+                    preview()
+                if step % cfg.ckpt_every == 0:
+                    save_checkpoint()
+        finally:
+            bar.close()
+        # Reached only at a batch boundary (normal end or a stop request), so the state is consistent.
+        now = time.perf_counter()
+        wall += now - t_last
+        if step % cfg.preview_every:
+            preview()
+        save_checkpoint()
+        log.close()
+    if stop.requested:
+        print(f"stopped at batch {step}; checkpoint saved. Continue with: wavegen train --resume {run}", flush=True)
+    else:
+        print(f"done: {step} batches, {epoch} epochs, {wall:.0f} s. Run folder: {run}", flush=True)
+    return run
+
+
+def resume(run: str | Path, **overrides) -> Path:
+    """Continue the run in `run`, optionally with new stopping points (batches=, epochs=) or bookkeeping values."""
+    if not (Path(run) / "config.json").exists():
+        raise WavegenError(f"{run}: not a run folder (no config.json) to resume")
+    cfg = load_config(Path(run) / "config.json")
+    allowed = {"batches", "epochs", "device", "stats_every", "print_every", "tensorboard"}
+    bad = set(overrides) - allowed
+    if bad:
+        raise WavegenError(f"cannot change {sorted(bad)[0]!r} when resuming (only {', '.join(sorted(allowed))})")
+    d = cfg.to_dict()
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    d["out"] = str(run)
+    cfg = config_from_dict(d)
+    if overrides:
+        checkpoint.atomic_write(Path(run) / "config.json", lambda f: f.write((json.dumps(cfg.to_dict(), indent=2) + "\n").encode()))
+    return train(cfg, resume=True)
