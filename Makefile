@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DATA ?= data/gaussian
 DEMO_RUN ?= runs/demo
-DEMO_BATCHES ?= 1500
+DEMO_BATCHES ?= 2000
 
 .PHONY: install demo test clean-demo
 

@@ -149,7 +149,7 @@ def test_plot_generate_summary_end_to_end(gauss_data, tmp_path):
     r = run_cli("generate", run, "--n", 30, "--out", tmp_path / "wavs")  # would overwrite: refused
     assert r.returncode == 2 and "exists" in r.stderr
     text = write_summary(run)
-    assert "trained 40 batches" in text and "RMSE / noise" in text and (run / "summary.md").exists()
+    assert "trained 40 batches" in text and "| batch | shape |" in text and (run / "summary.md").exists()
 
 
 def test_generate_modes_and_chosen_checkpoint(gauss_data, tmp_path):
@@ -180,3 +180,12 @@ def test_bad_config_is_refused_before_anything_is_written(gauss_data, tmp_path, 
 def test_resume_of_a_missing_run_is_refused(tmp_path):
     r = run_cli("train", "--resume", tmp_path / "nope")
     assert r.returncode == 2 and "not a run folder" in r.stderr
+
+
+def test_run_stopped_before_its_first_checkpoint_resumes(gauss_data, tmp_path):
+    early = train(tiny_config(gauss_data, tmp_path / "early", batches=0))
+    assert not checkpoint.list_ckpts(early) and (early / "config.json").exists()
+    resume(early, batches=10)
+    straight = train(tiny_config(gauss_data, tmp_path / "straight", batches=10))
+    assert batch_rows(early) == batch_rows(straight)
+    assert torch.equal(final_state(early)["G"]["main.0.weight"], final_state(straight)["G"]["main.0.weight"])

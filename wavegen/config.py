@@ -45,7 +45,7 @@ class Config:
     n_preview: int = 64  # size of the fixed noise batch
     ckpt_every: int = 500  # batches between checkpoints
     keep_ckpts: int = 3  # periodic checkpoints kept on disk (the newest ones); 0 keeps all
-    sample_mode: str = "batch"  # how G is run for previews and `generate`: "batch", "train" or "eval" (README)
+    sample_mode: str = "train"  # how G runs for previews and `generate`: "train" (as D saw it), "batch" or "eval" (README)
     tensorboard: bool = False  # also log scalars to run/tensorboard
     preset: str = ""  # the preset these values started from (a record only)
 
@@ -57,7 +57,9 @@ class Config:
 
 # Presets are overlays: the fields they name, nothing else. `seed` is the post as written.
 PRESETS: dict[str, dict] = {
-    "seed": {},
+    # The post's values, plus the weight init of the DCGAN tutorial the post builds on: with PyTorch's default
+    # init G starts with a saturated Tanh and never leaves its garbage phase (README, "The transition").
+    "seed": {"init": "dcgan", "epochs": 5000},
 }
 
 

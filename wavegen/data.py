@@ -29,8 +29,8 @@ class GaussianSpec:
     n: int = 10000  # number of files
     length: int = 100  # samples per file
     sigma: float = 8.0  # width of the curve (standard deviation, in samples)
-    amplitude: float = 1.0  # height of the curve's peak
-    noise: float = 0.05  # std of the white noise added to every sample
+    amplitude: float = 0.5  # height of the curve's peak (at 1.0 the seed preset stays in its garbage phase)
+    noise: float = 0.1  # std of the white noise added to every sample (at 0.05 too, D wins too easily)
     sample_rate: int = 16000  # written into the wav headers
     seed: int = 0  # seeds the noise
 
@@ -39,6 +39,10 @@ class GaussianSpec:
         t = np.arange(self.length, dtype=np.float64)
         centre = (self.length - 1) / 2
         return (self.amplitude * np.exp(-0.5 * ((t - centre) / self.sigma) ** 2)).astype(np.float32)
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """`n` noisy curves, (n, length) float32: the examples of the data set."""
+        return self.ideal()[None, :] + self.noise * rng.standard_normal((n, self.length), dtype=np.float32)
 
 
 def make_gaussian(out: str | Path, spec: GaussianSpec) -> Path:
@@ -49,8 +53,7 @@ def make_gaussian(out: str | Path, spec: GaussianSpec) -> Path:
     if out.exists() and any(out.iterdir()):
         raise WavegenError(f"{out}: folder exists and is not empty; choose another or remove it")
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(spec.seed)
-    curves = spec.ideal()[None, :] + spec.noise * rng.standard_normal((spec.n, spec.length), dtype=np.float32)
+    curves = spec.draw(spec.n, np.random.default_rng(spec.seed))
     width = len(str(spec.n - 1))
     for i, x in enumerate(curves):
         sf.write(out / f"{i:0{width}d}.wav", x, spec.sample_rate, subtype="FLOAT")

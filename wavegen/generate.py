@@ -36,11 +36,13 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     if clash is not None:
         raise WavegenError(f"{clash}: exists; generate into an empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    gen = torch.Generator(device=device).manual_seed(seed)
     chunks = []
-    with sample(G, mode, torch.device(device)):
+    dev = torch.device(device)
+    # Noise and dropout masks both come from `seed`; the caller's random stream is left as it was.
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), sample(G, mode, dev):
+        torch.manual_seed(seed)
         for start in range(0, n, cfg.batch_size):
-            z = torch.randn(cfg.batch_size, cfg.nz, 1, generator=gen, device=device)
+            z = torch.randn(cfg.batch_size, cfg.nz, 1, device=dev)
             chunks.append(G(z)[: n - start].cpu())  # (b, C, L)
     audio = torch.cat(chunks).numpy()  # (n, C, L)
     sr = state["data"]["sample_rate"]

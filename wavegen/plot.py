@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .checkpoint import atomic_write
+from .data import GaussianSpec
 from .errors import WavegenError
 from .train import read_stats
 
@@ -24,8 +25,6 @@ def ideal_curve(run: str | Path) -> np.ndarray | None:
     meta = json.loads(path.read_text()).get("meta") if path.exists() else None
     if not meta or meta.get("kind") != "gaussian":
         return None
-    from .data import GaussianSpec
-
     spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
     return spec.ideal()
 

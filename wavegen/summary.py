@@ -8,31 +8,44 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import atomic_write
+from .data import GaussianSpec
 from .errors import WavegenError
 from .plot import ideal_curve, load_preview, preview_steps
 from .train import STAT_KEYS, read_stats
 
-TRANSITION_RATIO = 2.0  # samples count as "nearly right" once their RMSE to the ideal curve is under 2x the noise
+TRANSITION_SHARE = 0.8  # the transition: samples first reach this share of the real data's shape score
 TAIL = 100  # batches averaged for the closing values
 
 
-def ideal_error(run: str | Path) -> list[tuple[int, float]]:
-    """(batch, RMSE of the preview samples to the ideal curve / the data's noise std) for every preview."""
+def shape_score(x: np.ndarray, ideal: np.ndarray) -> float:
+    """Mean Pearson correlation of each example (n, L) with the ideal curve: 1 is the curve's exact shape,
+    0 is unrelated. Like the seed's discriminator (BatchNorm on each batch), it ignores offset and scale."""
+    xc = x - x.mean(1, keepdims=True)
+    ic = ideal - ideal.mean()
+    return float(((xc @ ic) / (np.linalg.norm(xc, axis=1) * np.linalg.norm(ic) + 1e-12)).mean())
+
+
+def ideal_errors(run: str | Path) -> tuple[list[dict], float] | None:
+    """Per preview: shape score, offset and RMSE (in noise std) to the ideal curve; and the real data's score."""
     ideal = ideal_curve(run)
     if ideal is None:
-        return []
-    noise = json.loads((Path(run) / "data.json").read_text())["meta"]["noise"]
+        return None
+    meta = json.loads((Path(run) / "data.json").read_text())["meta"]
+    spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
+    real_score = shape_score(spec.draw(1000, np.random.default_rng(0)), ideal)
     out = []
     for step in preview_steps(run):
         x = load_preview(run, step)[:, 0]  # (n, L)
-        rmse = float(np.sqrt(((x - ideal) ** 2).mean()))
-        out.append((step, rmse / max(noise, 1e-12)))
-    return out
+        out.append({"step": step, "shape": shape_score(x, ideal), "offset": float((x - ideal).mean()),
+                    "rmse": float(np.sqrt(((x - ideal) ** 2).mean())) / max(spec.noise, 1e-12)})
+    return out, real_score
 
 
-def transition_step(errors: list[tuple[int, float]]) -> int | None:
-    """The first preview at which the samples are within TRANSITION_RATIO noise levels of the ideal curve."""
-    return next((s for s, r in errors if r < TRANSITION_RATIO), None)
+def transition_step(errors: list[dict], real_score: float, hold: int = 3) -> int | None:
+    """The first preview from which the samples keep TRANSITION_SHARE of the real data's shape score for
+    `hold` previews in a row (a lucky early preview that falls back is not the transition)."""
+    ok = [e["shape"] >= TRANSITION_SHARE * real_score for e in errors]
+    return next((e["step"] for i, e in enumerate(errors) if all(ok[i:i + hold])), None)
 
 
 def write_summary(run: str | Path) -> str:
@@ -51,13 +64,15 @@ def write_summary(run: str | Path) -> str:
              + (f" in {walls[-1]:.0f} s: {last['step'] / walls[-1]:.2f} batches/s" if walls and walls[-1] > 0 else ""),
              f"- mean of the last {len(tail)} batches: "
              + ", ".join(f"{k} {np.mean([r[k] for r in tail]):.4f}" for k in STAT_KEYS)]
-    errors = ideal_error(run)
-    if errors:
-        t = transition_step(errors)
-        lines += ["", "Fixed-noise samples against the ideal curve (RMSE / noise std; 1.0 means as close as the data itself):", "",
-                  "| batch | RMSE / noise |", "|---:|---:|"]
-        lines += [f"| {s} | {r:.2f} |" for s, r in errors]
-        lines += ["", f"Transition (first preview with RMSE under {TRANSITION_RATIO:g}x the noise): "
+    found = ideal_errors(run)
+    if found:
+        errors, real_score = found
+        t = transition_step(errors, real_score)
+        lines += ["", f"Fixed-noise samples against the ideal curve. Shape: mean correlation with the curve (real data: {real_score:.3f}); "
+                  "offset: mean of sample - curve; RMSE in units of the data's noise std (real data: 1.00).", "",
+                  "| batch | shape | offset | RMSE / noise |", "|---:|---:|---:|---:|"]
+        lines += [f"| {e['step']} | {e['shape']:.3f} | {e['offset']:+.3f} | {e['rmse']:.2f} |" for e in errors]
+        lines += ["", f"Transition (first preview with a shape score of {TRANSITION_SHARE:g} x the real data's): "
                   + (f"batch {t}" if t is not None else "not reached")]
     text = "\n".join(lines) + "\n"
     atomic_write(run / "summary.md", lambda f: f.write(text.encode()))

@@ -135,16 +135,22 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     checkpoint.atomic_write(path, lambda f: np.save(f, array))
 
 
-def _prepare_run(cfg: Config, resume: bool) -> Path:
+def _check_run(cfg: Config, resume: bool) -> Path:
+    """The run folder must exist to resume, and must not (or be empty) to start: runs are never overwritten."""
     run = Path(cfg.out)
     if not cfg.out:
         raise WavegenError("no run folder given (--out)")
-    if resume:
-        if not (run / "config.json").exists():
-            raise WavegenError(f"{run}: not a run folder (no config.json) to resume")
-        return run
-    if run.exists() and any(run.iterdir()):
+    if resume and not (run / "config.json").exists():
+        raise WavegenError(f"{run}: not a run folder (no config.json) to resume")
+    if not resume and run.exists() and any(run.iterdir()):
         raise WavegenError(f"{run}: run folder exists; resume it with --resume {run} or choose another --out")
+    return run
+
+
+def _prepare_run(cfg: Config, resume: bool) -> Path:
+    run = _check_run(cfg, resume)
+    if resume:
+        return run
     run.mkdir(parents=True, exist_ok=True)
     checkpoint.atomic_write(run / "config.json", lambda f: f.write((json.dumps(cfg.to_dict(), indent=2) + "\n").encode()))
     return run
@@ -153,7 +159,7 @@ def _prepare_run(cfg: Config, resume: bool) -> Path:
 def train(cfg: Config, resume: bool = False) -> Path:
     """Train a run from `cfg` (a new run folder at cfg.out), or continue the run at cfg.out with resume=True."""
     validate(cfg)
-    run = _prepare_run(cfg, resume)
+    _check_run(cfg, resume)
     device = pick_device(cfg.device)
     data = load_folder(cfg.data, cfg.formats)
     x = data.x.to(device)  # (N, C, L): the whole set lives on the device, batches are index lookups
@@ -167,10 +173,16 @@ def train(cfg: Config, resume: bool = False) -> Path:
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     params_G, params_D = list(G.parameters()), list(D.parameters())
     batches_per_epoch = math.ceil(n / cfg.batch_size)
-
     data_info = {"n": n, "channels": channels, "length": length, "sample_rate": data.sample_rate, "meta": read_meta(cfg.data)}
-    if resume:
+    run = _prepare_run(cfg, resume)  # only now that data and models are known to be good
+
+    state = None
+    if resume and checkpoint.list_ckpts(run):
         path, state = checkpoint.load_latest_good(run, map_location=device)
+    elif resume:  # stopped before its first checkpoint: start it again from the same seed
+        print(f"{run}: no checkpoint yet, starting the run again from batch 0", flush=True)
+        (run / "stats.jsonl").unlink(missing_ok=True)
+    if state is not None:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
