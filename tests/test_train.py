@@ -189,3 +189,13 @@ def test_run_stopped_before_its_first_checkpoint_resumes(gauss_data, tmp_path):
     straight = train(tiny_config(gauss_data, tmp_path / "straight", batches=10))
     assert batch_rows(early) == batch_rows(straight)
     assert torch.equal(final_state(early)["G"]["main.0.weight"], final_state(straight)["G"]["main.0.weight"])
+
+
+def test_tensorboard_logs_the_scalars(gauss_data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = train(tiny_config(gauss_data, tmp_path / "r", batches=10, tensorboard=True))
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    assert set(acc.Tags()["scalars"]) >= {"loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D"}
+    assert [e.step for e in acc.Scalars("loss/G")] == list(range(1, 11))
