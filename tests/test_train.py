@@ -199,3 +199,13 @@ def test_tensorboard_logs_the_scalars(gauss_data, tmp_path):
     acc.Reload()
     assert set(acc.Tags()["scalars"]) >= {"loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D"}
     assert [e.step for e in acc.Scalars("loss/G")] == list(range(1, 11))
+
+
+def test_resume_refuses_changed_data(tmp_path):
+    from wavegen.data import GaussianSpec, make_gaussian
+
+    data = make_gaussian(tmp_path / "d", GaussianSpec(n=40))
+    run = train(tiny_config(data, tmp_path / "r", batches=5))
+    (data / "00.wav").unlink()  # 40 files are named 00.wav ... 39.wav
+    with pytest.raises(WavegenError, match="data changed"):
+        resume(run, batches=10)

@@ -183,6 +183,9 @@ def train(cfg: Config, resume: bool = False) -> Path:
         print(f"{run}: no checkpoint yet, starting the run again from batch 0", flush=True)
         (run / "stats.jsonl").unlink(missing_ok=True)
     if state is not None:
+        saved = {k: state["data"][k] for k in ("n", "channels", "length", "sample_rate")}
+        if saved != {k: data_info[k] for k in saved}:
+            raise WavegenError(f"{cfg.data}: the data changed since the checkpoint ({saved} then, {data_info['n']} files now)")
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
@@ -191,9 +194,9 @@ def train(cfg: Config, resume: bool = False) -> Path:
         order = state["order"].to(device)
         z_fix = state["z_fix"].to(device)
         wall = state["wall"]
-        torch.set_rng_state(state["rng"]["torch"])
+        torch.set_rng_state(state["rng"]["torch"].cpu())  # RNG states are CPU byte tensors, wherever we loaded to
         if device.type == "cuda" and state["rng"]["cuda"] is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+            torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), device)
         _truncate_stats(run / "stats.jsonl", step)
         print(f"resuming {run} from {path.name} (batch {step}, epoch {epoch})", flush=True)
     else:
