@@ -6,7 +6,7 @@ DEMO_DATA ?= data/gaussian
 DEMO_RUN ?= runs/demo
 DEMO_BATCHES ?= 2000
 
-.PHONY: install demo test clean-demo
+.PHONY: install demo test test-deps clean-demo
 
 install: $(VENV)/.installed
 
@@ -14,6 +14,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $@
+
+# The report test opens pages in headless Chromium: Debian's chromium package (needs root; CI runs it).
+test-deps:
+	./scripts/install-test-deps.sh
 
 test: install
 	$(PY) -m pytest
@@ -29,7 +33,9 @@ demo: install
 	fi
 	$(PY) -m wavegen plot $(DEMO_RUN)
 	@test -d $(DEMO_RUN)/samples || $(PY) -m wavegen generate $(DEMO_RUN) --n 16 --out $(DEMO_RUN)/samples
+	$(PY) -m wavegen eval $(DEMO_RUN)
 	$(PY) -m wavegen summary $(DEMO_RUN)
+	$(PY) -m wavegen report $(DEMO_RUN)
 
 clean-demo:
 	rm -rf $(DEMO_RUN) $(DEMO_DATA)

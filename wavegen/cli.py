@@ -60,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     su = sub.add_parser("summary", help="print and write a short summary of a run (summary.md)")
     su.add_argument("run")
+
+    ev = sub.add_parser("eval", help="score a checkpoint against real data with every metric (eval.json)")
+    ev.add_argument("run", nargs="?")
+    ev.add_argument("--step", type=int, default=None, help="checkpoint at this batch (default: the newest)")
+    ev.add_argument("--best", action="store_true", help="score checkpoints/best.pt (kept during training)")
+    ev.add_argument("--n", type=int, default=1000, help="generated and real examples (default 1000)")
+    ev.add_argument("--metrics", default=None, help="comma-separated subset (default: all that apply)")
+    ev.add_argument("--mode", default=None, choices=["batch", "train", "eval"], help="how G runs (default: the run's)")
+    ev.add_argument("--list", action="store_true", help="list the metrics and exit")
+
+    rp = sub.add_parser("report", help="write one self-contained HTML page about a run (RUN/report.html)")
+    rp.add_argument("run")
+    rp.add_argument("--out", default=None, help="where to write the page (default: RUN/report.html)")
+
+    an = sub.add_parser("analyse", help="find the transition and the divergence in a run's stats (analysis.json)")
+    an.add_argument("run")
+    an.add_argument("--metric", default=None, help="quality score to use (default: the first logged)")
     return p
 
 
@@ -102,6 +119,27 @@ def main(argv: list[str] | None = None) -> int:
 
             files = generate(a.run, a.n, a.out, step=a.step, mode=a.mode, seed=a.seed)
             print(f"wrote {len(files)} wav files to {a.out}")
+        elif a.cmd == "eval":
+            from .metrics import METRICS
+
+            if a.list:
+                for name, m in sorted(METRICS.items()):
+                    print(f"{name:16s} {m.doc}")
+                return 0
+            if not a.run:
+                raise WavegenError("eval needs a run folder")
+            from .evaluation import evaluate_run, format_eval
+
+            names = [m.strip() for m in a.metrics.split(",")] if a.metrics else None
+            print(format_eval(evaluate_run(a.run, a.step, a.best, a.n, names, a.mode)))
+        elif a.cmd == "report":
+            from .report import write_report
+
+            print(f"wrote {write_report(a.run, a.out)}")
+        elif a.cmd == "analyse":
+            from .analysis import analyse, describe
+
+            print(describe(analyse(a.run, a.metric)))
         elif a.cmd == "summary":
             from .summary import write_summary
 

@@ -46,12 +46,22 @@ class Config:
     ckpt_every: int = 500  # batches between checkpoints
     keep_ckpts: int = 3  # periodic checkpoints kept on disk (the newest ones); 0 keeps all
     sample_mode: str = "train"  # how G runs for previews and `generate`: "train" (as D saw it), "batch" or "eval" (README)
-    tensorboard: bool = False  # also log scalars to run/tensorboard
+    tensorboard: bool = False  # also log scalars, preview audio and figures to run/tensorboard
+    # knowing whether it worked (README, "Metrics")
+    holdout: float = 0.0  # share of the examples kept out of training for evaluation (synthetic data draws fresh ones)
+    eval_every: int = 0  # batches between quality scores during training, appended to stats.jsonl (0 = never)
+    eval_n: int = 500  # generated and real examples per score during training
+    eval_metrics: tuple[str, ...] = ("frechet",)  # metrics scored during training (`wavegen eval --list`)
+    best_metric: str = "frechet"  # keeps checkpoints/best.pt at the best score of this metric (one of eval_metrics)
+    stop_on_divergence: bool = False  # stop (with a checkpoint) once the run has drifted apart (README, "Metrics")
+    layer_every: int = 50  # batches between per-layer weight / gradient / update norms in layers.jsonl (0 = never)
     preset: str = ""  # the preset these values started from (a record only)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["formats"] = list(self.formats)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)  # JSON has no tuples
         return d
 
 
@@ -140,6 +150,17 @@ def validate(cfg: Config) -> None:
         raise WavegenError(f"init must be 'default' or 'dcgan', got {cfg.init!r}")
     if cfg.sample_mode not in ("batch", "train", "eval"):
         raise WavegenError(f"sample_mode must be 'batch', 'train' or 'eval', got {cfg.sample_mode!r}")
+    if not 0 <= cfg.holdout < 1:
+        raise WavegenError(f"holdout must be in [0, 1), got {cfg.holdout}")
+    if cfg.eval_every < 0 or cfg.layer_every < 0 or cfg.eval_n < 20:
+        raise WavegenError("eval_every and layer_every must be >= 0, eval_n >= 20")
+    from .metrics import METRICS  # imported here: the registry fills on import
+
+    unknown = [m for m in (*cfg.eval_metrics, cfg.best_metric) if m not in METRICS]
+    if unknown:
+        raise WavegenError(f"unknown metric {unknown[0]!r} (known: {', '.join(sorted(METRICS))})")
+    if cfg.eval_every and cfg.best_metric not in cfg.eval_metrics:
+        raise WavegenError(f"best_metric {cfg.best_metric!r} must be one of eval_metrics {list(cfg.eval_metrics)}")
     if cfg.ngf % 8 or cfg.ndf % 16:
         raise WavegenError(f"the seed layers need ngf a multiple of 8 and ndf of 16, got ngf={cfg.ngf} ndf={cfg.ndf}")
 
@@ -150,9 +171,7 @@ def config_from_dict(d: dict) -> Config:
     unknown = set(d) - names
     if unknown:
         raise WavegenError(f"saved config has unknown key {sorted(unknown)[0]!r}")
-    d = dict(d)
-    if "formats" in d:
-        d["formats"] = tuple(d["formats"])
+    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
     cfg = Config(**d)
     validate(cfg)
     return cfg

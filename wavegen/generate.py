@@ -21,10 +21,22 @@ def load_generator(run: str | Path, step: int | None = None, device: str = "cpu"
     return G.to(device), cfg, state
 
 
+def draw(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> torch.Tensor:
+    """`n` samples (n, C, L) on the CPU. Noise goes through G in batches of the training batch size, so
+    that BatchNorm in "batch" or "train" mode sees batches like those it was trained on. Noise and dropout
+    masks both come from `seed`; the caller's random stream is left as it was."""
+    chunks = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), sample(G, mode, device):
+        torch.manual_seed(seed)
+        for start in range(0, n, cfg.batch_size):
+            z = torch.randn(cfg.batch_size, cfg.nz, 1, device=device)
+            chunks.append(G(z)[: n - start].float().cpu())  # (b, C, L)
+    return torch.cat(chunks)
+
+
 def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, mode: str | None = None,
              seed: int = 0, device: str = "cpu") -> list[Path]:
-    """Write `n` wavs at the data's sample rate. Noise goes through G in batches of the training batch
-    size, so that BatchNorm in "batch" or "train" mode sees batches like those it was trained on."""
+    """Write `n` wavs at the data's sample rate (see `draw`)."""
     if n <= 0:
         raise WavegenError(f"--n must be positive, got {n}")
     G, cfg, state = load_generator(run, step, device)
@@ -36,15 +48,7 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     if clash is not None:
         raise WavegenError(f"{clash}: exists; generate into an empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    chunks = []
-    dev = torch.device(device)
-    # Noise and dropout masks both come from `seed`; the caller's random stream is left as it was.
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), sample(G, mode, dev):
-        torch.manual_seed(seed)
-        for start in range(0, n, cfg.batch_size):
-            z = torch.randn(cfg.batch_size, cfg.nz, 1, device=dev)
-            chunks.append(G(z)[: n - start].cpu())  # (b, C, L)
-    audio = torch.cat(chunks).numpy()  # (n, C, L)
+    audio = draw(G, cfg, n, mode, seed, torch.device(device)).numpy()  # (n, C, L)
     sr = state["data"]["sample_rate"]
     for path, x in zip(names, audio):
         sf.write(path, x.T, sr, subtype="FLOAT")

@@ -10,9 +10,11 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .analysis import analyse
 from .checkpoint import atomic_write
 from .data import GaussianSpec
 from .errors import WavegenError
+from .layerstats import read_layers
 from .train import read_stats
 
 POST_STEPS = (200, 600, 800, 1000, 1200, 2000, 3000)  # the batches the post shows samples at
@@ -51,30 +53,90 @@ def _savefig(fig, path: Path) -> Path:
     return path
 
 
-def plot_progress(run: str | Path) -> Path:
-    """Losses; mean D logits on real and fake; mean gradient norms, against batch (raw and smoothed)."""
-    rows = [r for r in read_stats(run) if "loss/G" in r]
+def _mark(axes, found: dict) -> None:
+    """Vertical lines at the transition and the divergence, labelled on the first panel."""
+    for key, color in (("transition", "tab:green"), ("divergence", "tab:red")):
+        if found.get(key) is not None:
+            for i, ax in enumerate(axes):
+                ax.axvline(found[key], color=color, ls="--", lw=1.2, label=f"{key} ({found[key]})" if i == 0 else None)
+
+
+def plot_progress(run: str | Path, found: dict | None = None) -> Path:
+    """Losses; mean D logits on real and fake; mean gradient norms, against batch (raw and smoothed); the
+    quality scores logged during training in a fourth panel; transition and divergence marked."""
+    all_rows = read_stats(run)
+    rows = [r for r in all_rows if "loss/G" in r]
     if not rows:
         raise WavegenError(f"{run}: no training statistics (stats.jsonl) to plot")
+    evals = [r for r in all_rows if any(k.startswith("eval/") for k in r)]
+    found = found if found is not None else analyse(run)
     step = np.array([r["step"] for r in rows])
     smooth = max(1, len(rows) // 100)
-    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
     panels = [("loss", [("loss/G", "G loss", "tab:blue"), ("loss/D", "D loss", "tab:orange")]),
               ("mean D output (logit)", [("D/real", "real", "tab:green"), ("D/fake", "fake", "tab:red")]),
               ("mean gradient norm", [("grad_norm/G", "G", "tab:blue"), ("grad_norm/D", "D", "tab:orange")])]
+    fig, axes = plt.subplots(3 + bool(evals), 1, figsize=(10, 9 + 2.5 * bool(evals)), sharex=True)
     for ax, (ylabel, series) in zip(axes, panels):
         for key, label, color in series:
             y = np.array([r[key] for r in rows])
             ax.plot(step, y, color=color, alpha=0.25, lw=0.6)
             ax.plot(step, _smooth(y, smooth), color=color, lw=1.4, label=label)
         ax.set_ylabel(ylabel)
-        ax.legend(loc="upper right")
-        ax.grid(alpha=0.3)
     axes[2].set_yscale("log")
+    if evals:
+        for key in sorted({k for r in evals for k in r if k.startswith("eval/")}):
+            e = [r for r in evals if key in r]
+            axes[3].plot([r["step"] for r in e], [r[key] for r in e], marker=".", label=key[5:])
+        axes[3].set_ylabel("quality (lower is better)")
+        axes[3].set_yscale("log")
+    _mark(axes, found)
+    for ax in axes:
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
     axes[-1].set_xlabel("batch")
     fig.suptitle(f"{Path(run).name}: training progress")
     fig.tight_layout()
     return _savefig(fig, Path(run) / "figures" / "progress.png")
+
+
+def plot_layers(run: str | Path, found: dict) -> Path | None:
+    """Per-layer weight norm, gradient norm and update/weight ratio of the conv weights (G solid, D dashed,
+    darker = deeper), over the run and, when a transition was found, zoomed around it."""
+    rows = read_layers(run)
+    if len(rows) < 2:
+        return None
+    step = np.array([r["step"] for r in rows])
+    keys = [k for k in rows[0] if k != "step"]
+    t = found.get("transition")
+    cols = 2 if t is not None else 1
+    fig, axes = plt.subplots(3, cols, figsize=(7 * cols, 9), sharex="col", squeeze=False)
+    titles = ["weight norm", "gradient norm", "update / weight"]
+    for model, ls in (("G", "-"), ("D", "--")):
+        mine = [k for k in keys if k.startswith(model + "/")]
+        cmap = plt.get_cmap("Blues" if model == "G" else "Oranges")
+        for depth, k in enumerate(mine):
+            v = np.array([r[k] for r in rows])  # (T, 3)
+            for i in range(3):
+                for c in range(cols):
+                    axes[i, c].plot(step, v[:, i], ls=ls, lw=1, color=cmap(0.4 + 0.6 * depth / max(1, len(mine) - 1)),
+                                    label=k.replace(".weight", "") if i == 0 and c == 0 else None)
+    for i in range(3):
+        for c in range(cols):
+            axes[i, c].set_yscale("log")
+            axes[i, c].grid(alpha=0.3)
+        axes[i, 0].set_ylabel(titles[i])
+    _mark(axes[:, 0], found)
+    if t is not None:
+        span = max(300, (step[-1] - step[0]) // 4)
+        for i in range(3):
+            axes[i, 1].set_xlim(max(step[0], t - span), min(step[-1], t + span))
+        _mark(axes[:, 1], {"transition": t})
+        axes[0, 1].set_title(f"around the transition (batch {t})")
+    axes[0, 0].legend(fontsize=6, ncol=2, loc="lower right")
+    axes[-1, 0].set_xlabel("batch")
+    fig.suptitle(f"{Path(run).name}: inside the networks (conv weights)")
+    fig.tight_layout()
+    return _savefig(fig, Path(run) / "figures" / "layers.png")
 
 
 def plot_samples(run: str | Path, step: int) -> Path:
@@ -131,7 +193,11 @@ def plot_run(run: str | Path, steps: list[int] | None = None) -> list[Path]:
     run = Path(run)
     if not (run / "config.json").exists():
         raise WavegenError(f"{run}: not a run folder (no config.json)")
-    paths = [plot_progress(run)]
+    found = analyse(run)
+    paths = [plot_progress(run, found)]
+    layers = plot_layers(run, found)
+    if layers is not None:
+        paths.append(layers)
     chosen = choose_steps(preview_steps(run), steps)
     paths += [plot_samples(run, s) for s in chosen]
     if chosen:

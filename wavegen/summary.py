@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis import analyse, describe
 from .checkpoint import atomic_write
 from .data import GaussianSpec
 from .errors import WavegenError
@@ -64,6 +65,13 @@ def write_summary(run: str | Path) -> str:
              + (f" in {walls[-1]:.0f} s: {last['step'] / walls[-1]:.2f} batches/s" if walls and walls[-1] > 0 else ""),
              f"- mean of the last {len(tail)} batches: "
              + ", ".join(f"{k} {np.mean([r[k] for r in tail]):.4f}" for k in STAT_KEYS)]
+    lines += ["", "From the statistics: " + describe(analyse(run)) + "."]
+    if (run / "eval.json").exists():
+        result = json.loads((run / "eval.json").read_text())
+        lines += ["", f"Scores of checkpoint {result['checkpoint']} (batch {result['step']}, `wavegen eval`), "
+                  f"{result['n']} generated vs {result['n']} real ({result['real']}):", "",
+                  "| metric | generated | real vs real |", "|---|---:|---:|"]
+        lines += [f"| {k} | {v['value']:.4g} | {v['real_vs_real']:.4g} |" for k, v in result["metrics"].items()]
     found = ideal_errors(run)
     if found:
         errors, real_score = found

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +24,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint
+from .analysis import analyse_rows
 from .config import Config, config_from_dict, load_config, validate
 from .data import load_folder, read_meta
 from .errors import WavegenError
+from .evaluation import real_sets, score, split_holdout
+from .layerstats import LayerStats
 from .models import build_models, sample
 
 STAT_KEYS = ("loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
@@ -83,6 +87,22 @@ class StatsLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
 
+    def preview(self, step: int, x: torch.Tensor, sample_rate: int) -> None:
+        """TensorBoard only: the first fixed-noise samples (n, C, L) as audio and as a figure."""
+        if self.tb is None:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        for i in range(min(4, len(x))):
+            self.tb.add_audio(f"preview/{i}", x[i].mean(0).clamp(-1, 1), step, sample_rate)  # channels mixed to mono
+        fig, axes = plt.subplots(2, 4, figsize=(10, 4), sharex=True, sharey=True)
+        for ax, s in zip(axes.flat, x):
+            ax.plot(s.T.numpy(), lw=0.7)
+        self.tb.add_figure("preview/samples", fig, step)  # closes the figure
+
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
@@ -96,7 +116,7 @@ def read_stats(run: str | Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _truncate_stats(path: Path, step: int) -> None:
+def _truncate_jsonl(path: Path, step: int) -> None:
     """Drop rows written after the checkpoint we resume from: they will be written again."""
     if not path.exists():
         return
@@ -162,7 +182,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
     _check_run(cfg, resume)
     device = pick_device(cfg.device)
     data = load_folder(cfg.data, cfg.formats)
-    x = data.x.to(device)  # (N, C, L): the whole set lives on the device, batches are index lookups
+    train_idx, _ = split_holdout(len(data.x), cfg.holdout, cfg.seed)
+    x = data.x[train_idx].to(device)  # (N, C, L): the training set lives on the device, batches are index lookups
     n, channels, length = x.shape
     torch.manual_seed(cfg.seed)  # before the models: their initial weights are the run's first random draws
     G, D = build_models(cfg, channels)
@@ -173,7 +194,10 @@ def train(cfg: Config, resume: bool = False) -> Path:
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     params_G, params_D = list(G.parameters()), list(D.parameters())
     batches_per_epoch = math.ceil(n / cfg.batch_size)
-    data_info = {"n": n, "channels": channels, "length": length, "sample_rate": data.sample_rate, "meta": read_meta(cfg.data)}
+    data_info = {"n": n, "channels": channels, "length": length, "sample_rate": data.sample_rate, "meta": read_meta(cfg.data),
+                 "held_out": len(data.x) - n}
+    if cfg.eval_every:
+        eval_sets, _ = real_sets(data.x, data_info["meta"], data.sample_rate, cfg.holdout, cfg.seed, cfg.eval_n)
     run = _prepare_run(cfg, resume)  # only now that data and models are known to be good
 
     state = None
@@ -182,8 +206,9 @@ def train(cfg: Config, resume: bool = False) -> Path:
     elif resume:  # stopped before its first checkpoint: start it again from the same seed
         print(f"{run}: no checkpoint yet, starting the run again from batch 0", flush=True)
         (run / "stats.jsonl").unlink(missing_ok=True)
+        (run / "layers.jsonl").unlink(missing_ok=True)
     if state is not None:
-        saved = {k: state["data"][k] for k in ("n", "channels", "length", "sample_rate")}
+        saved = {k: state["data"][k] for k in ("n", "channels", "length", "sample_rate", "held_out")}
         if saved != {k: data_info[k] for k in saved}:
             raise WavegenError(f"{cfg.data}: the data changed since the checkpoint ({saved} then, {data_info['n']} files now)")
         G.load_state_dict(state["G"])
@@ -193,15 +218,17 @@ def train(cfg: Config, resume: bool = False) -> Path:
         step, epoch, pos = state["step"], state["epoch"], state["pos"]
         order = state["order"].to(device)
         z_fix = state["z_fix"].to(device)
-        wall = state["wall"]
+        wall, best = state["wall"], state["best"]
         torch.set_rng_state(state["rng"]["torch"].cpu())  # RNG states are CPU byte tensors, wherever we loaded to
         if device.type == "cuda" and state["rng"]["cuda"] is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), device)
-        _truncate_stats(run / "stats.jsonl", step)
+        _truncate_jsonl(run / "stats.jsonl", step)
+        _truncate_jsonl(run / "layers.jsonl", step)
         print(f"resuming {run} from {path.name} (batch {step}, epoch {epoch})", flush=True)
     else:
         z_fix = torch.randn(cfg.n_preview, cfg.nz, 1, device=device)  # drawn first: the same for every run of a seed
         step, epoch, pos, wall = 0, 0, 0, 0.0
+        best = None  # {"step", "value"} of the best `best_metric` score so far
         order = torch.randperm(n, device=device)
         checkpoint.atomic_write(run / "data.json", lambda f: f.write((json.dumps({**data_info, "folder": str(cfg.data)}, indent=2) + "\n").encode()))
 
@@ -212,20 +239,39 @@ def train(cfg: Config, resume: bool = False) -> Path:
         return {
             "config": cfg.to_dict(), "data": data_info,
             "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-            "step": step, "epoch": epoch, "pos": pos, "order": order.cpu(), "z_fix": z_fix.cpu(), "wall": wall,
+            "step": step, "epoch": epoch, "pos": pos, "order": order.cpu(), "z_fix": z_fix.cpu(), "wall": wall, "best": best,
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
         }
 
     def preview() -> None:
         with sample(G, cfg.sample_mode, device):
-            out = G(z_fix)  # (n_preview, C, L)
-        _save_npy(run / "previews" / f"step_{step:08d}.npy", out.float().cpu().numpy())
+            out = G(z_fix).float().cpu()  # (n_preview, C, L)
+        _save_npy(run / "previews" / f"step_{step:08d}.npy", out.numpy())
+        log.preview(step, out, data.sample_rate)
+
+    def evaluate() -> bool:
+        """Score G, keep best.pt, and say whether the run has diverged (when asked to stop on it)."""
+        nonlocal best
+        scores = score(G, cfg, eval_sets, list(cfg.eval_metrics), device)
+        log.write({"step": step, **{f"eval/{k}": v for k, v in scores.items()}})
+        value = scores.get(cfg.best_metric)
+        if value is not None and (best is None or value < best["value"]):
+            best = {"step": step, "value": value}
+            checkpoint.atomic_write(checkpoint.ckpt_dir(run) / "best.pt", lambda f: torch.save(state_dict(), f))
+        if cfg.stop_on_divergence:
+            found = analyse_rows(read_stats(run), cfg.best_metric)
+            if found["divergence"] is not None:
+                say(f"diverged at batch {found['divergence']} (best {cfg.best_metric} {best['value']:.4g} at batch "
+                          f"{best['step']}, kept in checkpoints/best.pt): stopping")
+                return True
+        return False
 
     def save_checkpoint() -> None:
         log.write({"step": step, "time/wall_s": round(wall, 3)})
         checkpoint.save(run, step, state_dict(), cfg.keep_ckpts)
 
     log = StatsLog(run / "stats.jsonl", run / "tensorboard" if cfg.tensorboard else None, step)
+    layers = LayerStats(run / "layers.jsonl", {"G": G, "D": D})
     if step == 0 and not (run / "previews" / f"step_{0:08d}.npy").exists():
         preview()  # the untrained generator, for the figures
     if done():
@@ -236,14 +282,20 @@ def train(cfg: Config, resume: bool = False) -> Path:
     if cfg.batches is not None:
         total = min(total, cfg.batches)
     bar = tqdm(total=total, initial=step, unit="batch", dynamic_ncols=True, disable=None)
+
+    def say(line: str) -> None:
+        bar.write(line)
+        sys.stdout.flush()  # console lines show up at once when stdout is a file or a pipe
     G.train()
     D.train()
     stop = StopFlag()
+    diverged = False
     t_last = time.perf_counter()
     step_at_last = step
     with stop.installed():
         try:
-            while not done() and not stop.requested:
+            while not done() and not stop.requested and not diverged:
+                track = cfg.layer_every and (step + 1) % cfg.layer_every == 0
                 idx = order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]
                 real = x[idx]  # (B, C, L)
                 b = real.shape[0]
@@ -255,6 +307,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
                 loss_G = F.binary_cross_entropy_with_logits(D(fake), y_real)
                 opt_G.zero_grad(set_to_none=True)
                 loss_G.backward()
+                if track:
+                    layers.snapshot("G")
                 opt_G.step()
 
                 # D step: real and (detached) fake as two separate passes
@@ -263,10 +317,17 @@ def train(cfg: Config, resume: bool = False) -> Path:
                 loss_D = F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()
+                if track:
+                    layers.snapshot("D")
                 opt_D.step()
+                if track:  # after both steps: G's gradients are untouched by the D step (fake was detached)
+                    layers.measure("G")
+                    layers.measure("D")
 
                 step += 1
                 pos += 1
+                if track:
+                    layers.write(step)
                 log.add(step, epoch, torch.stack([loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
                                                   mean_grad_norm(params_G), mean_grad_norm(params_D)]))
                 if pos == batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
@@ -285,11 +346,14 @@ def train(cfg: Config, resume: bool = False) -> Path:
                                      "real": f"{last['D/real']:.2f}", "fake": f"{last['D/fake']:.2f}"}, refresh=False)
                     bar.update(step - bar.n)
                     if step % cfg.print_every == 0:
-                        bar.write(f"batch {step:>6} epoch {epoch:>4} | loss G {last['loss/G']:.4f} D {last['loss/D']:.4f} | "
+                        say(f"batch {step:>6} epoch {epoch:>4} | loss G {last['loss/G']:.4f} D {last['loss/D']:.4f} | "
                                   f"D(real) {last['D/real']:+.3f} D(fake) {last['D/fake']:+.3f} | "
                                   f"grad G {last['grad_norm/G']:.4f} D {last['grad_norm/D']:.4f} | {rate:.1f} batch/s")
                 if step % cfg.preview_every == 0:
                     preview()
+                if cfg.eval_every and step % cfg.eval_every == 0:
+                    log.flush()
+                    diverged = evaluate()
                 if step % cfg.ckpt_every == 0:
                     save_checkpoint()
         finally:
@@ -301,7 +365,7 @@ def train(cfg: Config, resume: bool = False) -> Path:
             preview()
         save_checkpoint()
         log.close()
-    if stop.requested:
+    if stop.requested or diverged:
         print(f"stopped at batch {step}; checkpoint saved. Continue with: wavegen train --resume {run}", flush=True)
     else:
         print(f"done: {step} batches, {epoch} epochs, {wall:.0f} s. Run folder: {run}", flush=True)

@@ -1,0 +1,46 @@
+"""Transition and divergence found in statistics with a known shape."""
+import numpy as np
+
+from wavegen.analysis import analyse_rows
+
+
+def rows_with(margin, loss_g, evals=None):
+    rows = [{"step": i + 1, "epoch": 0, "loss/G": float(g), "loss/D": 1.0, "D/real": m / 2, "D/fake": -m / 2,
+             "grad_norm/G": 1.0, "grad_norm/D": 1.0} for i, (m, g) in enumerate(zip(margin, loss_g))]
+    for step, value in (evals or []):
+        rows.append({"step": step, "eval/frechet": value})
+    return sorted(rows, key=lambda r: r["step"])
+
+
+def test_margin_transition_and_no_divergence():
+    rng = np.random.default_rng(0)
+    steps = np.arange(3000)
+    margin = np.where(steps < 900, 8.0, 0.5) + rng.normal(0, 0.3, 3000)  # garbage phase, then a sharp drop
+    loss_g = np.where(steps < 900, 4.0, 1.0) + rng.normal(0, 0.1, 3000)
+    found = analyse_rows(rows_with(margin, loss_g))
+    assert 850 <= found["transition"] <= 950
+    assert found["divergence"] is None
+
+
+def test_drift_after_the_minimum_is_divergence():
+    rng = np.random.default_rng(1)
+    steps = np.arange(8000)
+    margin = np.where(steps < 900, 8.0, 0.5 + np.clip(steps - 4000, 0, None) / 1000) + rng.normal(0, 0.3, 8000)
+    loss_g = np.where(steps < 900, 4.0, 1.0 + np.clip(steps - 4000, 0, None) / 2000) + rng.normal(0, 0.1, 8000)
+    found = analyse_rows(rows_with(margin, loss_g))
+    assert 850 <= found["transition"] <= 950
+    assert 4500 <= found["divergence"] <= 6500
+
+
+def test_quality_scores_take_precedence():
+    margin, loss_g = np.full(3000, 0.5), np.full(3000, 1.0)  # no garbage phase visible in D's margin
+    evals = [(s, 100.0 if s < 1200 else 1.0 if s < 2400 else 80.0) for s in range(100, 3001, 100)]
+    found = analyse_rows(rows_with(margin, loss_g, evals))
+    assert found["transition_margin"] is None
+    assert found["transition"] == 1200 and found["divergence"] == 2400
+    assert found["best"] == {"step": 1200, "value": 1.0} and found["metric"] == "frechet"
+
+
+def test_flat_run_has_no_transition():
+    found = analyse_rows(rows_with(np.full(500, 0.3), np.full(500, 0.7)))
+    assert found["transition"] is None and found["divergence"] is None

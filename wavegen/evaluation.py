@@ -1,0 +1,92 @@
+"""Scoring a generator against real data: which real examples to compare with, and `wavegen eval`.
+
+Real sets come, in order of preference, from
+- the synthetic data's recipe (data.json): fresh draws the generator can never have seen;
+- the examples held out of training (`holdout` > 0), split into two disjoint halves;
+- otherwise the training data itself, split into two halves (reported as such: not held out).
+Every score is printed beside the same metric computed for the second real set ("real vs real"), so a user
+sees what "perfect" looks like for this data and this sample size.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .config import config_from_dict
+from .data import GaussianSpec, load_folder
+from .errors import WavegenError
+from .generate import draw
+from .metrics import METRICS, EvalSets, evaluate, format_table
+from .models import build_models
+
+TRAIN_SUBSET = 5000  # training examples kept for the memorisation and NDB metrics
+
+
+def split_holdout(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train indices, held-out indices), both sorted; with holdout 0 the training set is all of the data.
+    Its own generator: the split never touches the training's random stream."""
+    k = int(round(n * holdout))
+    if k == 0:
+        return torch.arange(n), torch.arange(0)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[k:].sort().values, perm[:k].sort().values
+
+
+def real_sets(x_all: torch.Tensor, meta: dict | None, sample_rate: int, holdout: float, seed: int, n: int) -> tuple[EvalSets, str]:
+    """The real sets to score against, and where they came from."""
+    train_idx, held_idx = split_holdout(len(x_all), holdout, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    train = x_all[train_idx]
+    train = train[torch.randperm(len(train), generator=g)[:TRAIN_SUBSET]].numpy()  # (m, C, L)
+    if meta and meta.get("kind") == "gaussian":
+        spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
+        rng = np.random.default_rng(seed + 1)
+        real, real2 = spec.draw(n, rng)[:, None], spec.draw(n, rng)[:, None]  # (n, 1, L) each
+        source = "fresh draws from the synthetic data's recipe"
+    else:
+        pool, source = (held_idx, "held-out examples") if len(held_idx) >= 8 else (train_idx, "training examples (no holdout)")
+        pool = pool[torch.randperm(len(pool), generator=g)]
+        half = min(n, len(pool) // 2)
+        real, real2 = x_all[pool[:half]].numpy(), x_all[pool[half:2 * half]].numpy()
+    return EvalSets(real=real, real2=real2, train=train, sample_rate=sample_rate, meta=meta), source
+
+
+def score(G, cfg, sets: EvalSets, names: list[str], device: torch.device, seed: int = 0) -> dict[str, float]:
+    """The named metrics of `len(sets.real)` samples of G (no real-vs-real: for use during training)."""
+    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, device).numpy()  # (n, C, L)
+    return {name: float(METRICS[name].fn(samples, sets, seed)) for name in names if METRICS[name].applies(sets)}
+
+
+def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n: int = 1000,
+                 names: list[str] | None = None, mode: str | None = None, seed: int = 0) -> dict:
+    """Score a run's checkpoint (newest, at `step`, or best.pt) and write run/eval.json."""
+    run = Path(run)
+    path = checkpoint.ckpt_dir(run) / "best.pt" if best else checkpoint.find(run, step)
+    state = checkpoint.load(path)
+    cfg = config_from_dict(state["config"])
+    if mode:
+        cfg.sample_mode = mode
+    if names:
+        unknown = [m for m in names if m not in METRICS]
+        if unknown:
+            raise WavegenError(f"unknown metric {unknown[0]!r} (known: {', '.join(sorted(METRICS))})")
+    G, _ = build_models(cfg, state["data"]["channels"])
+    G.load_state_dict(state["G"])
+    data = load_folder(cfg.data, cfg.formats)
+    sets, source = real_sets(data.x, state["data"]["meta"], data.sample_rate, cfg.holdout, cfg.seed, n)
+    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu")).numpy()
+    results = evaluate(samples, sets, names, seed)
+    out = {"step": state["step"], "checkpoint": path.name, "n": len(sets.real), "real": source,
+           "sample_mode": cfg.sample_mode, "metrics": results}
+    checkpoint.atomic_write(run / "eval.json", lambda f: f.write((json.dumps(out, indent=2) + "\n").encode()))
+    return out
+
+
+def format_eval(result: dict) -> str:
+    head = (f"checkpoint {result['checkpoint']} (batch {result['step']}), {result['n']} generated vs "
+            f"{result['n']} real ({result['real']}), sample mode {result['sample_mode']}")
+    return head + "\n" + format_table(result["metrics"])
