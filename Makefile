@@ -29,7 +29,7 @@ demo: install
 	@if [ -f $(DEMO_RUN)/config.json ]; then \
 		$(PY) -m wavegen train --resume $(DEMO_RUN) --batches $(DEMO_BATCHES); \
 	else \
-		$(PY) -m wavegen train $(DEMO_DATA) --preset seed --out $(DEMO_RUN) --batches $(DEMO_BATCHES); \
+		$(PY) -m wavegen train $(DEMO_DATA) --preset seed --out $(DEMO_RUN) --batches $(DEMO_BATCHES) --eval-every 100; \
 	fi
 	$(PY) -m wavegen plot $(DEMO_RUN)
 	@test -d $(DEMO_RUN)/samples || $(PY) -m wavegen generate $(DEMO_RUN) --n 16 --out $(DEMO_RUN)/samples

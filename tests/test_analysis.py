@@ -44,3 +44,11 @@ def test_quality_scores_take_precedence():
 def test_flat_run_has_no_transition():
     found = analyse_rows(rows_with(np.full(500, 0.3), np.full(500, 0.7)))
     assert found["transition"] is None and found["divergence"] is None
+
+
+def test_quality_transition_measured_from_the_garbage_peak():
+    margin, loss_g = np.full(2000, 0.5), np.full(2000, 1.0)
+    # untrained G scores 10, the garbage it learns first scores 40, then the transition to 2
+    evals = [(s, 10.0 if s == 100 else 40.0 if s < 900 else 2.0) for s in range(100, 2001, 100)]
+    found = analyse_rows(rows_with(margin, loss_g, evals))
+    assert found["transition"] == 900 and found["divergence"] is None

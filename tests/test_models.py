@@ -61,3 +61,15 @@ def test_sampling_leaves_training_state_alone():
     with sample(G, "batch", torch.device("cpu")):
         a, b = G(z), G(z)
     assert torch.equal(a, b)  # no dropout in batch mode
+
+
+def test_discriminator_without_batchnorm():
+    G, D = build_models(make_config("seed", ngf=32, ndf=32, d_batchnorm=False), 1)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in D.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules())  # G keeps its BatchNorm
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert all(m.bias is not None for m in convs)  # no BatchNorm shift to make biases redundant
+    x = torch.randn(4, 1, 100)
+    assert D(x).shape == (4,)
+    # without per-batch normalisation D sees a common offset: its logits change when every input shifts
+    assert not torch.allclose(D.eval()(x), D(x + 0.3))

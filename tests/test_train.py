@@ -199,6 +199,8 @@ def test_tensorboard_logs_the_scalars(gauss_data, tmp_path):
     acc.Reload()
     assert set(acc.Tags()["scalars"]) >= {"loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D"}
     assert [e.step for e in acc.Scalars("loss/G")] == list(range(1, 11))
+    assert {"preview/0", "preview/3"} <= set(acc.Tags()["audio"])  # fixed-noise previews, to listen to
+    assert "preview/samples" in acc.Tags()["images"]  # and to look at
 
 
 def test_resume_refuses_changed_data(tmp_path):

@@ -7,7 +7,8 @@ Two signals, used together where both exist:
 
 Definitions (all on the smoothed curves):
 - transition, from quality: the first evaluation from which the score has covered at least half of its way,
-  in log scale, from its first value to its best (at least MIN_GAIN times better), for HOLD evaluations in a row;
+  in log scale, from its worst value before the best (the garbage phase) to the best (at least MIN_GAIN times
+  better), for HOLD evaluations in a row;
 - transition, from the margin: the first batch after the margin's peak (at least MIN_PEAK logits) at which it
   has fallen below half of that peak;
 - divergence: after the transition, the first point from which the quality falls back below halfway (in log
@@ -55,18 +56,26 @@ def margin_transition(steps: np.ndarray, margin: np.ndarray) -> int | None:
     return int(steps[peak_i + below[0]]) if len(below) else None
 
 
+def worst_before_best(scores: np.ndarray) -> int:
+    """Index of the worst score before the best one: where the garbage phase peaked (an untrained G can
+    score better than the garbage it first learns to make, so the first score is not the reference)."""
+    return int(np.argmax(scores[:int(np.argmin(scores)) + 1]))
+
+
 def quality_progress(scores: np.ndarray) -> np.ndarray:
-    """0 at the first score, 1 at the best, in log scale (scores are distances, lower is better)."""
+    """0 at the worst score before the best, 1 at the best, in log scale (scores are distances, lower is better)."""
     logs = np.log(np.maximum(scores, 1e-12))
-    span = logs[0] - logs.min()
-    return (logs[0] - logs) / span if span > 0 else np.zeros_like(logs)
+    worst = logs[worst_before_best(scores)]
+    span = worst - logs.min()
+    return (worst - logs) / span if span > 0 else np.zeros_like(logs)
 
 
 def quality_transition(steps: np.ndarray, scores: np.ndarray) -> int | None:
-    if len(scores) < 3 or scores[0] < MIN_GAIN * scores.min():
+    if len(scores) < 3 or scores[worst_before_best(scores)] < MIN_GAIN * scores.min():
         return None
     ok = quality_progress(scores) >= 0.5
-    return next((int(steps[i]) for i in range(len(ok)) if ok[i:i + HOLD].all() and i + HOLD <= len(ok)), None)
+    first = worst_before_best(scores)
+    return next((int(steps[i]) for i in range(first, len(ok)) if ok[i:i + HOLD].all() and i + HOLD <= len(ok)), None)
 
 
 def quality_divergence(steps: np.ndarray, scores: np.ndarray, after: int) -> int | None:
@@ -107,7 +116,7 @@ def analyse_rows(rows: list[dict], metric: str | None = None) -> dict:
 
     evals = [r for r in rows if any(k.startswith("eval/") for k in r)]
     keys = sorted({k for r in evals for k in r if k.startswith("eval/")})
-    key = f"eval/{metric}" if metric else (keys[0] if keys else None)
+    key = f"eval/{metric}" if f"eval/{metric}" in keys else (keys[0] if keys else None)
     if key in keys:
         e = [r for r in evals if key in r]
         e_steps, scores = np.array([r["step"] for r in e]), np.array([r[key] for r in e])
@@ -129,6 +138,8 @@ def analyse(run: str | Path, metric: str | None = None) -> dict:
     """Analyse a run's stats.jsonl and write run/analysis.json."""
     from .train import read_stats
 
+    if metric is None and (Path(run) / "config.json").exists():
+        metric = json.loads((Path(run) / "config.json").read_text()).get("best_metric")  # the run's own choice
     result = analyse_rows(read_stats(run), metric)
     atomic_write(Path(run) / "analysis.json", lambda f: f.write((json.dumps(result, indent=2) + "\n").encode()))
     return result

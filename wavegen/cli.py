@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     an = sub.add_parser("analyse", help="find the transition and the divergence in a run's stats (analysis.json)")
     an.add_argument("run")
-    an.add_argument("--metric", default=None, help="quality score to use (default: the first logged)")
+    an.add_argument("--metric", default=None, help="quality score to use (default: the run's best_metric)")
     return p
 
 

@@ -23,6 +23,7 @@ class Config:
     ngf: int = 512  # G's widest layer
     ndf: int = 512  # D's widest layer
     dropout: float = 0.2  # Dropout after every hidden layer of G and D
+    d_batchnorm: bool = True  # BatchNorm in D's hidden layers (off: D sees the offset and gain the seed's D cannot)
     init: str = "default"  # weight init: "default" (PyTorch's) or "dcgan" (conv N(0, 0.02), BN N(1, 0.02))
     # optimisation
     batch_size: int = 100  # examples per batch; the last partial batch of an epoch is kept, as a DataLoader does

@@ -54,8 +54,9 @@ def seed_plan(ngf: int, ndf: int, channels: int = 1) -> Plan:
     )
 
 
-def _hidden(conv: nn.Module, width: int, dropout: float) -> list[nn.Module]:
-    layers = [conv, nn.BatchNorm1d(width), nn.LeakyReLU(0.2, inplace=True)]
+def _hidden(conv: nn.Module, width: int, dropout: float, batchnorm: bool = True) -> list[nn.Module]:
+    layers = [conv, nn.BatchNorm1d(width)] if batchnorm else [conv]
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return layers
@@ -80,14 +81,14 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, plan: Plan, channels: int, dropout: float):
+    def __init__(self, plan: Plan, channels: int, dropout: float, batchnorm: bool = True):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = channels
         last = len(plan.d_channels) - 1
         for i, (c, k, s) in enumerate(zip(plan.d_channels, plan.d_kernels, plan.d_strides)):
-            conv = nn.Conv1d(c_in, c, k, stride=s, bias=False)
-            layers += [conv] if i == last else _hidden(conv, c, dropout)
+            conv = nn.Conv1d(c_in, c, k, stride=s, bias=not batchnorm)  # a bias only where no BatchNorm shifts
+            layers += [conv] if i == last else _hidden(conv, c, dropout, batchnorm)
             c_in = c
         self.main = nn.Sequential(*layers)
 
@@ -109,7 +110,7 @@ def build_models(cfg, channels: int) -> tuple[Generator, Discriminator]:
     """G and D from a Config (models are always rebuilt this way: from the config saved with the weights)."""
     plan = seed_plan(cfg.ngf, cfg.ndf, channels)
     G = Generator(plan, cfg.nz, cfg.dropout)
-    D = Discriminator(plan, channels, cfg.dropout)
+    D = Discriminator(plan, channels, cfg.dropout, cfg.d_batchnorm)
     if cfg.init == "dcgan":
         dcgan_init(G)
         dcgan_init(D)
