@@ -79,27 +79,37 @@ class AudioSet:
     files: list[str]  # relative to the folder, in the order of x
 
 
-def find_files(folder: Path, formats: tuple[str, ...]) -> list[Path]:
+def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]:
+    """The audio files under `folder` (sorted, recursive), and a fingerprint of their names, sizes and
+    modification times that keys the cache. One os.scandir walk: for 100,000 files it is several times
+    faster than rglob plus a stat per file, and it is all a cached load costs besides reading the cache."""
     exts = {"." + f.lower().lstrip(".") for f in formats}
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in exts and p.is_file())
-
-
-def _fingerprint(files: list[Path], folder: Path) -> str:
+    found: list[tuple[str, int, int]] = []  # (path relative to folder, size, mtime_ns)
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(folder / rel) as it:
+            for e in it:
+                name = f"{rel}/{e.name}" if rel else e.name
+                if e.is_dir():
+                    stack.append(name)
+                elif os.path.splitext(e.name)[1].lower() in exts and e.is_file():
+                    st = e.stat()
+                    found.append((name, st.st_size, st.st_mtime_ns))
+    found.sort()
     h = hashlib.sha1()
-    for p in files:
-        st = p.stat()
-        h.update(f"{p.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    for name, size, mtime in found:
+        h.update(f"{name}\0{size}\0{mtime}\n".encode())
+    return [folder / name for name, _, _ in found], h.hexdigest()
 
 
 def load_folder(folder: str | Path, formats: tuple[str, ...] = ("wav", "flac", "ogg"), cache: bool = True) -> AudioSet:
     folder = Path(folder)
     if not folder.is_dir():
         raise WavegenError(f"{folder}: not a folder")
-    files = find_files(folder, formats)
+    files, key = find_files(folder, formats)
     if not files:
         raise WavegenError(f"{folder}: no audio files ({', '.join(formats)}) found")
-    key = _fingerprint(files, folder)
     cache_path = folder / CACHE_NAME
     if cache:
         hit = _read_cache(cache_path, key)
