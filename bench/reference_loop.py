@@ -29,6 +29,34 @@ class WavDataset(torch.utils.data.Dataset):
         return torch.from_numpy(x.T.copy())  # (C, L), as torchaudio.load returns
 
 
+def post_step(generator, discriminator, opt_g, opt_d, loss_func, real_batch, hard_real, hard_fake, nz: int) -> tuple:
+    """One batch of the post's loop, statements in the post's order; returns its six printed statistics."""
+    n = real_batch.size()[0]
+    real_labels = torch.randn_like(hard_real) * 0.10 + hard_real
+    fake_labels = torch.randn_like(hard_fake) * 0.10 + hard_fake
+
+    opt_g.zero_grad()
+    noise = torch.randn(n, nz, 1, device=real_batch.device)
+    fake_batch = generator(noise)
+    fake_output = discriminator(fake_batch).view(-1)
+    loss_g = loss_func(fake_output, real_labels[:n])
+    loss_g.backward()
+    opt_g.step()
+
+    opt_d.zero_grad()
+    real_output = discriminator(real_batch).view(-1)
+    fake_output = discriminator(fake_batch.detach()).view(-1)
+    loss_d = loss_func(real_output, real_labels[:n]) + loss_func(fake_output, fake_labels[:n])
+    loss_d.backward()
+    opt_d.step()
+
+    g_norms = [p.grad.norm() for p in generator.parameters()]
+    mean_g = torch.tensor(g_norms).mean().item()
+    d_norms = [p.grad.norm() for p in discriminator.parameters()]
+    mean_d = torch.tensor(d_norms).mean().item()
+    return loss_g.item(), loss_d.item(), real_output.mean().item(), fake_output.mean().item(), mean_g, mean_d
+
+
 def run(data: str, batches: int, seed: int = 0, nz: int = 100, ngf: int = 512, ndf: int = 512,
         batch_size: int = 100, lr: float = 5e-5, beta1: float = 0.9, log_every: int = 10) -> dict:
     """Train `batches` batches; returns the timings and the last statistics."""
@@ -47,35 +75,9 @@ def run(data: str, batches: int, seed: int = 0, nz: int = 100, ngf: int = 512, n
     t0 = time.perf_counter()
     while done < batches:
         for i, data_batch in enumerate(loader):
-            n = data_batch.size()[0]
-            real_batch = data_batch.to(device)
-            real_labels = torch.randn_like(hard_real) * 0.10 + hard_real
-            fake_labels = torch.randn_like(hard_fake) * 0.10 + hard_fake
-
-            opt_g.zero_grad()
-            noise = torch.randn(n, nz, 1, device=device)
-            fake_batch = generator(noise)
-            fake_output = discriminator(fake_batch).view(-1)
-            loss_g = loss_func(fake_output, real_labels[:n])
-            loss_g.backward()
-            opt_g.step()
-
-            opt_d.zero_grad()
-            real_output = discriminator(real_batch).view(-1)
-            fake_output = discriminator(fake_batch.detach()).view(-1)
-            loss_d = loss_func(real_output, real_labels[:n]) + loss_func(fake_output, fake_labels[:n])
-            loss_d.backward()
-            opt_d.step()
-
-            g_norms = [p.grad.norm() for p in generator.parameters()]
-            mean_g = torch.tensor(g_norms).mean().item()
-            d_norms = [p.grad.norm() for p in discriminator.parameters()]
-            mean_d = torch.tensor(d_norms).mean().item()
-            mean_real = real_output.mean().item()
-            mean_fake = fake_output.mean().item()
+            stats = post_step(generator, discriminator, opt_g, opt_d, loss_func, data_batch.to(device), hard_real, hard_fake, nz)
             if i % log_every == 0:  # the post prints here; we keep the formatted line instead of printing it
-                lines.append(f"loss_g: {loss_g:.4f}, loss_d: {loss_d:.4f}, real: {mean_real:.4f}, fake: {mean_fake:.4f}, "
-                             f"g: {mean_g:.4f}, d: {mean_d:.4f}")
+                lines.append("loss_g: {:.4f}, loss_d: {:.4f}, real: {:.4f}, fake: {:.4f}, g: {:.4f}, d: {:.4f}".format(*stats))
             done += 1
             if done >= batches:
                 break

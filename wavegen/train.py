@@ -52,6 +52,38 @@ def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch._foreach_norm(grads)).mean()
 
 
+def gan_step(G, D, opt_G, opt_D, real: torch.Tensor, cfg: Config, layers: LayerStats | None = None) -> torch.Tensor:
+    """One batch of the post's loop on `real` (B, C, L). Returns the batch's stats in STAT_KEYS order, as one
+    tensor on the device (no sync). With `layers`, also measures per-layer norms around both optimiser steps."""
+    b, device = real.shape[0], real.device
+    y_real = cfg.label_real + cfg.label_noise * torch.randn(b, device=device)
+    y_fake = cfg.label_fake + cfg.label_noise * torch.randn(b, device=device)
+
+    # G step: make D call the fakes real
+    fake = G(torch.randn(b, cfg.nz, 1, device=device))  # (B, C, L)
+    loss_G = F.binary_cross_entropy_with_logits(D(fake), y_real)
+    opt_G.zero_grad(set_to_none=True)
+    loss_G.backward()
+    if layers:
+        layers.snapshot("G")
+    opt_G.step()
+
+    # D step: real and (detached) fake as two separate passes
+    d_real = D(real)  # (B,) logits
+    d_fake = D(fake.detach())
+    loss_D = F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
+    opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    if layers:
+        layers.snapshot("D")
+    opt_D.step()
+    if layers:  # after both steps: G's gradients are untouched by the D step (fake was detached)
+        layers.measure("G")
+        layers.measure("D")
+    return torch.stack([loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
+                        mean_grad_norm(list(G.parameters())), mean_grad_norm(list(D.parameters()))])
+
+
 class StatsLog:
     """Buffers per-batch stats as tensors and writes them to stats.jsonl in one device sync per flush."""
 
@@ -192,7 +224,6 @@ def train(cfg: Config, resume: bool = False) -> Path:
     G, D = G.to(device), D.to(device)
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    params_G, params_D = list(G.parameters()), list(D.parameters())
     batches_per_epoch = math.ceil(n / cfg.batch_size)
     data_info = {"n": n, "channels": channels, "length": length, "sample_rate": data.sample_rate, "meta": read_meta(cfg.data),
                  "held_out": len(data.x) - n}
@@ -296,40 +327,13 @@ def train(cfg: Config, resume: bool = False) -> Path:
         try:
             while not done() and not stop.requested and not diverged:
                 track = cfg.layer_every and (step + 1) % cfg.layer_every == 0
-                idx = order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]
-                real = x[idx]  # (B, C, L)
-                b = real.shape[0]
-                y_real = cfg.label_real + cfg.label_noise * torch.randn(b, device=device)
-                y_fake = cfg.label_fake + cfg.label_noise * torch.randn(b, device=device)
-
-                # G step: make D call the fakes real
-                fake = G(torch.randn(b, cfg.nz, 1, device=device))  # (B, C, L)
-                loss_G = F.binary_cross_entropy_with_logits(D(fake), y_real)
-                opt_G.zero_grad(set_to_none=True)
-                loss_G.backward()
-                if track:
-                    layers.snapshot("G")
-                opt_G.step()
-
-                # D step: real and (detached) fake as two separate passes
-                d_real = D(real)  # (B,) logits
-                d_fake = D(fake.detach())
-                loss_D = F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
-                opt_D.zero_grad(set_to_none=True)
-                loss_D.backward()
-                if track:
-                    layers.snapshot("D")
-                opt_D.step()
-                if track:  # after both steps: G's gradients are untouched by the D step (fake was detached)
-                    layers.measure("G")
-                    layers.measure("D")
-
+                real = x[order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]]  # (B, C, L)
+                stats = gan_step(G, D, opt_G, opt_D, real, cfg, layers if track else None)
                 step += 1
                 pos += 1
+                log.add(step, epoch, stats)
                 if track:
                     layers.write(step)
-                log.add(step, epoch, torch.stack([loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
-                                                  mean_grad_norm(params_G), mean_grad_norm(params_D)]))
                 if pos == batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
                     epoch += 1
                     pos = 0
