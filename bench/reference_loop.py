@@ -58,8 +58,10 @@ def post_step(generator, discriminator, opt_g, opt_d, loss_func, real_batch, har
 
 
 def run(data: str, batches: int, seed: int = 0, nz: int = 100, ngf: int = 512, ndf: int = 512,
-        batch_size: int = 100, lr: float = 5e-5, beta1: float = 0.9, log_every: int = 10) -> dict:
-    """Train `batches` batches; returns the timings and the last statistics."""
+        batch_size: int = 100, lr: float = 5e-5, beta1: float = 0.9, log_every: int = 10,
+        callback=None, callback_every: int = 0) -> dict:
+    """Train `batches` batches; returns the timings and the last statistics. `callback(batch, generator,
+    seconds)` runs every `callback_every` batches, its own time not counted in `seconds`."""
     torch.manual_seed(seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     hard_real = torch.full((batch_size,), 1.0, device=device)
@@ -79,6 +81,10 @@ def run(data: str, batches: int, seed: int = 0, nz: int = 100, ngf: int = 512, n
             if i % log_every == 0:  # the post prints here; we keep the formatted line instead of printing it
                 lines.append("loss_g: {:.4f}, loss_d: {:.4f}, real: {:.4f}, fake: {:.4f}, g: {:.4f}, d: {:.4f}".format(*stats))
             done += 1
+            if callback_every and done % callback_every == 0:
+                paused = time.perf_counter()
+                callback(done, generator, paused - t0)
+                t0 += time.perf_counter() - paused  # the callback's time is not training time
             if done >= batches:
                 break
     seconds = time.perf_counter() - t0

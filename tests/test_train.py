@@ -211,3 +211,16 @@ def test_resume_refuses_changed_data(tmp_path):
     (data / "00.wav").unlink()  # 40 files are named 00.wav ... 39.wav
     with pytest.raises(WavegenError, match="data changed"):
         resume(run, batches=10)
+
+
+def test_presets_are_overlays(gauss_data, tmp_path):
+    from wavegen.config import PRESETS, Config, make_config
+
+    seed, fast = make_config("seed"), make_config("fast")
+    for key in ("nz", "batch_size", "label_noise", "dropout"):  # what the presets do not name stays the default
+        assert getattr(seed, key) == getattr(fast, key) == getattr(Config(), key)
+    assert (fast.d_batchnorm, fast.lr_g, fast.beta1, fast.ngf) == (False, 2e-4, 0.5, 128)
+    assert make_config("fast", lr_g=1e-3).lr_g == 1e-3  # the command line wins over the preset
+    assert set(PRESETS["seed"]) == {"init", "epochs"}
+    run = train(make_config("fast", data=str(gauss_data), out=str(tmp_path / "r"), batches=10, batch_size=20, eval_every=5))
+    assert [r["step"] for r in read_stats(run) if "eval/frechet" in r] == [5, 10]

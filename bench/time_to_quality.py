@@ -1,0 +1,97 @@
+"""Time to quality on the seed data: wall-clock seconds and batches until G's samples first reach a quality bar.
+
+    python bench/time_to_quality.py [--data data/gaussian] [--bar 2.5] [--ref-batches 2000] [--batches 1500]
+
+The bar is a Frechet distance (wavegen.metrics.frechet, raw samples, 500 samples of G in train mode against
+500 fresh draws of the data's recipe) at or under --bar, scored every --every batches. Contenders, each from
+scratch with seed 0:
+- reference: the post's loop as written (bench/reference_loop.py, the post's hyperparameters and PyTorch's
+  default init); scoring time is not counted;
+- wavegen `seed` preset (the post's loop and hyperparameters, DCGAN init);
+- wavegen `fast` preset.
+Times are training-loop seconds at the batch the bar was first met (wavegen: the run's loop time, scaled to
+that batch, scoring included). A contender that never meets the bar is reported with the time it ran.
+"""
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from reference_loop import run as reference_run  # noqa: E402
+
+from wavegen import make_config, read_stats, train  # noqa: E402
+from wavegen.data import load_folder, read_meta  # noqa: E402
+from wavegen.evaluation import real_sets  # noqa: E402
+from wavegen.generate import draw  # noqa: E402
+from wavegen.metrics import METRICS  # noqa: E402
+
+
+def reference(data: str, batches: int, every: int, n: int, bar: float) -> dict:
+    x = load_folder(data).x
+    sets, _ = real_sets(x, read_meta(data), 16000, 0.0, 0, n)
+    cfg = SimpleNamespace(batch_size=100, nz=100)
+    hit = {}
+
+    def score(batch, G, seconds):
+        fd = METRICS["frechet"].fn(draw(G, cfg, n, "train", 0, torch.device("cpu")).numpy(), sets, 0)
+        print(f"  reference batch {batch}: frechet {fd:.3f}", flush=True)
+        if fd <= bar and not hit:
+            hit.update(batch=batch, seconds=seconds)
+
+    r = reference_run(data, batches, callback=score, callback_every=every)
+    return {"hit": hit or None, "ran_batches": r["batches"], "ran_seconds": r["seconds"]}
+
+
+def wavegen_run(data: str, preset: str, batches: int, every: int, n: int, bar: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train(make_config(preset, data=data, out=f"{tmp}/run", batches=batches, eval_every=every, eval_n=n,
+                                eval_metrics=("frechet",), ckpt_every=10**9, print_every=10**9))
+        rows = read_stats(run)
+    wall = [r["time/wall_s"] for r in rows if "time/wall_s" in r][-1]
+    for r in rows:
+        if "eval/frechet" in r:
+            print(f"  {preset} batch {r['step']}: frechet {r['eval/frechet']:.3f}", flush=True)
+    hit = next((r["step"] for r in rows if r.get("eval/frechet", float("inf")) <= bar), None)
+    return {"hit": {"batch": hit, "seconds": wall * hit / batches} if hit else None, "ran_batches": batches, "ran_seconds": wall}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="data/gaussian")
+    p.add_argument("--bar", type=float, default=2.5)
+    p.add_argument("--every", type=int, default=50)
+    p.add_argument("--n", type=int, default=500)
+    p.add_argument("--ref-batches", type=int, default=2000)
+    p.add_argument("--batches", type=int, default=1500)
+    a = p.parse_args()
+    results = {"reference (the post's loop)": reference(a.data, a.ref_batches, a.every, a.n, a.bar),
+               "wavegen seed": wavegen_run(a.data, "seed", a.ref_batches, a.every, a.n, a.bar),
+               "wavegen fast": wavegen_run(a.data, "fast", a.batches, a.every, a.n, a.bar)}
+    sets, _ = real_sets(load_folder(a.data).x, read_meta(a.data), 16000, 0.0, 0, a.n)
+    real_vs_real = METRICS["frechet"].fn(sets.real2, sets, 0)
+    print(f"\nbar: Frechet distance <= {a.bar} ({a.n} samples vs {a.n} fresh real; real vs real {real_vs_real:.3f})\n")
+    print("| contender | batches to bar | seconds to bar | ran |")
+    print("|---|---:|---:|---:|")
+    for name, r in results.items():
+        ran = f"{r['ran_batches']} batches, {r['ran_seconds']:.0f} s"
+        if r["hit"]:
+            print(f"| {name} | {r['hit']['batch']} | {r['hit']['seconds']:.1f} | {ran} |")
+        else:
+            print(f"| {name} | not reached | > {r['ran_seconds']:.0f} | {ran} |")
+    fast = results["wavegen fast"]["hit"]
+    for name in list(results)[:2]:
+        other = results[name]
+        if fast and other["hit"]:
+            print(f"\nfast vs {name}: {other['hit']['seconds'] / fast['seconds']:.1f}x sooner")
+        elif fast:
+            print(f"\nfast vs {name}: at least {other['ran_seconds'] / fast['seconds']:.1f}x sooner (it never reached the bar)")
+
+
+if __name__ == "__main__":
+    main()
