@@ -224,3 +224,11 @@ def test_presets_are_overlays(gauss_data, tmp_path):
     assert set(PRESETS["seed"]) == {"init", "epochs"}
     run = train(make_config("fast", data=str(gauss_data), out=str(tmp_path / "r"), batches=10, batch_size=20, eval_every=5))
     assert [r["step"] for r in read_stats(run) if "eval/frechet" in r] == [5, 10]
+
+
+def test_mixed_precision_trains(gauss_data, tmp_path):
+    """bf16 autocast (meant for GPUs) runs through the same step; here on the CPU, where autocast also exists."""
+    run = train(tiny_config(gauss_data, tmp_path / "r", batches=10, amp=True))
+    rows = batch_rows(run)
+    assert len(rows) == 10 and all(np.isfinite(v) for r in rows for v in r.values())
+    assert final_state(run)["G"]["main.0.weight"].dtype == torch.float32  # weights stay float32

@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         elif a.cmd == "plot":
             from .plot import plot_run
 
-            steps = [int(s) for s in a.steps.split(",")] if a.steps else None
+            try:
+                steps = [int(s) for s in a.steps.split(",")] if a.steps else None
+            except ValueError:
+                raise WavegenError(f"--steps wants batch numbers separated by commas, got {a.steps!r}") from None
             for path in plot_run(a.run, steps):
                 print(f"wrote {path}")
         elif a.cmd == "generate":

@@ -40,6 +40,7 @@ class Config:
     # bookkeeping
     seed: int = 0  # seeds every random draw: same seed, same run on CPU
     device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
+    amp: bool = False  # bfloat16 autocast for the forward passes (for GPUs; weights and optimiser stay float32)
     stats_every: int = 10  # batches between flushes of stats.jsonl and the progress bar (one device sync each)
     print_every: int = 100  # batches between console lines
     preview_every: int = 100  # batches between saves of G's output on the fixed noise

@@ -58,10 +58,12 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor, cfg: Config, layers: LayerS
     b, device = real.shape[0], real.device
     y_real = cfg.label_real + cfg.label_noise * torch.randn(b, device=device)
     y_fake = cfg.label_fake + cfg.label_noise * torch.randn(b, device=device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)  # bf16 needs no loss scaling
 
     # G step: make D call the fakes real
-    fake = G(torch.randn(b, cfg.nz, 1, device=device))  # (B, C, L)
-    loss_G = F.binary_cross_entropy_with_logits(D(fake), y_real)
+    with autocast:
+        fake = G(torch.randn(b, cfg.nz, 1, device=device))  # (B, C, L)
+        loss_G = F.binary_cross_entropy_with_logits(D(fake).float(), y_real)
     opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     if layers:
@@ -69,8 +71,9 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor, cfg: Config, layers: LayerS
     opt_G.step()
 
     # D step: real and (detached) fake as two separate passes
-    d_real = D(real)  # (B,) logits
-    d_fake = D(fake.detach())
+    with autocast:
+        d_real = D(real).float()  # (B,) logits
+        d_fake = D(fake.detach()).float()
     loss_D = F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
     opt_D.zero_grad(set_to_none=True)
     loss_D.backward()
