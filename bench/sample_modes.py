@@ -19,7 +19,7 @@ run = sys.argv[1]
 step = int(sys.argv[2]) if len(sys.argv) > 2 else None
 G, cfg, state = load_generator(run, step)
 meta = state["data"]["meta"]
-spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
+spec = GaussianSpec.from_meta(meta)
 ideal = torch.tensor(spec.ideal())
 real = load_folder(cfg.data).x[:1000, 0]  # (1000, L)
 

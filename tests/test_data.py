@@ -19,7 +19,7 @@ def test_gaussian_cli_writes_wavs_and_json(tmp_path):
     assert meta["sigma"] == 6 and meta["noise"] == 0.1 and meta["n"] == 50 and meta["kind"] == "gaussian"
     x, sr = sf.read(wavs[0], dtype="float32")
     assert x.shape == (100,) and sr == meta["sample_rate"]
-    ideal = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"}).ideal()
+    ideal = GaussianSpec.from_meta(meta).ideal()
     residual = np.stack([sf.read(w, dtype="float32")[0] for w in wavs]) - ideal
     assert abs(residual.std() - 0.1) < 0.01 and abs(residual.mean()) < 0.01  # the curve plus N(0, noise)
     assert np.argmax(ideal) in (49, 50)  # centred

@@ -40,6 +40,13 @@ class GaussianSpec:
         centre = (self.length - 1) / 2
         return (self.amplitude * np.exp(-0.5 * ((t - centre) / self.sigma) ** 2)).astype(np.float32)
 
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> "GaussianSpec | None":
+        """The spec recorded in a data set's wavegen_data.json (or a run's data.json "meta"); None for other data."""
+        if not meta or meta.get("kind") != "gaussian":
+            return None
+        return cls(**{k: v for k, v in meta.items() if k != "kind"})
+
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """`n` noisy curves, (n, length) float32: the examples of the data set."""
         return self.ideal()[None, :] + self.noise * rng.standard_normal((n, self.length), dtype=np.float32)

@@ -42,8 +42,8 @@ def real_sets(x_all: torch.Tensor, meta: dict | None, sample_rate: int, holdout:
     g = torch.Generator().manual_seed(seed + 1)
     train = x_all[train_idx]
     train = train[torch.randperm(len(train), generator=g)[:TRAIN_SUBSET]].numpy()  # (m, C, L)
-    if meta and meta.get("kind") == "gaussian":
-        spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
+    spec = GaussianSpec.from_meta(meta)
+    if spec:
         rng = np.random.default_rng(seed + 1)
         real, real2 = spec.draw(n, rng)[:, None], spec.draw(n, rng)[:, None]  # (n, 1, L) each
         source = "fresh draws from the synthetic data's recipe"

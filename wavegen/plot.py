@@ -24,11 +24,8 @@ SAMPLES_PER_FIGURE = 16  # a 4 x 4 grid
 def ideal_curve(run: str | Path) -> np.ndarray | None:
     """The noiseless curve of a synthetic Gaussian data set, from the run's data.json; None for other data."""
     path = Path(run) / "data.json"
-    meta = json.loads(path.read_text()).get("meta") if path.exists() else None
-    if not meta or meta.get("kind") != "gaussian":
-        return None
-    spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
-    return spec.ideal()
+    spec = GaussianSpec.from_meta(json.loads(path.read_text()).get("meta") if path.exists() else None)
+    return spec.ideal() if spec else None
 
 
 def preview_steps(run: str | Path) -> list[int]:

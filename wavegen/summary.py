@@ -31,8 +31,7 @@ def ideal_errors(run: str | Path) -> tuple[list[dict], float] | None:
     ideal = ideal_curve(run)
     if ideal is None:
         return None
-    meta = json.loads((Path(run) / "data.json").read_text())["meta"]
-    spec = GaussianSpec(**{k: v for k, v in meta.items() if k != "kind"})
+    spec = GaussianSpec.from_meta(json.loads((Path(run) / "data.json").read_text())["meta"])
     real_score = shape_score(spec.draw(1000, np.random.default_rng(0)), ideal)
     out = []
     for step in preview_steps(run):
