@@ -375,7 +375,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
     if stop.requested or diverged:
         print(f"stopped at batch {step}; checkpoint saved. Continue with: wavegen train --resume {run}", flush=True)
     else:
-        print(f"done: {step} batches, {epoch} epochs, {wall:.0f} s. Run folder: {run}", flush=True)
+        print(f"done: {step} batches, {epoch} epochs, {wall:.0f} s. Run folder: {run}\n"
+              f"next: wavegen report {run}  (or plot / eval / generate / summary)", flush=True)
     return run
 
 
