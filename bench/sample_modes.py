@@ -11,13 +11,14 @@ import sys
 
 import torch
 
+from wavegen import checkpoint
 from wavegen.data import GaussianSpec, load_folder
 from wavegen.generate import load_generator
 from wavegen.models import sample
 
 run = sys.argv[1]
 step = int(sys.argv[2]) if len(sys.argv) > 2 else None
-G, cfg, state = load_generator(run, step)
+G, cfg, state = load_generator(checkpoint.find(run, step))
 meta = state["data"]["meta"]
 spec = GaussianSpec.from_meta(meta)
 ideal = torch.tensor(spec.ideal())

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli, write_wav
-from wavegen.data import CACHE_NAME, META_NAME, GaussianSpec, load_folder, make_gaussian
+from wavegen.data import CACHE_NAME, META_NAME, GaussianSpec, load_folder
 from wavegen.errors import WavegenError
 
 

@@ -1,11 +1,9 @@
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import time
-import zipfile
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ import soundfile as sf
 import torch
 
 from conftest import TINY, run_cli, tiny_config
-from wavegen import checkpoint, generate, plot_run, read_stats, resume, train, write_summary
+from wavegen import checkpoint, generate, read_stats, resume, train, write_summary
 from wavegen.errors import WavegenError
 
 

@@ -73,8 +73,13 @@ def load(path: str | Path, map_location="cpu") -> dict:
     return state
 
 
-def find(run: str | Path, step: int | None = None) -> Path:
-    """The checkpoint of `run` at `step`, or its newest one."""
+def find(run: str | Path, step: int | None = None, best: bool = False) -> Path:
+    """The checkpoint of `run` at `step`, its best.pt (kept by scoring during training), or its newest one."""
+    if best:
+        path = ckpt_dir(run) / "best.pt"
+        if not path.exists():
+            raise WavegenError(f"{run}: no best.pt (it is kept when training scores with --eval-every)")
+        return path
     ckpts = list_ckpts(run)
     if not ckpts:
         raise WavegenError(f"{run}: no checkpoints in {ckpt_dir(run)}")

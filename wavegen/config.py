@@ -160,11 +160,9 @@ def validate(cfg: Config) -> None:
         raise WavegenError(f"holdout must be in [0, 1), got {cfg.holdout}")
     if cfg.eval_every < 0 or cfg.layer_every < 0 or cfg.eval_n < 20:
         raise WavegenError("eval_every and layer_every must be >= 0, eval_n >= 20")
-    from .metrics import METRICS  # imported here: the registry fills on import
+    from .metrics import check_names  # imported here: the registry fills on import
 
-    unknown = [m for m in (*cfg.eval_metrics, cfg.best_metric) if m not in METRICS]
-    if unknown:
-        raise WavegenError(f"unknown metric {unknown[0]!r} (known: {', '.join(sorted(METRICS))})")
+    check_names([*cfg.eval_metrics, cfg.best_metric])
     if cfg.eval_every and cfg.best_metric not in cfg.eval_metrics:
         raise WavegenError(f"best_metric {cfg.best_metric!r} must be one of eval_metrics {list(cfg.eval_metrics)}")
     if cfg.ngf % 8 or cfg.ndf % 16:

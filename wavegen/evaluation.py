@@ -16,12 +16,9 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .config import config_from_dict
 from .data import GaussianSpec, load_folder
-from .errors import WavegenError
-from .generate import draw
-from .metrics import METRICS, EvalSets, evaluate, format_table
-from .models import build_models
+from .generate import draw, load_generator
+from .metrics import METRICS, EvalSets, check_names, evaluate, format_table
 
 TRAIN_SUBSET = 5000  # training examples kept for the memorisation and NDB metrics
 
@@ -65,17 +62,11 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
                  names: list[str] | None = None, mode: str | None = None, seed: int = 0) -> dict:
     """Score a run's checkpoint (newest, at `step`, or best.pt) and write run/eval.json."""
     run = Path(run)
-    path = checkpoint.ckpt_dir(run) / "best.pt" if best else checkpoint.find(run, step)
-    state = checkpoint.load(path)
-    cfg = config_from_dict(state["config"])
+    check_names(names or [])  # before the slow part
+    path = checkpoint.find(run, step, best)
+    G, cfg, state = load_generator(path)
     if mode:
         cfg.sample_mode = mode
-    if names:
-        unknown = [m for m in names if m not in METRICS]
-        if unknown:
-            raise WavegenError(f"unknown metric {unknown[0]!r} (known: {', '.join(sorted(METRICS))})")
-    G, _ = build_models(cfg, state["data"]["channels"])
-    G.load_state_dict(state["G"])
     data = load_folder(cfg.data, cfg.formats)
     sets, source = real_sets(data.x, state["data"]["meta"], data.sample_rate, cfg.holdout, cfg.seed, n)
     samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu")).numpy()

@@ -12,9 +12,9 @@ from .errors import WavegenError
 from .models import build_models, sample
 
 
-def load_generator(run: str | Path, step: int | None = None, device: str = "cpu"):
-    """G with the weights of a run's checkpoint (the newest, or the one at `step`), plus config and data info."""
-    state = checkpoint.load(checkpoint.find(run, step), map_location=device)
+def load_generator(path: str | Path, device: str = "cpu"):
+    """G with the weights of a checkpoint file (see `checkpoint.find`), plus its config and whole state."""
+    state = checkpoint.load(path, map_location=device)
     cfg = config_from_dict(state["config"])
     G, _ = build_models(cfg, state["data"]["channels"])
     G.load_state_dict(state["G"])
@@ -39,7 +39,7 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     """Write `n` wavs at the data's sample rate (see `draw`)."""
     if n <= 0:
         raise WavegenError(f"--n must be positive, got {n}")
-    G, cfg, state = load_generator(run, step, device)
+    G, cfg, state = load_generator(checkpoint.find(run, step), device)
     mode = mode or cfg.sample_mode
     out = Path(out)
     width = max(4, len(str(n - 1)))

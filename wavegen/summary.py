@@ -11,7 +11,7 @@ from .analysis import analyse, describe
 from .checkpoint import atomic_write
 from .data import GaussianSpec
 from .errors import WavegenError
-from .plot import ideal_curve, load_preview, preview_steps
+from .plot import load_preview, preview_steps
 from .train import STAT_KEYS, read_stats
 
 TRANSITION_SHARE = 0.8  # the transition: samples first reach this share of the real data's shape score
@@ -28,10 +28,10 @@ def shape_score(x: np.ndarray, ideal: np.ndarray) -> float:
 
 def ideal_errors(run: str | Path) -> tuple[list[dict], float] | None:
     """Per preview: shape score, offset and RMSE (in noise std) to the ideal curve; and the real data's score."""
-    ideal = ideal_curve(run)
-    if ideal is None:
-        return None
     spec = GaussianSpec.from_meta(json.loads((Path(run) / "data.json").read_text())["meta"])
+    if spec is None:
+        return None
+    ideal = spec.ideal()
     real_score = shape_score(spec.draw(1000, np.random.default_rng(0)), ideal)
     out = []
     for step in preview_steps(run):

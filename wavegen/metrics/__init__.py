@@ -99,9 +99,7 @@ def evaluate(samples: np.ndarray, sets: EvalSets, names: list[str] | None = None
         raise WavegenError(f"samples have shape {samples.shape}; the real data's examples are (C, L) = {sets.real.shape[1:]}")
     if not np.isfinite(samples).all():
         raise WavegenError("samples hold NaN or Inf")
-    unknown = sorted(set(names or []) - set(METRICS))
-    if unknown:
-        raise WavegenError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    check_names(names or [])
     out = {}
     for name, m in METRICS.items():
         if (names is not None and name not in names) or not m.applies(sets):
@@ -109,6 +107,13 @@ def evaluate(samples: np.ndarray, sets: EvalSets, names: list[str] | None = None
         out[name] = {"value": float(m.fn(samples, sets, seed)), "real_vs_real": float(m.fn(sets.real2, sets, seed)),
                      "lower_is_better": m.lower_is_better, "target": m.target, "doc": m.doc}
     return out
+
+
+def check_names(names) -> None:
+    """Refuse a metric name the registry does not know, with a one-line message."""
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise WavegenError(f"unknown metric {unknown[0]!r} (known: {', '.join(sorted(METRICS))})")
 
 
 def _fmt(v: float) -> str:
