@@ -38,7 +38,7 @@ def test_seed_layers_match_the_post():
 
 
 def test_dropout_zero_removes_dropout_layers_and_dcgan_init():
-    cfg = make_config("seed", ngf=64, ndf=64, dropout=0.0, init="dcgan")
+    cfg = make_config("seed", ngf=64, ndf=64, dropout_g=0.0, dropout_d=0.0, init="dcgan")
     G, D = build_models(cfg, 1)
     assert not any(isinstance(m, torch.nn.Dropout) for m in list(G.modules()) + list(D.modules()))
     w = G.main[0].weight
@@ -78,7 +78,7 @@ def test_seed_discriminator_is_blind_to_a_common_offset():
     x = torch.randn(16, 1, 100)
     for batchnorm, blind in ((True, True), (False, False)):
         torch.manual_seed(0)
-        _, D = build_models(make_config("seed", ngf=32, ndf=32, dropout=0.0, init="default", d_batchnorm=batchnorm), 1)
+        _, D = build_models(make_config("seed", ngf=32, ndf=32, dropout_g=0.0, dropout_d=0.0, init="default", d_batchnorm=batchnorm), 1)
         with torch.no_grad():
             a, b = D(x), D(x + 0.3)
         assert torch.allclose(a, b, atol=1e-4) == blind

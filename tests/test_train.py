@@ -166,7 +166,7 @@ def test_generate_modes_and_chosen_checkpoint(gauss_data, tmp_path):
     (["--lr-g", "-1"], "lr_g"),
     (["--lr-d", "fast"], "lr_d"),
     (["--ngf", "30"], "ngf"),
-    (["--dropout", "1.5"], "dropout"),
+    (["--dropout-g", "1.5"], "dropout_g"),
     (["--init", "xavier"], "init"),
 ])
 def test_bad_config_is_refused_before_anything_is_written(gauss_data, tmp_path, args, needle):
@@ -215,7 +215,7 @@ def test_presets_are_overlays(gauss_data, tmp_path):
     from wavegen.config import PRESETS, Config, make_config
 
     seed, fast = make_config("seed"), make_config("fast")
-    for key in ("nz", "batch_size", "label_noise", "dropout"):  # what the presets do not name stays the default
+    for key in ("nz", "batch_size", "label_noise", "dropout_g"):  # what the presets do not name stays the default
         assert getattr(seed, key) == getattr(fast, key) == getattr(Config(), key)
     assert (fast.d_batchnorm, fast.lr_g, fast.beta1, fast.ngf) == (False, 2e-4, 0.5, 128)
     assert make_config("fast", lr_g=1e-3).lr_g == 1e-3  # the command line wins over the preset

@@ -18,19 +18,45 @@ class Config:
     data: str = ""  # folder of audio files (searched recursively)
     out: str = ""  # run folder: config, stats, previews, checkpoints, figures
     formats: tuple[str, ...] = ("wav", "flac", "ogg")  # file extensions loaded from `data`
-    # model (the seed's DCGAN)
+    # examples: the files' own length, or windows cut from longer audio (README, "Real audio")
+    length: int = 0  # samples per example; 0 = each file is one example and all files have one length
+    sample_rate: int = 0  # resample every file to this rate (0 = keep; then all files must share one)
+    mono: bool = True  # average the channels; false keeps them (every file needs the same channel count)
+    hop: int = 0  # samples between window starts within a file (0 = length: no overlap)
+    window: str = "random"  # "all" windows, the same with a "random" offset each epoch, or the "first" of each file
+    pad: bool = True  # end-pad short files and the last window of a file (false: drop them; too-short files are an error)
+    normalise: str = "none"  # per example: "none", "peak" (max |x| = 1) or "rms" (RMS 0.1)
+    skip_bad: bool = False  # train on the readable files and list the bad ones, instead of stopping at them
+    # model
+    arch: str = "dcgan"  # "dcgan": the seed's family, planned for any length; "wavegan": Donahue et al. 2018
     nz: int = 100  # length of the noise vector fed to G
-    ngf: int = 512  # G's widest layer
-    ndf: int = 512  # D's widest layer
-    dropout: float = 0.2  # Dropout after every hidden layer of G and D
+    z_dist: str = "normal"  # noise: "normal" N(0, 1) or "uniform" U(-1, 1) (WaveGAN)
+    ngf: int = 512  # G's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)
+    ndf: int = 512  # D's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)
+    layers: int = 0  # G's upsampling layers, D mirrors them (0 = planned from the length)
+    upsample: str = "transpose"  # wavegan: "transpose"d convolution or "nearest"-neighbour upsampling + convolution
+    dropout_g: float = 0.2  # Dropout after every hidden layer of G
+    dropout_d: float = 0.2  # Dropout after every hidden layer of D
+    g_batchnorm: bool = True  # BatchNorm in G's hidden layers
     d_batchnorm: bool = True  # BatchNorm in D's hidden layers (off: D sees the offset and gain the seed's D cannot)
+    phase_shuffle: int = 0  # D shifts each example by up to this many samples between layers (WaveGAN: 2)
+    spectral_norm: bool = False  # spectral normalisation of D's weights
     init: str = "default"  # weight init: "default" (PyTorch's) or "dcgan" (conv N(0, 0.02), BN N(1, 0.02))
+    # loss and regularisers (README, "Losses")
+    loss: str = "bce"  # "bce" (soft labels below), "nonsat", "lsgan", "hinge" or "wgan-gp"
+    gp_lambda: float = 10.0  # weight of the gradient penalty of wgan-gp
+    r1_gamma: float = 0.0  # R1 penalty on real examples, gamma / 2 * |grad D(x)|^2 (0 = off; 10 is usual)
+    d_steps: int = 1  # D steps per G step, each on its own real batch
+    instance_noise: float = 0.0  # std of Gaussian noise added to every input of D (0 = off)
+    instance_noise_batches: int = 0  # batches over which that noise fades linearly to 0 (0 = it stays)
+    ema: float = 0.0  # decay of a moving average of G's weights, used for previews and sampling (0 = off; ~0.999)
     # optimisation
     batch_size: int = 100  # examples per batch; the last partial batch of an epoch is kept, as a DataLoader does
     lr_g: float = 5e-5  # Adam learning rate of G
     lr_d: float = 5e-5  # Adam learning rate of D
     beta1: float = 0.9  # Adam beta1 for both
     beta2: float = 0.999  # Adam beta2 for both
+    # the seed's soft labels (loss "bce" only)
     label_real: float = 1.0  # mean of the soft label for real examples
     label_fake: float = 0.0  # mean of the soft label for fake examples
     label_noise: float = 0.1  # std of the Gaussian noise added to the labels, redrawn every batch
@@ -76,6 +102,14 @@ PRESETS: dict[str, dict] = {
     # the DCGAN paper's Adam settings, a quarter of the width (about 16x fewer FLOPs), scored as it trains.
     "fast": {"init": "dcgan", "d_batchnorm": False, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "ngf": 128, "ndf": 128,
              "epochs": 5000, "eval_every": 100},
+    # The seed's DCGAN family planned for any --length, trained as the DCGAN paper does (README, "Real audio").
+    "dcgan": {"init": "dcgan", "loss": "nonsat", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "batch_size": 64,
+              "dropout_g": 0.0, "dropout_d": 0.0, "d_batchnorm": False, "ngf": 256, "ndf": 256, "normalise": "peak"},
+    # WaveGAN as published: 16384 samples at 16 kHz, kernel 25 stride 4, phase shuffle, WGAN-GP with 5 D steps.
+    "wavegan": {"arch": "wavegan", "length": 16384, "sample_rate": 16000, "normalise": "peak", "z_dist": "uniform",
+                "ngf": 64, "ndf": 64, "dropout_g": 0.0, "dropout_d": 0.0, "g_batchnorm": False, "d_batchnorm": False,
+                "phase_shuffle": 2, "loss": "wgan-gp", "gp_lambda": 10.0, "d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4,
+                "beta1": 0.5, "beta2": 0.9, "batch_size": 64},
 }
 
 
@@ -146,16 +180,25 @@ def validate(cfg: Config) -> None:
     for key in ["batches", "epochs"]:
         if getattr(cfg, key) is not None and getattr(cfg, key) < 0:
             raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
-    if not 0 <= cfg.dropout < 1:
-        raise WavegenError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    for key in ["dropout_g", "dropout_d", "ema"]:
+        if not 0 <= getattr(cfg, key) < 1:
+            raise WavegenError(f"config key {key!r} must be in [0, 1), got {getattr(cfg, key)}")
+    for key in ["length", "sample_rate", "hop", "layers", "phase_shuffle", "gp_lambda", "r1_gamma", "instance_noise",
+                "instance_noise_batches"]:
+        if getattr(cfg, key) < 0:
+            raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
+    if cfg.d_steps < 1:
+        raise WavegenError(f"config key 'd_steps' must be >= 1, got {cfg.d_steps}")
+    choices = {"arch": ("dcgan", "wavegan"), "z_dist": ("normal", "uniform"), "upsample": ("transpose", "nearest"),
+               "loss": ("bce", "nonsat", "lsgan", "hinge", "wgan-gp"), "window": ("random", "first", "all"),
+               "normalise": ("none", "peak", "rms"), "init": ("default", "dcgan"), "sample_mode": ("batch", "train", "eval")}
+    for key, allowed in choices.items():
+        if getattr(cfg, key) not in allowed:
+            raise WavegenError(f"config key {key!r} must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")
     if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
         raise WavegenError(f"Adam betas must be in [0, 1), got ({cfg.beta1}, {cfg.beta2})")
     if cfg.label_noise < 0 or cfg.keep_ckpts < 0:
         raise WavegenError("label_noise and keep_ckpts must be >= 0")
-    if cfg.init not in ("default", "dcgan"):
-        raise WavegenError(f"init must be 'default' or 'dcgan', got {cfg.init!r}")
-    if cfg.sample_mode not in ("batch", "train", "eval"):
-        raise WavegenError(f"sample_mode must be 'batch', 'train' or 'eval', got {cfg.sample_mode!r}")
     if not 0 <= cfg.holdout < 1:
         raise WavegenError(f"holdout must be in [0, 1), got {cfg.holdout}")
     if cfg.eval_every < 0 or cfg.layer_every < 0 or cfg.eval_n < 20:
@@ -165,13 +208,17 @@ def validate(cfg: Config) -> None:
     check_names([*cfg.eval_metrics, cfg.best_metric])
     if cfg.eval_every and cfg.best_metric not in cfg.eval_metrics:
         raise WavegenError(f"best_metric {cfg.best_metric!r} must be one of eval_metrics {list(cfg.eval_metrics)}")
-    if cfg.ngf % 8 or cfg.ndf % 16:
-        raise WavegenError(f"the seed layers need ngf a multiple of 8 and ndf of 16, got ngf={cfg.ngf} ndf={cfg.ndf}")
+    from .models import check_model  # the architecture decides which widths and lengths it can make
+
+    check_model(cfg, cfg.length or None)
 
 
 def config_from_dict(d: dict) -> Config:
     """Rebuild a Config saved by `to_dict` (config.json or a checkpoint); unknown keys are an error."""
     names = {f.name for f in fields(Config)}
+    if "dropout" in d:  # runs from before G and D had a dropout each
+        d = {**d, "dropout_g": d["dropout"], "dropout_d": d["dropout"]}
+        del d["dropout"]
     unknown = set(d) - names
     if unknown:
         raise WavegenError(f"saved config has unknown key {sorted(unknown)[0]!r}")

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .data import GaussianSpec, load_folder
+from .data import GaussianSpec
 from .generate import draw, load_generator
 from .metrics import METRICS, EvalSets, check_names, evaluate, format_table
+from .source import InMemory, open_examples
 
 TRAIN_SUBSET = 5000  # training examples kept for the memorisation and NDB metrics
 
@@ -33,12 +34,12 @@ def split_holdout(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torc
     return perm[k:].sort().values, perm[:k].sort().values
 
 
-def real_sets(x_all: torch.Tensor, meta: dict | None, sample_rate: int, holdout: float, seed: int, n: int) -> tuple[EvalSets, str]:
-    """The real sets to score against, and where they came from."""
-    train_idx, held_idx = split_holdout(len(x_all), holdout, seed)
+def real_sets(examples, meta: dict | None, sample_rate: int, holdout: float, seed: int, n: int) -> tuple[EvalSets, str]:
+    """The real sets to score against, and where they came from. `examples`: anything with `n` and
+    `get(idx) -> (B, C, L)` (source.open_examples), so only the examples used are ever read."""
+    train_idx, held_idx = split_holdout(examples.n, holdout, seed)
     g = torch.Generator().manual_seed(seed + 1)
-    train = x_all[train_idx]
-    train = train[torch.randperm(len(train), generator=g)[:TRAIN_SUBSET]].numpy()  # (m, C, L)
+    train = examples.get(train_idx[torch.randperm(len(train_idx), generator=g)[:TRAIN_SUBSET]]).numpy()  # (m, C, L)
     spec = GaussianSpec.from_meta(meta)
     if spec:
         rng = np.random.default_rng(seed + 1)
@@ -48,7 +49,7 @@ def real_sets(x_all: torch.Tensor, meta: dict | None, sample_rate: int, holdout:
         pool, source = (held_idx, "held-out examples") if len(held_idx) >= 8 else (train_idx, "training examples (no holdout)")
         pool = pool[torch.randperm(len(pool), generator=g)]
         half = min(n, len(pool) // 2)
-        real, real2 = x_all[pool[:half]].numpy(), x_all[pool[half:2 * half]].numpy()
+        real, real2 = examples.get(pool[:half]).numpy(), examples.get(pool[half:2 * half]).numpy()
     return EvalSets(real=real, real2=real2, train=train, sample_rate=sample_rate, meta=meta), source
 
 
@@ -67,8 +68,9 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
     G, cfg, state = load_generator(path)
     if mode:
         cfg.sample_mode = mode
-    data = load_folder(cfg.data, cfg.formats)
-    sets, source = real_sets(data.x, state["data"]["meta"], data.sample_rate, cfg.holdout, cfg.seed, n)
+    examples = open_examples(cfg)
+    examples.set_epoch(0, cfg.seed)
+    sets, source = real_sets(examples, state["data"]["meta"], examples.sample_rate, cfg.holdout, cfg.seed, n)
     samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu")).numpy()
     results = evaluate(samples, sets, names, seed)
     out = {"step": state["step"], "checkpoint": path.name, "n": len(sets.real), "real": source,

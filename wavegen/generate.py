@@ -3,21 +3,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 import torch
 
 from . import checkpoint
 from .config import config_from_dict
 from .errors import WavegenError
-from .models import build_models, sample
+from .models import build_models, noise, sample
 
 
 def load_generator(path: str | Path, device: str = "cpu"):
-    """G with the weights of a checkpoint file (see `checkpoint.find`), plus its config and whole state."""
+    """G with the weights of a checkpoint file (see `checkpoint.find`), plus its config and whole state.
+    A run with an average of G's weights (ema) samples from the average."""
     state = checkpoint.load(path, map_location=device)
     cfg = config_from_dict(state["config"])
-    G, _ = build_models(cfg, state["data"]["channels"])
-    G.load_state_dict(state["G"])
+    G, _ = build_models(cfg, state["data"]["channels"], state["data"]["length"])
+    G.load_state_dict(state["G_ema"] if "G_ema" in state else state["G"])
     return G.to(device), cfg, state
 
 
@@ -29,27 +31,45 @@ def draw(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> torch.Te
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), sample(G, mode, device):
         torch.manual_seed(seed)
         for start in range(0, n, cfg.batch_size):
-            z = torch.randn(cfg.batch_size, cfg.nz, 1, device=device)
-            chunks.append(G(z)[: n - start].float().cpu())  # (b, C, L)
+            chunks.append(G(noise(cfg, cfg.batch_size, device))[: n - start].float().cpu())  # (b, C, L)
     return torch.cat(chunks)
 
 
+def interpolate(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> torch.Tensor:
+    """`n` samples (n, C, L) along a straight line between two noise vectors drawn from `seed`: a walk
+    through G's latent space. Dropout is off in every mode here, so neighbours differ only by their noise."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), sample(G, mode, device):
+        torch.manual_seed(seed)
+        a, b = noise(cfg, 2, device)  # (nz, 1) each
+        t = torch.linspace(0, 1, n, device=device)[:, None, None]
+        z = (1 - t) * a + t * b  # (n, nz, 1)
+        for m in G.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.eval()
+        return torch.cat([G(z[i:i + cfg.batch_size]).float().cpu() for i in range(0, n, cfg.batch_size)])
+
+
 def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, mode: str | None = None,
-             seed: int = 0, device: str = "cpu") -> list[Path]:
-    """Write `n` wavs at the data's sample rate (see `draw`)."""
+             seed: int = 0, device: str = "cpu", walk: bool = False) -> list[Path]:
+    """Write `n` wavs at the data's sample rate (see `draw`), or with `walk` the `n` steps of a latent walk
+    (see `interpolate`) as numbered wavs plus one wav of them all in a row (`walk.wav`)."""
     if n <= 0:
         raise WavegenError(f"--n must be positive, got {n}")
     G, cfg, state = load_generator(checkpoint.find(run, step), device)
     mode = mode or cfg.sample_mode
     out = Path(out)
     width = max(4, len(str(n - 1)))
-    names = [out / f"sample_{i:0{width}d}.wav" for i in range(n)]
-    clash = next((p for p in names if p.exists()), None)
+    names = [out / f"{'step' if walk else 'sample'}_{i:0{width}d}.wav" for i in range(n)]
+    clash = next((p for p in [*names, out / "walk.wav"] if p.exists()), None)
     if clash is not None:
         raise WavegenError(f"{clash}: exists; generate into an empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    audio = draw(G, cfg, n, mode, seed, torch.device(device)).numpy()  # (n, C, L)
+    make = interpolate if walk else draw
+    audio = make(G, cfg, n, mode, seed, torch.device(device)).numpy()  # (n, C, L)
     sr = state["data"]["sample_rate"]
     for path, x in zip(names, audio):
         sf.write(path, x.T, sr, subtype="FLOAT")
+    if walk:
+        names.append(out / "walk.wav")
+        sf.write(names[-1], np.concatenate(list(audio), axis=1).T, sr, subtype="FLOAT")  # (n * L, C)
     return names

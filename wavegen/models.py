@@ -1,8 +1,14 @@
-"""The seed's 1-D DCGAN: a transposed-conv generator and a strided-conv discriminator.
+"""G and D for raw waveforms: the seed's 1-D DCGAN family, planned for any length (here), and WaveGAN (wavegan.py).
 
-Both are built from one `Plan` (kernels, strides, channel widths), so the exact layers of the post are
-one plan among many. Each hidden layer is conv -> BatchNorm -> LeakyReLU(0.2) -> Dropout, no biases
-(BatchNorm's shift makes them redundant); G ends in Tanh, D in a raw logit (paired with BCE-with-logits).
+A DCGAN pair is built from one `Plan` (kernels, strides, channel widths), so the exact layers of the post are
+one plan among many. Each hidden layer is conv -> BatchNorm -> LeakyReLU(0.2) -> Dropout, no biases where
+BatchNorm's shift makes them redundant; G ends in Tanh, D in a raw logit (losses take logits).
+
+Planning a length L (`dcgan_plan`): G works backwards from L, each stride-2 layer with kernel 4 (even lengths)
+or 5 (odd), as the seed's kernel 4, until at most START_MAX samples remain; G's first layer makes those from
+the noise (stride 1, kernel = that length). D starts as the seed's (kernel 4, stride 1), halves with kernel 4
+stride 2 while the length is at least 8, and its last layer's kernel is the length left, so it ends in one
+logit. At L = 100 the plan is the post's exact layers.
 """
 from __future__ import annotations
 
@@ -11,6 +17,15 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .errors import WavegenError
+
+SEED_LENGTH = 100  # the post's examples, made by its exact layers
+MIN_LENGTH = 16  # shortest length the DCGAN planner takes
+START_MAX = 8  # G's first layer makes at most this many samples from the noise (the seed's: 4)
+FIRST_MAX = 16  # with a fixed layer count, the longest first layer allowed before asking for more layers
+G_NARROWEST = 8  # G's widths halve per layer down to ngf / G_NARROWEST (the seed: 512 -> 64)
+D_NARROWEST = 16  # D's widths double per layer from ndf / D_NARROWEST (the seed: 32 -> 512)
 
 
 @dataclass(frozen=True)
@@ -40,10 +55,7 @@ class Plan:
 
 def seed_plan(ngf: int, ndf: int, channels: int = 1) -> Plan:
     """The post's exact layers: G 1 -> 4 -> 10 -> 22 -> 46 -> 100, D 100 -> 97 -> 47 -> 22 -> 10 -> 4 -> 1."""
-    if ngf % 8 or ngf < 8:
-        raise ValueError(f"ngf must be a positive multiple of 8 for the seed layers, got {ngf}")
-    if ndf % 16 or ndf < 16:
-        raise ValueError(f"ndf must be a positive multiple of 16 for the seed layers, got {ndf}")
+    _check_widths(ngf, ndf)
     return Plan(
         g_channels=(ngf, ngf // 2, ngf // 4, ngf // 8, channels),
         g_kernels=(4, 4, 4, 4, 10),
@@ -52,6 +64,48 @@ def seed_plan(ngf: int, ndf: int, channels: int = 1) -> Plan:
         d_kernels=(4, 4, 4, 4, 4, 4),
         d_strides=(1, 2, 2, 2, 2, 2),
     )
+
+
+def _check_widths(ngf: int, ndf: int) -> None:
+    if ngf % G_NARROWEST or ngf < G_NARROWEST:
+        raise WavegenError(f"ngf must be a positive multiple of {G_NARROWEST} (G halves it {G_NARROWEST.bit_length() - 1} times), got {ngf}")
+    if ndf % D_NARROWEST or ndf < D_NARROWEST:
+        raise WavegenError(f"ndf must be a positive multiple of {D_NARROWEST} (D starts at ndf / {D_NARROWEST}), got {ndf}")
+
+
+def dcgan_plan(length: int, ngf: int, ndf: int, channels: int = 1, layers: int = 0) -> Plan:
+    """Layers that make exactly `length` samples and reduce them to one logit (module docstring)."""
+    if length == SEED_LENGTH and layers in (0, 4):
+        return seed_plan(ngf, ndf, channels)
+    _check_widths(ngf, ndf)
+    if length < MIN_LENGTH:
+        raise WavegenError(f"length {length} is too short for the dcgan layers (at least {MIN_LENGTH})")
+    g_kernels = []  # stride-2 layers, from the output backwards
+    l = length
+    while (len(g_kernels) < layers) if layers else (l > START_MAX):
+        if l < 4:
+            raise WavegenError(f"length {length} is too short for {layers} upsampling layers (at most {len(g_kernels) - 1})")
+        k = 4 if l % 2 == 0 else 5  # (l - k) must be even for a stride-2 layer to hit l exactly
+        g_kernels.append(k)
+        l = (l - k) // 2 + 1
+    if l > FIRST_MAX:
+        raise WavegenError(f"length {length} needs more than {layers} upsampling layers (or layers 0 to plan them)")
+    g_kernels = [l] + g_kernels[::-1]  # the first layer turns the noise (length 1) into l samples
+    n_hidden = len(g_kernels) - 1
+    g_channels = [ngf >> min(i, G_NARROWEST.bit_length() - 1) for i in range(n_hidden)] + [channels]
+
+    d_kernels, d_strides = [4], [1]
+    l = length - 3
+    while l >= 8:
+        d_kernels.append(4)
+        d_strides.append(2)
+        l = (l - 4) // 2 + 1
+    d_kernels.append(l)  # the last layer sees the whole remaining length: one logit
+    d_strides.append(1)
+    n_hidden = len(d_kernels) - 1
+    d_channels = [ndf >> min(n_hidden - 1 - i, D_NARROWEST.bit_length() - 1) for i in range(n_hidden)] + [1]
+    return Plan(tuple(g_channels), tuple(g_kernels), (1,) + (2,) * (len(g_kernels) - 1),
+                tuple(d_channels), tuple(d_kernels), tuple(d_strides))
 
 
 def _hidden(conv: nn.Module, width: int, dropout: float, batchnorm: bool = True) -> list[nn.Module]:
@@ -63,15 +117,15 @@ def _hidden(conv: nn.Module, width: int, dropout: float, batchnorm: bool = True)
 
 
 class Generator(nn.Module):
-    def __init__(self, plan: Plan, nz: int, dropout: float):
+    def __init__(self, plan: Plan, nz: int, dropout: float, batchnorm: bool = True):
         super().__init__()
         self.nz = nz
         layers: list[nn.Module] = []
         c_in = nz
         last = len(plan.g_channels) - 1
         for i, (c, k, s) in enumerate(zip(plan.g_channels, plan.g_kernels, plan.g_strides)):
-            conv = nn.ConvTranspose1d(c_in, c, k, stride=s, bias=False)
-            layers += [conv, nn.Tanh()] if i == last else _hidden(conv, c, dropout)
+            conv = nn.ConvTranspose1d(c_in, c, k, stride=s, bias=not batchnorm and i != last)
+            layers += [conv, nn.Tanh()] if i == last else _hidden(conv, c, dropout, batchnorm)
             c_in = c
         self.main = nn.Sequential(*layers)
         self.out_length = plan.g_lengths()[-1]
@@ -80,8 +134,27 @@ class Generator(nn.Module):
         return self.main(z)  # (B, nz, 1) -> (B, C, L)
 
 
+class PhaseShuffle(nn.Module):
+    """WaveGAN's phase shuffle: in training, shift each example by its own random whole number of samples in
+    [-radius, radius], reflecting at the edges, so D cannot key on the exact phase of G's upsampling artefacts."""
+
+    def __init__(self, radius: int):
+        super().__init__()
+        self.radius = radius
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.radius == 0:
+            return x
+        b, c, length = x.shape
+        r = self.radius
+        shift = torch.randint(-r, r + 1, (b, 1), device=x.device)  # (B, 1)
+        padded = nn.functional.pad(x, (r, r), mode="reflect")  # (B, C, L + 2r)
+        idx = torch.arange(length, device=x.device) + r - shift  # (B, L): out[t] = x[t - shift]
+        return padded.gather(2, idx[:, None, :].expand(b, c, length))
+
+
 class Discriminator(nn.Module):
-    def __init__(self, plan: Plan, channels: int, dropout: float, batchnorm: bool = True):
+    def __init__(self, plan: Plan, channels: int, dropout: float, batchnorm: bool = True, phase_shuffle: int = 0):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = channels
@@ -89,6 +162,8 @@ class Discriminator(nn.Module):
         for i, (c, k, s) in enumerate(zip(plan.d_channels, plan.d_kernels, plan.d_strides)):
             conv = nn.Conv1d(c_in, c, k, stride=s, bias=not batchnorm)  # a bias only where no BatchNorm shifts
             layers += [conv] if i == last else _hidden(conv, c, dropout, batchnorm)
+            if phase_shuffle and i < last - 1:  # as WaveGAN: not before the layer that makes the logit
+                layers.append(PhaseShuffle(phase_shuffle))
             c_in = c
         self.main = nn.Sequential(*layers)
 
@@ -101,20 +176,55 @@ def dcgan_init(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
         elif isinstance(m, nn.BatchNorm1d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
 
-def build_models(cfg, channels: int) -> tuple[Generator, Discriminator]:
-    """G and D from a Config (models are always rebuilt this way: from the config saved with the weights)."""
-    plan = seed_plan(cfg.ngf, cfg.ndf, channels)
-    G = Generator(plan, cfg.nz, cfg.dropout)
-    D = Discriminator(plan, channels, cfg.dropout, cfg.d_batchnorm)
+def check_model(cfg, length: int | None) -> None:
+    """Refuse widths (and, when known, a length) the architecture cannot make, with a one-line error."""
+    if cfg.arch == "wavegan":
+        from .wavegan import wavegan_strides
+
+        if length:
+            wavegan_strides(length, cfg.layers)
+    elif length:
+        dcgan_plan(length, cfg.ngf, cfg.ndf, 1, cfg.layers)
+    else:
+        _check_widths(cfg.ngf, cfg.ndf)
+
+
+def build_models(cfg, channels: int, length: int | None = None) -> tuple[nn.Module, nn.Module]:
+    """G and D from a Config (models are always rebuilt this way: from the config saved with the weights).
+    `length` is the examples' length (None: cfg.length, or the seed's 100 when that is 0)."""
+    length = length or cfg.length or SEED_LENGTH
+    if cfg.arch == "wavegan":
+        from .wavegan import WaveGANDiscriminator, WaveGANGenerator, wavegan_strides
+
+        strides = wavegan_strides(length, cfg.layers)
+        G = WaveGANGenerator(strides, cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm, cfg.dropout_g)
+        D = WaveGANDiscriminator(strides, cfg.ndf, channels, cfg.phase_shuffle, cfg.d_batchnorm, cfg.dropout_d)
+    else:
+        plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
+        G = Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm)
+        D = Discriminator(plan, channels, cfg.dropout_d, cfg.d_batchnorm, cfg.phase_shuffle)
     if cfg.init == "dcgan":
         dcgan_init(G)
         dcgan_init(D)
+    if cfg.spectral_norm:  # after the init: the parametrisation keeps the initialised weight as its original
+        for m in D.modules():
+            if isinstance(m, (nn.Conv1d, nn.Linear)):
+                nn.utils.parametrizations.spectral_norm(m)
     return G, D
+
+
+def noise(cfg, n: int, device: torch.device) -> torch.Tensor:
+    """G's input: `n` noise vectors (n, nz, 1), N(0, 1) or U(-1, 1) (cfg.z_dist)."""
+    if cfg.z_dist == "uniform":
+        return torch.rand(n, cfg.nz, 1, device=device) * 2 - 1
+    return torch.randn(n, cfg.nz, 1, device=device)
 
 
 @contextmanager

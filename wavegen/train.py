@@ -1,12 +1,14 @@
-"""Training: the post's loop, with stats, previews, checkpoints and exact resume.
+"""Training: the post's loop, generalised, with stats, previews, checkpoints and exact resume.
 
-One batch, as in the post:
+One batch, as in the post (the seed preset):
   1. draw soft labels  y_real ~ N(label_real, label_noise), y_fake ~ N(label_fake, label_noise)
   2. G step: fake = G(z); loss_G = BCE(D(fake), y_real); step G
   3. D step: loss_D = BCE(D(real), y_real) + BCE(D(fake.detach()), y_fake); step D
      (real and fake go through D separately, so BatchNorm normalises each batch on its own)
-Every random draw comes from torch's global generator, seeded once, saved in every checkpoint with
-the epoch's data order, so a resumed run repeats a straight run bit for bit on CPU.
+Other presets change the loss (losses.py), add penalties, instance noise or an average of G (regularisers.py),
+or take d_steps D steps per G step, each on its own real batch. Every random draw comes from torch's global
+generator, seeded once, saved in every checkpoint with the epoch's data order, so a resumed run repeats a
+straight run bit for bit on CPU.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -26,13 +29,23 @@ from tqdm import tqdm
 from . import checkpoint
 from .analysis import analyse_rows
 from .config import Config, config_from_dict, load_config, validate
-from .data import load_folder, read_meta
+from . import losses
+from .data import read_meta
 from .errors import WavegenError
 from .evaluation import real_sets, score, split_holdout
 from .layerstats import LayerStats
-from .models import build_models, sample
+from .models import build_models, check_model, noise, sample
+from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
+from .source import open_examples
 
+PREVIEW_WAVS = 4  # fixed-noise previews of audio runs also written as wav files, per preview step
 STAT_KEYS = ("loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
+PENALTY_KEY = "loss/penalty"  # logged when a gradient penalty is on (wgan-gp, R1)
+
+
+def stat_keys(cfg: Config) -> tuple[str, ...]:
+    """The per-batch stats of a run, in the order `gan_step` returns them."""
+    return STAT_KEYS + ((PENALTY_KEY,) if cfg.loss == "wgan-gp" or cfg.r1_gamma > 0 else ())
 
 
 def pick_device(name: str) -> torch.device:
@@ -52,46 +65,74 @@ def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch._foreach_norm(grads)).mean()
 
 
-def gan_step(G, D, opt_G, opt_D, real: torch.Tensor, cfg: Config, layers: LayerStats | None = None) -> torch.Tensor:
-    """One batch of the post's loop on `real` (B, C, L). Returns the batch's stats in STAT_KEYS order, as one
-    tensor on the device (no sync). With `layers`, also measures per-layer norms around both optimiser steps."""
-    b, device = real.shape[0], real.device
-    y_real = cfg.label_real + cfg.label_noise * torch.randn(b, device=device)
-    y_fake = cfg.label_fake + cfg.label_noise * torch.randn(b, device=device)
+def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: Config, layers: LayerStats | None = None,
+             step: int = 0, ema: EMA | None = None) -> torch.Tensor:
+    """One G step, then one D step per real batch in `real` ((B, C, L), or a list of cfg.d_steps of them).
+    Returns the stats in `stat_keys(cfg)` order, as one tensor on the device (no sync). With `layers`, also
+    measures per-layer norms around the optimiser steps; with `ema`, updates G's moving average."""
+    reals = real if isinstance(real, list) else [real]
+    device = reals[0].device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)  # bf16 needs no loss scaling
+    sigma = instance_noise_std(cfg.instance_noise, cfg.instance_noise_batches, step)
+
+    def d(x: torch.Tensor) -> torch.Tensor:  # D's logits (B,) in float32, with instance noise on its input
+        return D(x + sigma * torch.randn_like(x) if sigma > 0 else x).float()
+
+    def labels(b: int):  # the seed's soft labels, redrawn every batch (only "bce" uses them)
+        if cfg.loss != "bce":
+            return None, None
+        return (cfg.label_real + cfg.label_noise * torch.randn(b, device=device),
+                cfg.label_fake + cfg.label_noise * torch.randn(b, device=device))
 
     # G step: make D call the fakes real
+    y_real, y_fake = labels(len(reals[0]))
     with autocast:
-        fake = G(torch.randn(b, cfg.nz, 1, device=device))  # (B, C, L)
-        loss_G = F.binary_cross_entropy_with_logits(D(fake).float(), y_real)
+        fake = G(noise(cfg, len(reals[0]), device))  # (B, C, L)
+        loss_G = losses.g_loss(cfg.loss, d(fake), y_real)
     opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     if layers:
         layers.snapshot("G")
     opt_G.step()
+    if ema:
+        ema.update(G)
 
-    # D step: real and (detached) fake as two separate passes
-    with autocast:
-        d_real = D(real).float()  # (B,) logits
-        d_fake = D(fake.detach()).float()
-    loss_D = F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
-    opt_D.zero_grad(set_to_none=True)
-    loss_D.backward()
-    if layers:
-        layers.snapshot("D")
-    opt_D.step()
-    if layers:  # after both steps: G's gradients are untouched by the D step (fake was detached)
+    # D steps: real and (detached) fake as two separate passes, as in the post
+    penalty = torch.zeros((), device=device)
+    for i, real in enumerate(reals):
+        if i:  # each further D step gets its own labels and fakes
+            y_real, y_fake = labels(len(real))
+            with torch.no_grad(), autocast:
+                fake = G(noise(cfg, len(real), device))
+        fake = fake.detach()
+        with autocast:
+            d_real, d_fake = d(real), d(fake)  # (B,) logits each
+        loss_D = losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake)
+        if cfg.loss == "wgan-gp":
+            penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
+        if cfg.r1_gamma > 0:
+            penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
+        opt_D.zero_grad(set_to_none=True)
+        (loss_D + penalty).backward()
+        if layers and i == len(reals) - 1:
+            layers.snapshot("D")
+        opt_D.step()
+    if layers:  # after all steps: G's gradients are untouched by the D steps (fakes were detached)
         layers.measure("G")
         layers.measure("D")
-    return torch.stack([loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
-                        mean_grad_norm(list(G.parameters())), mean_grad_norm(list(D.parameters()))])
+    stats = [loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
+             mean_grad_norm(list(G.parameters())), mean_grad_norm(list(D.parameters()))]
+    if len(stat_keys(cfg)) > len(STAT_KEYS):
+        stats.append(penalty.detach())
+    return torch.stack(stats)
 
 
 class StatsLog:
     """Buffers per-batch stats as tensors and writes them to stats.jsonl in one device sync per flush."""
 
-    def __init__(self, path: Path, tb_dir: Path | None, start_step: int):
+    def __init__(self, path: Path, tb_dir: Path | None, start_step: int, keys: tuple[str, ...] = STAT_KEYS):
         self.path = path
+        self.keys = keys
         self.rows: list[tuple[int, int, torch.Tensor]] = []
         self.last: dict = {}
         self.tb = None
@@ -108,10 +149,10 @@ class StatsLog:
         values = torch.stack([v for _, _, v in self.rows]).tolist()  # the one sync
         with open(self.path, "a") as f:
             for (step, epoch, _), vals in zip(self.rows, values):
-                row = {"step": step, "epoch": epoch, **dict(zip(STAT_KEYS, vals))}
+                row = {"step": step, "epoch": epoch, **dict(zip(self.keys, vals))}
                 f.write(json.dumps(row) + "\n")
                 if self.tb is not None:
-                    for k in STAT_KEYS:
+                    for k in self.keys:
                         self.tb.add_scalar(k, row[k], step)
         self.last = row
         self.rows.clear()
@@ -144,18 +185,23 @@ class StatsLog:
 
 
 def read_stats(run: str | Path) -> list[dict]:
-    """All rows of a run's stats.jsonl (batch rows and timing rows)."""
+    """All rows of a run's stats.jsonl (batch rows and timing rows); a last line torn by a crash is left out."""
     path = Path(run) / "stats.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for _, row in checkpoint.read_jsonl(path)]
 
 
 def _truncate_jsonl(path: Path, step: int) -> None:
-    """Drop rows written after the checkpoint we resume from: they will be written again."""
+    """Drop rows written after the checkpoint we resume from: they will be written again. A last line torn by a
+    crash mid-append goes too; a bad line before it is corruption (WavegenError naming the file and line)."""
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    rows = checkpoint.read_jsonl(path)
+    for line, row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            raise WavegenError(f"{path}: a row without a batch number ('step'), {line[:60]!r}; the file is corrupt")
+    keep = [line for line, row in rows if row["step"] <= step]
     checkpoint.atomic_write(path, lambda f: f.write("".join(line + "\n" for line in keep).encode()))
 
 
@@ -190,6 +236,11 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     checkpoint.atomic_write(path, lambda f: np.save(f, array))
 
 
+def _save_wav(path: Path, x: np.ndarray, sample_rate: int) -> None:
+    """(C, L) float32 as a float wav (no clipping, no quantisation)."""
+    checkpoint.atomic_write(path, lambda f: sf.write(f, x.T, sample_rate, format="WAV", subtype="FLOAT"))
+
+
 def _check_run(cfg: Config, resume: bool) -> Path:
     """The run folder must exist to resume, and must not (or be empty) to start: runs are never overwritten."""
     run = Path(cfg.out)
@@ -216,22 +267,24 @@ def train(cfg: Config, resume: bool = False) -> Path:
     validate(cfg)
     _check_run(cfg, resume)
     device = pick_device(cfg.device)
-    data = load_folder(cfg.data, cfg.formats)
-    train_idx, _ = split_holdout(len(data.x), cfg.holdout, cfg.seed)
-    x = data.x[train_idx].to(device)  # (N, C, L): the training set lives on the device, batches are index lookups
-    n, channels, length = x.shape
+    examples = open_examples(cfg)
+    for name, reason in getattr(examples, "skipped", []):
+        print(f"skipped {name}: {reason}", flush=True)
+    train_idx, _ = split_holdout(examples.n, cfg.holdout, cfg.seed)  # (n,) example numbers used for training
+    n, channels, length = len(train_idx), examples.channels, examples.length
+    check_model(cfg, length)  # a length the layers cannot make is refused before anything is written
     torch.manual_seed(cfg.seed)  # before the models: their initial weights are the run's first random draws
-    G, D = build_models(cfg, channels)
-    if G.out_length != length:
-        raise WavegenError(f"{cfg.data}: examples are {length} samples long, but these layers make {G.out_length}")
+    G, D = build_models(cfg, channels, length)
     G, D = G.to(device), D.to(device)
+    ema = EMA(G, cfg.ema) if cfg.ema > 0 else None
+    G_sample = ema.model if ema else G  # what previews, scores and best.pt sample from
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     batches_per_epoch = math.ceil(n / cfg.batch_size)
-    data_info = {"n": n, "channels": channels, "length": length, "sample_rate": data.sample_rate, "meta": read_meta(cfg.data),
-                 "held_out": len(data.x) - n}
+    data_info = {"n": n, "channels": channels, "length": length, "sample_rate": examples.sample_rate,
+                 "meta": read_meta(cfg.data), "held_out": examples.n - n, "classes": getattr(examples, "classes", [])}
     if cfg.eval_every:
-        eval_sets, _ = real_sets(data.x, data_info["meta"], data.sample_rate, cfg.holdout, cfg.seed, cfg.eval_n)
+        eval_sets, _ = real_sets(examples, data_info["meta"], examples.sample_rate, cfg.holdout, cfg.seed, cfg.eval_n)
     run = _prepare_run(cfg, resume)  # only now that data and models are known to be good
 
     state = None
@@ -247,10 +300,12 @@ def train(cfg: Config, resume: bool = False) -> Path:
             raise WavegenError(f"{cfg.data}: the data changed since the checkpoint ({saved} then, {data_info['n']} files now)")
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
+        if ema:
+            ema.model.load_state_dict(state["G_ema"])
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
         step, epoch, pos = state["step"], state["epoch"], state["pos"]
-        order = state["order"].to(device)
+        order = state["order"]
         z_fix = state["z_fix"].to(device)
         wall, best = state["wall"], state["best"]
         torch.set_rng_state(state["rng"]["torch"].cpu())  # RNG states are CPU byte tensors, wherever we loaded to
@@ -260,10 +315,10 @@ def train(cfg: Config, resume: bool = False) -> Path:
         _truncate_jsonl(run / "layers.jsonl", step)
         print(f"resuming {run} from {path.name} (batch {step}, epoch {epoch})", flush=True)
     else:
-        z_fix = torch.randn(cfg.n_preview, cfg.nz, 1, device=device)  # drawn first: the same for every run of a seed
+        z_fix = noise(cfg, cfg.n_preview, device)  # drawn first: the same for every run of a seed
         step, epoch, pos, wall = 0, 0, 0, 0.0
         best = None  # {"step", "value"} of the best `best_metric` score so far
-        order = torch.randperm(n, device=device)
+        order = torch.randperm(n)
         checkpoint.atomic_write(run / "data.json", lambda f: f.write((json.dumps({**data_info, "folder": str(cfg.data)}, indent=2) + "\n").encode()))
 
     def done() -> bool:
@@ -273,20 +328,24 @@ def train(cfg: Config, resume: bool = False) -> Path:
         return {
             "config": cfg.to_dict(), "data": data_info,
             "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-            "step": step, "epoch": epoch, "pos": pos, "order": order.cpu(), "z_fix": z_fix.cpu(), "wall": wall, "best": best,
+            **({"G_ema": ema.model.state_dict()} if ema else {}),
+            "step": step, "epoch": epoch, "pos": pos, "order": order, "z_fix": z_fix.cpu(), "wall": wall, "best": best,
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
         }
 
     def preview() -> None:
-        with sample(G, cfg.sample_mode, device):
-            out = G(z_fix).float().cpu()  # (n_preview, C, L)
+        with sample(G_sample, cfg.sample_mode, device):
+            out = G_sample(z_fix).float().cpu()  # (n_preview, C, L)
         _save_npy(run / "previews" / f"step_{step:08d}.npy", out.numpy())
-        log.preview(step, out, data.sample_rate)
+        if meta is None:  # audio, not the synthetic curves: a few previews to listen to
+            for i in range(min(PREVIEW_WAVS, len(out))):
+                _save_wav(run / "previews" / f"step_{step:08d}_{i}.wav", out[i].numpy(), examples.sample_rate)
+        log.preview(step, out, examples.sample_rate)
 
     def evaluate() -> bool:
         """Score G, keep best.pt, and say whether the run has diverged (when asked to stop on it)."""
         nonlocal best
-        scores = score(G, cfg, eval_sets, list(cfg.eval_metrics), device)
+        scores = score(G_sample, cfg, eval_sets, list(cfg.eval_metrics), device)
         log.write({"step": step, **{f"eval/{k}": v for k, v in scores.items()}})
         value = scores.get(cfg.best_metric)
         if value is not None and (best is None or value < best["value"]):
@@ -304,7 +363,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
         log.write({"step": step, "time/wall_s": round(wall, 3)})
         checkpoint.save(run, step, state_dict(), cfg.keep_ckpts)
 
-    log = StatsLog(run / "stats.jsonl", run / "tensorboard" if cfg.tensorboard else None, step)
+    log = StatsLog(run / "stats.jsonl", run / "tensorboard" if cfg.tensorboard else None, step, stat_keys(cfg))
+    meta = data_info["meta"]
     layers = LayerStats(run / "layers.jsonl", {"G": G, "D": D})
     if step == 0 and not (run / "previews" / f"step_{0:08d}.npy").exists():
         preview()  # the untrained generator, for the figures
@@ -320,6 +380,17 @@ def train(cfg: Config, resume: bool = False) -> Path:
     def say(line: str) -> None:
         bar.write(line)
         sys.stdout.flush()  # console lines show up at once when stdout is a file or a pipe
+
+    def advance() -> None:
+        nonlocal pos, epoch, order
+        pos += 1
+        if pos == batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
+            epoch += 1
+            pos = 0
+            order = torch.randperm(n)
+            examples.set_epoch(epoch, cfg.seed)
+
+    examples.set_epoch(epoch, cfg.seed)
     G.train()
     D.train()
     stop = StopFlag()
@@ -330,17 +401,17 @@ def train(cfg: Config, resume: bool = False) -> Path:
         try:
             while not done() and not stop.requested and not diverged:
                 track = cfg.layer_every and (step + 1) % cfg.layer_every == 0
-                real = x[order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]]  # (B, C, L)
-                stats = gan_step(G, D, opt_G, opt_D, real, cfg, layers if track else None)
+                reals = []
+                for i in range(cfg.d_steps):  # the post's order: a batch is fetched, used, and only then the epoch may end
+                    if i:
+                        advance()
+                    reals.append(examples.get(train_idx[order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]]).to(device))
+                stats = gan_step(G, D, opt_G, opt_D, reals, cfg, layers if track else None, step, ema)  # reals: (B, C, L) each
                 step += 1
-                pos += 1
                 log.add(step, epoch, stats)
                 if track:
                     layers.write(step)
-                if pos == batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
-                    epoch += 1
-                    pos = 0
-                    order = torch.randperm(n, device=device)
+                advance()
 
                 if step % cfg.stats_every == 0 or done():
                     now = time.perf_counter()

@@ -1,0 +1,38 @@
+"""What G and D minimise, given D's logits on real and fake examples: one small function pair per loss.
+
+`d_loss(name, d_real, d_fake, y_real, y_fake)` and `g_loss(name, d_fake, y_real)` take D's outputs (B,) as
+logits (critic values for wgan-gp). Only "bce" uses the soft labels y (the seed's N(1, 0.1) and N(0, 0.1));
+"nonsat" is the same loss with exact labels, as the DCGAN paper trains it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("bce", "nonsat", "lsgan", "hinge", "wgan-gp")
+
+
+def d_loss(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, y_real=None, y_fake=None) -> torch.Tensor:
+    if name == "bce":  # the seed's: a sum of the two BCE terms, soft labels
+        return F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
+    if name == "nonsat":  # -log sigmoid(real) - log(1 - sigmoid(fake))
+        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    if name == "lsgan":  # Mao et al.: least squares to the targets 1 (real) and 0 (fake)
+        return 0.5 * ((d_real - 1).pow(2).mean() + d_fake.pow(2).mean())
+    if name == "hinge":
+        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    if name == "wgan-gp":  # the critic's estimate of the Wasserstein distance, negated (penalty added by the caller)
+        return d_fake.mean() - d_real.mean()
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def g_loss(name: str, d_fake: torch.Tensor, y_real=None) -> torch.Tensor:
+    if name == "bce":  # the seed's: fakes labelled with the real soft labels
+        return F.binary_cross_entropy_with_logits(d_fake, y_real)
+    if name == "nonsat":  # -log sigmoid(fake): strong gradients while D rejects the fakes
+        return F.softplus(-d_fake).mean()
+    if name == "lsgan":
+        return 0.5 * (d_fake - 1).pow(2).mean()
+    if name in ("hinge", "wgan-gp"):
+        return -d_fake.mean()
+    raise ValueError(f"unknown loss {name!r}")

@@ -1,0 +1,55 @@
+"""What keeps a GAN stable besides its loss: gradient penalties, instance noise, and a moving average of G.
+
+Spectral normalisation is a property of D's layers (`models.build_models`); TTUR is lr_g != lr_d; D steps per
+G step are the trainer's loop. Each piece here is small and tested on its own.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+def _input_grad_sq(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """|dD(x)/dx|^2 per example (B,), with a graph so that the penalty itself can be minimised."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1)
+
+
+def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al.): (|grad D(x)| - 1)^2 at random points x between real and fake examples.
+    Multiply by gp_lambda."""
+    eps = torch.rand(len(real), 1, 1, device=real.device)  # one mixing weight per example
+    x = eps * real + (1 - eps) * fake
+    return (_input_grad_sq(D, x).add(1e-12).sqrt() - 1).pow(2).mean()  # tiny offset: sqrt has no gradient at 0
+
+
+def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al.): |grad D(x)|^2 on real examples. Multiply by gamma / 2."""
+    return _input_grad_sq(D, real).mean()
+
+
+def instance_noise_std(std: float, fade_batches: int, step: int) -> float:
+    """The std of the noise added to D's inputs at batch `step`: `std`, fading linearly to 0 over
+    `fade_batches` (0 = no fading)."""
+    if fade_batches <= 0:
+        return std
+    return std * max(0.0, 1.0 - step / fade_batches)
+
+
+class EMA:
+    """A copy of G whose weights follow G's as an exponential moving average (decay ~0.999); buffers
+    (BatchNorm's running statistics) are copied. Sampling from it gives smoother, often better, output."""
+
+    def __init__(self, G: nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(G).requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, G: nn.Module) -> None:
+        ema_p = list(self.model.parameters())
+        torch._foreach_lerp_(ema_p, list(G.parameters()), 1.0 - self.decay)
+        for b_ema, b in zip(self.model.buffers(), G.buffers()):
+            b_ema.copy_(b)

@@ -1,0 +1,39 @@
+"""Where a run's examples come from: one call, `open_examples(cfg)`, for both kinds of data.
+
+- length 0: every file is one example and all files have one length (the seed's data); the folder is decoded
+  once into a tensor in memory (`data.load_folder`, cached beside the files).
+- length > 0: windows of `length` samples cut from audio of any length, rate and channel count, served from a
+  memory-mapped cache built once (`audio.open_windows`), so a data set larger than memory trains in little RAM.
+Both give `n`, `channels`, `length`, `sample_rate`, `set_epoch(epoch, seed)` and `get(idx) -> (B, C, L)`.
+"""
+from __future__ import annotations
+
+import torch
+
+from .data import load_folder
+
+
+class InMemory:
+    """Examples held as one (N, C, L) float32 tensor."""
+
+    def __init__(self, x: torch.Tensor, sample_rate: int, skipped: list[tuple[str, str]] = ()):
+        self.x = x  # (N, C, L)
+        self.n, self.channels, self.length = x.shape
+        self.sample_rate = sample_rate
+        self.skipped = list(skipped)  # (file, reason) of the bad files left out (skip_bad)
+
+    def set_epoch(self, epoch: int, seed: int) -> None:
+        pass  # the same examples every epoch
+
+    def get(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.x[idx]  # (B, C, L)
+
+
+def open_examples(cfg):
+    if cfg.length == 0:
+        data = load_folder(cfg.data, cfg.formats, skip_bad=cfg.skip_bad)
+        return InMemory(data.x, data.sample_rate, data.skipped)
+    from .audio import open_windows
+
+    return open_windows(cfg.data, formats=cfg.formats, length=cfg.length, sample_rate=cfg.sample_rate, mono=cfg.mono,
+                        hop=cfg.hop, window=cfg.window, pad=cfg.pad, normalise=cfg.normalise, skip_bad=cfg.skip_bad)
