@@ -18,8 +18,8 @@ def gauss_data(tmp_path_factory) -> Path:
     return make_gaussian(tmp_path_factory.mktemp("data") / "gauss", GaussianSpec(n=100, seed=1))
 
 
-def tiny_config(data, out, **kw):
-    return make_config("seed", data=str(data), out=str(out), **{**TINY, **kw})
+def tiny_config(data, out, preset="seed", **kw):
+    return make_config(preset, data=str(data), out=str(out), **{**TINY, **kw})
 
 
 def run_cli(*args, timeout=120):

@@ -82,7 +82,7 @@ class WaveGANDiscriminator(nn.Module):
         c_in = channels
         for i, s in enumerate(strides):
             width = d * 2 ** i
-            layers.append(nn.Conv1d(c_in, width, KERNEL, stride=s, padding=KERNEL // 2 - 1))  # length / stride exactly
+            layers.append(nn.Conv1d(c_in, width, KERNEL, stride=s, padding=KERNEL // 2))  # length / stride exactly
             layers += _extras(width, batchnorm, dropout, nn.LeakyReLU(0.2))
             if phase_shuffle and i < min(SHUFFLED, len(strides) - 1):
                 layers.append(PhaseShuffle(phase_shuffle))
