@@ -27,8 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    d = sub.add_parser("data", help="make a synthetic data set")
+    d = sub.add_parser("data", help="make a synthetic data set, or prepare a folder of audio for training")
     dsub = d.add_subparsers(dest="kind", required=True)
+    pr = dsub.add_parser("prepare", help="decode a folder of audio (any rate, channels, length) once into a memory-mapped cache")
+    pr.add_argument("src", help="folder of audio files (wav, flac, ogg, mp3), searched recursively; sub-folders are classes")
+    pr.add_argument("--out", default=None, help="cache folder (default: SRC/.wavegen-prepared-<hash of the options>)")
+    pr.add_argument("--sample-rate", type=int, default=0, help="resample every file to this rate (default 0: keep; all files must share one)")
+    pr.add_argument("--channels", default="mono", choices=["mono", "keep"], help="average the channels (default) or keep them")
+    pr.add_argument("--formats", default="wav,flac,ogg,mp3", help="file extensions to decode, comma separated (default wav,flac,ogg,mp3)")
+    pr.add_argument("--skip-bad", action="store_true", help="leave out files that cannot be used (listed) instead of stopping")
     gs = dsub.add_parser("gaussian", help="the seed post's data: a centred Gaussian curve plus noise per wav file")
     gs.add_argument("out", help="folder to create")
     gs.add_argument("--n", type=int, default=10000, help="number of files (default 10000)")
@@ -57,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--step", type=int, default=None, help="checkpoint at this batch (default: the newest)")
     ge.add_argument("--mode", default=None, choices=["batch", "train", "eval"], help="how G runs (default: the run's sample_mode)")
     ge.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    ge.add_argument("--interpolate", action="store_true",
+                    help="write a walk between two noise vectors instead: N steps, plus walk.wav of them in a row")
 
     su = sub.add_parser("summary", help="print and write a short summary of a run (summary.md)")
     su.add_argument("run")
@@ -77,7 +86,36 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyse", help="find the transition and the divergence in a run's stats (analysis.json)")
     an.add_argument("run")
     an.add_argument("--metric", default=None, help="quality score to use (default: the run's best_metric)")
+
+    sw = sub.add_parser("sweep", help="train settings x seeds as separate runs (resumable), then tabulate them")
+    sw.add_argument("spec", help="sweep spec, JSON: preset, data, base, grid and/or settings, seeds (experiments/README.md)")
+    sw.add_argument("--out", default=None, help="sweep folder (default: sweeps/<spec file name>); rerun to resume")
+    sw.add_argument("--jobs", type=int, default=1, help="runs trained at a time (default 1)")
+    sw.add_argument("--threads", type=int, default=None, help="torch threads per run (default: CPU cores // jobs)")
+    sw.add_argument("--dry-run", action="store_true", help="check the spec and list the runs and their commands")
+    sw.add_argument("--report-only", action="store_true", help="only write the tables and figure from the finished runs")
     return p
+
+
+def _prepare(a: argparse.Namespace) -> None:
+    """`wavegen data prepare`: build (or reuse) the cache and say what is in it."""
+    import time
+
+    from .audio import prepare, read_prepared
+    from .data import describe_skipped
+
+    began = time.time()
+    formats = tuple(f.strip() for f in a.formats.split(",") if f.strip())
+    out = prepare(a.src, a.out, sample_rate=a.sample_rate, mono=a.channels == "mono", formats=formats, skip_bad=a.skip_bad)
+    m = read_prepared(out)
+    verb = "prepared" if m["built_at"] >= began else "already prepared (files unchanged), reusing"
+    hours = f"{m['hours']:.2f} hours" if m["hours"] >= 0.1 else f"{m['hours'] * 3600:.1f} seconds"
+    print(f"{verb} {m['n_files']} files, {hours} of audio at {m['sample_rate']} Hz, "
+          f"{m['channels']} channel{'s' if m['channels'] != 1 else ''}, in {out}")
+    print(f"classes: {', '.join(m['classes']) if m['classes'] else 'none (no sub-folders)'}")
+    print(f"size on disk: {m['bytes'] / 2**20:,.1f} MB (samples.npy)")
+    if m["skipped"]:
+        print(describe_skipped([tuple(s) for s in m["skipped"]]))
 
 
 def _train(a: argparse.Namespace) -> None:
@@ -98,7 +136,9 @@ def _train(a: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
-        if a.cmd == "data":
+        if a.cmd == "data" and a.kind == "prepare":
+            _prepare(a)
+        elif a.cmd == "data":
             from .data import GaussianSpec, make_gaussian
 
             spec = GaussianSpec(n=a.n, length=a.length, **{k: v for k, v in
@@ -120,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.cmd == "generate":
             from .generate import generate
 
-            files = generate(a.run, a.n, a.out, step=a.step, mode=a.mode, seed=a.seed)
+            files = generate(a.run, a.n, a.out, step=a.step, mode=a.mode, seed=a.seed, walk=a.interpolate)
             print(f"wrote {len(files)} wav files to {a.out}")
         elif a.cmd == "eval":
             from .metrics import METRICS
@@ -147,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
             from .summary import write_summary
 
             print(write_summary(a.run), end="")
+        elif a.cmd == "sweep":
+            from .sweep import run_sweep
+
+            run_sweep(a.spec, a.out, jobs=a.jobs, threads=a.threads, dry_run=a.dry_run, report_only=a.report_only)
     except WavegenError as e:
         print(f"wavegen: error: {e}", file=sys.stderr)
         return 2

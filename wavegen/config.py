@@ -52,6 +52,8 @@ class Config:
     ema: float = 0.0  # decay of a moving average of G's weights, used for previews and sampling (0 = off; ~0.999)
     # optimisation
     batch_size: int = 100  # examples per batch; the last partial batch of an epoch is kept, as a DataLoader does
+    batch_scope: str = "rank"  # with torchrun: batch_size per "rank", or the "global" batch split over the ranks
+    sync_bn: bool = False  # with torchrun: BatchNorm statistics over the global batch instead of per rank
     lr_g: float = 5e-5  # Adam learning rate of G
     lr_d: float = 5e-5  # Adam learning rate of D
     beta1: float = 0.9  # Adam beta1 for both
@@ -63,6 +65,10 @@ class Config:
     # length of the run: whichever of the two comes first (None = no limit from it)
     batches: int | None = None  # stop after this many batches in total
     epochs: int | None = None  # stop after this many passes over the data
+    # when a loss or gradient turns NaN or Inf
+    on_nan: str = "rollback"  # "rollback" to the last good checkpoint, or "stop"
+    nan_lr_factor: float = 0.5  # learning rates are multiplied by this at each rollback (so the run takes another path)
+    max_rollbacks: int = 3  # rollbacks allowed before the run stops
     # bookkeeping
     seed: int = 0  # seeds every random draw: same seed, same run on CPU
     device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
@@ -187,11 +193,14 @@ def validate(cfg: Config) -> None:
                 "instance_noise_batches"]:
         if getattr(cfg, key) < 0:
             raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
+    if not 0 < cfg.nan_lr_factor <= 1 or cfg.max_rollbacks < 0:
+        raise WavegenError(f"nan_lr_factor must be in (0, 1] and max_rollbacks >= 0, got {cfg.nan_lr_factor}, {cfg.max_rollbacks}")
     if cfg.d_steps < 1:
         raise WavegenError(f"config key 'd_steps' must be >= 1, got {cfg.d_steps}")
     choices = {"arch": ("dcgan", "wavegan"), "z_dist": ("normal", "uniform"), "upsample": ("transpose", "nearest"),
                "loss": ("bce", "nonsat", "lsgan", "hinge", "wgan-gp"), "window": ("random", "first", "all"),
-               "normalise": ("none", "peak", "rms"), "init": ("default", "dcgan"), "sample_mode": ("batch", "train", "eval")}
+               "normalise": ("none", "peak", "rms"), "init": ("default", "dcgan"), "sample_mode": ("batch", "train", "eval"),
+               "batch_scope": ("rank", "global"), "on_nan": ("rollback", "stop")}
     for key, allowed in choices.items():
         if getattr(cfg, key) not in allowed:
             raise WavegenError(f"config key {key!r} must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")

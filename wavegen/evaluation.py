@@ -36,7 +36,9 @@ def split_holdout(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torc
 
 def real_sets(examples, meta: dict | None, sample_rate: int, holdout: float, seed: int, n: int) -> tuple[EvalSets, str]:
     """The real sets to score against, and where they came from. `examples`: anything with `n` and
-    `get(idx) -> (B, C, L)` (source.open_examples), so only the examples used are ever read."""
+    `get(idx) -> (B, C, L)` (source.open_examples), so only the examples used are ever read; or an (N, C, L) tensor."""
+    if isinstance(examples, torch.Tensor):
+        examples = InMemory(examples, sample_rate)
     train_idx, held_idx = split_holdout(examples.n, holdout, seed)
     g = torch.Generator().manual_seed(seed + 1)
     train = examples.get(train_idx[torch.randperm(len(train_idx), generator=g)[:TRAIN_SUBSET]]).numpy()  # (m, C, L)

@@ -220,11 +220,11 @@ def build_models(cfg, channels: int, length: int | None = None) -> tuple[nn.Modu
     return G, D
 
 
-def noise(cfg, n: int, device: torch.device) -> torch.Tensor:
+def noise(cfg, n: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
     """G's input: `n` noise vectors (n, nz, 1), N(0, 1) or U(-1, 1) (cfg.z_dist)."""
     if cfg.z_dist == "uniform":
-        return torch.rand(n, cfg.nz, 1, device=device) * 2 - 1
-    return torch.randn(n, cfg.nz, 1, device=device)
+        return torch.rand(n, cfg.nz, 1, device=device, generator=generator) * 2 - 1
+    return torch.randn(n, cfg.nz, 1, device=device, generator=generator)
 
 
 @contextmanager

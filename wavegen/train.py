@@ -34,6 +34,7 @@ from .data import read_meta
 from .errors import WavegenError
 from .evaluation import real_sets, score, split_holdout
 from .layerstats import LayerStats
+from .distributed import DPair, World, check_batch, convert_sync_bn, init_world, rank_device, shared_draw, wrap
 from .models import build_models, check_model, noise, sample
 from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
 from .source import open_examples
@@ -66,29 +67,38 @@ def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
 
 
 def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: Config, layers: LayerStats | None = None,
-             step: int = 0, ema: EMA | None = None) -> torch.Tensor:
+             step: int = 0, ema: EMA | None = None, d_pair=None, world: World = World(),
+             shared: torch.Generator | None = None) -> torch.Tensor:
     """One G step, then one D step per real batch in `real` ((B, C, L), or a list of cfg.d_steps of them).
     Returns the stats in `stat_keys(cfg)` order, as one tensor on the device (no sync). With `layers`, also
-    measures per-layer norms around the optimiser steps; with `ema`, updates G's moving average."""
+    measures per-layer norms around the optimiser steps; with `ema`, updates G's moving average. Under
+    torchrun, G and `d_pair` are the DDP-wrapped models (distributed.py) and `shared` the generator of the
+    draws every rank agrees on."""
     reals = real if isinstance(real, list) else [real]
     device = reals[0].device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)  # bf16 needs no loss scaling
     sigma = instance_noise_std(cfg.instance_noise, cfg.instance_noise_batches, step)
+    if d_pair is None:
+        d_pair = DPair(D)
 
-    def d(x: torch.Tensor) -> torch.Tensor:  # D's logits (B,) in float32, with instance noise on its input
-        return D(x + sigma * torch.randn_like(x) if sigma > 0 else x).float()
+    def d(x: torch.Tensor) -> torch.Tensor:  # instance noise on D's input
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
+    def z(b: int) -> torch.Tensor:  # (b, nz, 1)
+        return shared_draw(lambda n, dev, g: noise(cfg, n, dev, g), b, world, shared, device)
 
     def labels(b: int):  # the seed's soft labels, redrawn every batch (only "bce" uses them)
         if cfg.loss != "bce":
             return None, None
-        return (cfg.label_real + cfg.label_noise * torch.randn(b, device=device),
-                cfg.label_fake + cfg.label_noise * torch.randn(b, device=device))
+        draw = lambda n, dev, g: torch.randn(n, device=dev, generator=g)  # noqa: E731
+        return (cfg.label_real + cfg.label_noise * shared_draw(draw, b, world, shared, device),
+                cfg.label_fake + cfg.label_noise * shared_draw(draw, b, world, shared, device))
 
     # G step: make D call the fakes real
     y_real, y_fake = labels(len(reals[0]))
     with autocast:
-        fake = G(noise(cfg, len(reals[0]), device))  # (B, C, L)
-        loss_G = losses.g_loss(cfg.loss, d(fake), y_real)
+        fake = G(z(len(reals[0])))  # (B, C, L)
+        loss_G = losses.g_loss(cfg.loss, D(d(fake)).float(), y_real)
     opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     if layers:
@@ -103,10 +113,10 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         if i:  # each further D step gets its own labels and fakes
             y_real, y_fake = labels(len(real))
             with torch.no_grad(), autocast:
-                fake = G(noise(cfg, len(real), device))
+                fake = G(z(len(real)))
         fake = fake.detach()
         with autocast:
-            d_real, d_fake = d(real), d(fake)  # (B,) logits each
+            d_real, d_fake = (o.float() for o in d_pair(d(real), d(fake)))  # (B,) logits each
         loss_D = losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake)
         if cfg.loss == "wgan-gp":
             penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
@@ -130,7 +140,7 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
 class StatsLog:
     """Buffers per-batch stats as tensors and writes them to stats.jsonl in one device sync per flush."""
 
-    def __init__(self, path: Path, tb_dir: Path | None, start_step: int, keys: tuple[str, ...] = STAT_KEYS):
+    def __init__(self, path: Path | None, tb_dir: Path | None, start_step: int, keys: tuple[str, ...] = STAT_KEYS):
         self.path = path
         self.keys = keys
         self.rows: list[tuple[int, int, torch.Tensor]] = []
@@ -143,7 +153,14 @@ class StatsLog:
     def add(self, step: int, epoch: int, values: torch.Tensor) -> None:
         self.rows.append((step, epoch, values))
 
+    def discard(self) -> None:
+        """Forget the rows not yet written (a rollback goes back before them)."""
+        self.rows.clear()
+
     def flush(self) -> None:
+        if self.path is None:  # not the writing rank
+            self.rows.clear()
+            return
         if not self.rows:
             return
         values = torch.stack([v for _, _, v in self.rows]).tolist()  # the one sync
@@ -160,6 +177,8 @@ class StatsLog:
     def write(self, row: dict) -> None:
         """A row of its own (timings): kept apart from the batch rows, which are deterministic."""
         self.flush()
+        if self.path is None:
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
 
@@ -258,164 +277,245 @@ def _prepare_run(cfg: Config, resume: bool) -> Path:
     if resume:
         return run
     run.mkdir(parents=True, exist_ok=True)
-    checkpoint.atomic_write(run / "config.json", lambda f: f.write((json.dumps(cfg.to_dict(), indent=2) + "\n").encode()))
+    _write_json(run / "config.json", cfg.to_dict())
     return run
 
 
+def _write_json(path: Path, obj: dict) -> None:
+    checkpoint.atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+
+
 def train(cfg: Config, resume: bool = False) -> Path:
-    """Train a run from `cfg` (a new run folder at cfg.out), or continue the run at cfg.out with resume=True."""
+    """Train a run from `cfg` (a new run folder at cfg.out), or continue the run at cfg.out with resume=True.
+    Under torchrun every rank calls this; rank 0 alone writes to the run folder."""
     validate(cfg)
     _check_run(cfg, resume)
-    device = pick_device(cfg.device)
+    world = init_world(pick_device(cfg.device))
+    device = rank_device(world, pick_device(cfg.device))
+    main = world.main
     examples = open_examples(cfg)
-    for name, reason in getattr(examples, "skipped", []):
-        print(f"skipped {name}: {reason}", flush=True)
+    if main:
+        for name, reason in getattr(examples, "skipped", []):
+            print(f"skipped {name}: {reason}", flush=True)
     train_idx, _ = split_holdout(examples.n, cfg.holdout, cfg.seed)  # (n,) example numbers used for training
     n, channels, length = len(train_idx), examples.channels, examples.length
     check_model(cfg, length)  # a length the layers cannot make is refused before anything is written
+    b = check_batch(cfg.batch_size, cfg.batch_scope, world)  # this rank's examples per batch
+    global_b = b * world.size
+    # one process keeps the last partial batch, as a DataLoader does; several take full batches only, so that
+    # every rank's shard of a batch has b examples
+    batches_per_epoch = math.ceil(n / global_b) if world.size == 1 else n // global_b
+    if batches_per_epoch == 0:
+        raise WavegenError(f"{cfg.data}: {n} training examples are fewer than one batch of {global_b} over {world.size} ranks")
+
     torch.manual_seed(cfg.seed)  # before the models: their initial weights are the run's first random draws
     G, D = build_models(cfg, channels, length)
+    if cfg.sync_bn:
+        G, D = convert_sync_bn(G), convert_sync_bn(D)
     G, D = G.to(device), D.to(device)
     ema = EMA(G, cfg.ema) if cfg.ema > 0 else None
     G_sample = ema.model if ema else G  # what previews, scores and best.pt sample from
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    batches_per_epoch = math.ceil(n / cfg.batch_size)
+    G_run, d_pair = wrap(G, D, world, device)  # DDP-wrapped under torchrun
+    shared = torch.Generator().manual_seed(cfg.seed) if world.size > 1 else None  # draws all ranks agree on
     data_info = {"n": n, "channels": channels, "length": length, "sample_rate": examples.sample_rate,
                  "meta": read_meta(cfg.data), "held_out": examples.n - n, "classes": getattr(examples, "classes", [])}
-    if cfg.eval_every:
+    if cfg.eval_every and main:
         eval_sets, _ = real_sets(examples, data_info["meta"], examples.sample_rate, cfg.holdout, cfg.seed, cfg.eval_n)
-    run = _prepare_run(cfg, resume)  # only now that data and models are known to be good
+    run = Path(cfg.out)
+    if main:
+        _prepare_run(cfg, resume)  # only now that data and models are known to be good
+    world.barrier()
 
-    state = None
-    if resume and checkpoint.list_ckpts(run):
-        path, state = checkpoint.load_latest_good(run, map_location=device)
-    elif resume:  # stopped before its first checkpoint: start it again from the same seed
-        print(f"{run}: no checkpoint yet, starting the run again from batch 0", flush=True)
-        (run / "stats.jsonl").unlink(missing_ok=True)
-        (run / "layers.jsonl").unlink(missing_ok=True)
-    if state is not None:
-        saved = {k: state["data"][k] for k in ("n", "channels", "length", "sample_rate", "held_out")}
-        if saved != {k: data_info[k] for k in saved}:
-            raise WavegenError(f"{cfg.data}: the data changed since the checkpoint ({saved} then, {data_info['n']} files now)")
+    z_fix = noise(cfg, cfg.n_preview, device)  # drawn first: the same for every run of a seed
+    p = {"step": 0, "epoch": 0, "pos": 0, "wall": 0.0,
+         "best": None,  # {"step", "value"} of the best `best_metric` score so far
+         "rollbacks": 0,  # times the run went back to a checkpoint after a NaN
+         "order": torch.randperm(n, generator=shared)}  # this epoch's shuffled order of the training examples
+    if world.size > 1:
+        torch.manual_seed(cfg.seed * 1000 + 1 + world.rank)  # each rank its own dropout masks
+
+    def restore(state: dict) -> None:
+        """Put the run back where `state` (a checkpoint) was: weights, optimisers, data position, RNG."""
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         if ema:
             ema.model.load_state_dict(state["G_ema"])
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
-        step, epoch, pos = state["step"], state["epoch"], state["pos"]
-        order = state["order"]
-        z_fix = state["z_fix"].to(device)
-        wall, best = state["wall"], state["best"]
-        torch.set_rng_state(state["rng"]["torch"].cpu())  # RNG states are CPU byte tensors, wherever we loaded to
-        if device.type == "cuda" and state["rng"]["cuda"] is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), device)
-        _truncate_jsonl(run / "stats.jsonl", step)
-        _truncate_jsonl(run / "layers.jsonl", step)
-        print(f"resuming {run} from {path.name} (batch {step}, epoch {epoch})", flush=True)
+        p.update({k: state[k] for k in ("step", "epoch", "pos", "order", "wall", "best")}, rollbacks=state.get("rollbacks", 0))
+        z_fix.copy_(state["z_fix"])
+        rng = state["rng"]
+        ranks = rng.get("ranks") or [rng["torch"]]
+        if len(ranks) == world.size:  # the same world size: each rank continues its own random stream
+            torch.set_rng_state(ranks[world.rank].cpu())  # RNG states are CPU byte tensors, wherever we loaded to
+            if device.type == "cuda" and rng["cuda"] is not None:
+                torch.cuda.set_rng_state(rng["cuda"].cpu(), device)
+            if shared is not None and rng.get("shared") is not None:
+                shared.set_state(rng["shared"])
+        else:  # another world size: same weights and step, fresh streams and a fresh epoch
+            torch.manual_seed(cfg.seed * 1000 + 1 + world.rank + p["step"])
+            if shared is not None:
+                shared.manual_seed(cfg.seed + p["step"])
+            p.update(pos=0, order=torch.randperm(n, generator=shared))
+            if main:
+                print(f"the checkpoint is from {len(ranks)} process(es), this run has {world.size}: continuing from its "
+                      "weights with a new data order", flush=True)
+        if main:
+            _truncate_jsonl(run / "stats.jsonl", p["step"])
+            _truncate_jsonl(run / "layers.jsonl", p["step"])
+
+    if resume and checkpoint.list_ckpts(run):
+        path, state = checkpoint.load_latest_good(run, map_location=device)
+        saved = {k: state["data"][k] for k in ("n", "channels", "length", "sample_rate", "held_out")}
+        if saved != {k: data_info[k] for k in saved}:
+            raise WavegenError(f"{cfg.data}: the data changed since the checkpoint ({saved} then, {data_info['n']} files now)")
+        restore(state)
+        if main:
+            print(f"resuming {run} from {path.name} (batch {p['step']}, epoch {p['epoch']})", flush=True)
     else:
-        z_fix = noise(cfg, cfg.n_preview, device)  # drawn first: the same for every run of a seed
-        step, epoch, pos, wall = 0, 0, 0, 0.0
-        best = None  # {"step", "value"} of the best `best_metric` score so far
-        order = torch.randperm(n)
-        checkpoint.atomic_write(run / "data.json", lambda f: f.write((json.dumps({**data_info, "folder": str(cfg.data)}, indent=2) + "\n").encode()))
+        if resume and main:  # stopped before its first checkpoint: start it again from the same seed
+            print(f"{run}: no checkpoint yet, starting the run again from batch 0", flush=True)
+            (run / "stats.jsonl").unlink(missing_ok=True)
+            (run / "layers.jsonl").unlink(missing_ok=True)
+        if main:
+            _write_json(run / "data.json", {**data_info, "folder": str(cfg.data)})
 
     def done() -> bool:
-        return (cfg.batches is not None and step >= cfg.batches) or (cfg.epochs is not None and epoch >= cfg.epochs)
+        return (cfg.batches is not None and p["step"] >= cfg.batches) or (cfg.epochs is not None and p["epoch"] >= cfg.epochs)
 
-    def state_dict() -> dict:
+    def state_dict(rng_ranks: list | None) -> dict:
         return {
             "config": cfg.to_dict(), "data": data_info,
             "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
             **({"G_ema": ema.model.state_dict()} if ema else {}),
-            "step": step, "epoch": epoch, "pos": pos, "order": order, "z_fix": z_fix.cpu(), "wall": wall, "best": best,
-            "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+            **{k: p[k] for k in ("step", "epoch", "pos", "order", "wall", "best", "rollbacks")}, "z_fix": z_fix.cpu(),
+            "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                    "ranks": rng_ranks, "shared": shared.get_state() if shared is not None else None},
         }
 
     def preview() -> None:
         with sample(G_sample, cfg.sample_mode, device):
             out = G_sample(z_fix).float().cpu()  # (n_preview, C, L)
+        step = p["step"]
         _save_npy(run / "previews" / f"step_{step:08d}.npy", out.numpy())
-        if meta is None:  # audio, not the synthetic curves: a few previews to listen to
+        if data_info["meta"] is None:  # audio, not the synthetic curves: a few previews to listen to
             for i in range(min(PREVIEW_WAVS, len(out))):
                 _save_wav(run / "previews" / f"step_{step:08d}_{i}.wav", out[i].numpy(), examples.sample_rate)
         log.preview(step, out, examples.sample_rate)
 
     def evaluate() -> bool:
         """Score G, keep best.pt, and say whether the run has diverged (when asked to stop on it)."""
-        nonlocal best
+        step = p["step"]
         scores = score(G_sample, cfg, eval_sets, list(cfg.eval_metrics), device)
         log.write({"step": step, **{f"eval/{k}": v for k, v in scores.items()}})
         value = scores.get(cfg.best_metric)
-        if value is not None and (best is None or value < best["value"]):
-            best = {"step": step, "value": value}
-            checkpoint.atomic_write(checkpoint.ckpt_dir(run) / "best.pt", lambda f: torch.save(state_dict(), f))
+        if value is not None and (p["best"] is None or value < p["best"]["value"]):
+            p["best"] = {"step": step, "value": value}
+            checkpoint.atomic_write(checkpoint.ckpt_dir(run) / "best.pt", lambda f: torch.save(state_dict(None), f))
         if cfg.stop_on_divergence:
             found = analyse_rows(read_stats(run), cfg.best_metric)
             if found["divergence"] is not None:
-                say(f"diverged at batch {found['divergence']} (best {cfg.best_metric} {best['value']:.4g} at batch "
-                          f"{best['step']}, kept in checkpoints/best.pt): stopping")
+                say(f"diverged at batch {found['divergence']} (best {cfg.best_metric} {p['best']['value']:.4g} at batch "
+                    f"{p['best']['step']}, kept in checkpoints/best.pt): stopping")
                 return True
         return False
 
     def save_checkpoint() -> None:
-        log.write({"step": step, "time/wall_s": round(wall, 3)})
-        checkpoint.save(run, step, state_dict(), cfg.keep_ckpts)
+        rng_ranks = world.gather(torch.get_rng_state())  # every rank takes part; rank 0 writes
+        if main:
+            log.write({"step": p["step"], "time/wall_s": round(p["wall"], 3)})
+            checkpoint.save(run, p["step"], state_dict(rng_ranks), cfg.keep_ckpts)
 
-    log = StatsLog(run / "stats.jsonl", run / "tensorboard" if cfg.tensorboard else None, step, stat_keys(cfg))
-    meta = data_info["meta"]
+    def on_nan(stats: torch.Tensor) -> bool:
+        """A loss or gradient is NaN or Inf: go back to the last good checkpoint with lower learning rates, or
+        stop. True: the run goes on. Nothing of the bad batch reaches a checkpoint."""
+        bad = [k for k, v in zip(stat_keys(cfg), stats.tolist()) if not math.isfinite(v)]
+        where = f"batch {p['step'] + 1}: {', '.join(bad)} not finite"
+        log.discard()
+        good = checkpoint.list_ckpts(run) if main else [True]
+        if cfg.on_nan == "stop" or p["rollbacks"] >= cfg.max_rollbacks or not world.any(bool(good)):
+            why = ("on_nan is stop" if cfg.on_nan == "stop" else "no checkpoint to go back to" if not good
+                   else f"{p['rollbacks']} rollbacks already")
+            raise WavegenError(f"{run}: {where} ({why}); the newest checkpoint is left as it was. "
+                               "Lower --lr-g / --lr-d, or resume with --resume to retry")
+        path, state = checkpoint.load_latest_good(run, map_location=device)
+        restore(state)
+        p["rollbacks"] += 1
+        for opt in (opt_G, opt_D):
+            for group in opt.param_groups:
+                group["lr"] *= cfg.nan_lr_factor
+        if main:
+            log.write({"step": p["step"], "event/rollback": p["rollbacks"], "lr/G": opt_G.param_groups[0]["lr"],
+                       "lr/D": opt_D.param_groups[0]["lr"]})
+            say(f"{where}: back to {path.name} (batch {p['step']}), learning rates x {cfg.nan_lr_factor}")
+        return True
+
+    def advance() -> None:
+        p["pos"] += 1
+        if p["pos"] == batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
+            p["epoch"] += 1
+            p["pos"] = 0
+            p["order"] = torch.randperm(n, generator=shared)
+            examples.set_epoch(p["epoch"], cfg.seed)
+
+    def fetch() -> torch.Tensor:
+        """This rank's shard of the next batch, (b, C, L) on the device."""
+        start = p["pos"] * global_b + world.rank * b
+        return examples.get(train_idx[p["order"][start:start + b]]).to(device)
+
+    log = StatsLog(run / "stats.jsonl" if main else None, run / "tensorboard" if cfg.tensorboard and main else None,
+                   p["step"], stat_keys(cfg))
     layers = LayerStats(run / "layers.jsonl", {"G": G, "D": D})
-    if step == 0 and not (run / "previews" / f"step_{0:08d}.npy").exists():
+    if main and p["step"] == 0 and not (run / "previews" / f"step_{0:08d}.npy").exists():
         preview()  # the untrained generator, for the figures
     if done():
-        print(f"{run}: already trained to batch {step} (epoch {epoch}); raise --batches or --epochs to go on", flush=True)
+        if main:
+            print(f"{run}: already trained to batch {p['step']} (epoch {p['epoch']}); raise --batches or --epochs to go on", flush=True)
         return run
 
     total = cfg.batches if cfg.epochs is None else batches_per_epoch * cfg.epochs
     if cfg.batches is not None:
         total = min(total, cfg.batches)
-    bar = tqdm(total=total, initial=step, unit="batch", dynamic_ncols=True, disable=None)
+    bar = tqdm(total=total, initial=p["step"], unit="batch", dynamic_ncols=True, disable=None if main else True)
 
     def say(line: str) -> None:
         bar.write(line)
         sys.stdout.flush()  # console lines show up at once when stdout is a file or a pipe
 
-    def advance() -> None:
-        nonlocal pos, epoch, order
-        pos += 1
-        if pos == batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
-            epoch += 1
-            pos = 0
-            order = torch.randperm(n)
-            examples.set_epoch(epoch, cfg.seed)
-
-    examples.set_epoch(epoch, cfg.seed)
+    examples.set_epoch(p["epoch"], cfg.seed)
     G.train()
     D.train()
     stop = StopFlag()
-    diverged = False
+    stopping = diverged = False
     t_last = time.perf_counter()
-    step_at_last = step
+    step_at_last = p["step"]
     with stop.installed():
         try:
-            while not done() and not stop.requested and not diverged:
-                track = cfg.layer_every and (step + 1) % cfg.layer_every == 0
+            while not done() and not stopping:
+                step = p["step"]
+                track = main and cfg.layer_every and (step + 1) % cfg.layer_every == 0
                 reals = []
                 for i in range(cfg.d_steps):  # the post's order: a batch is fetched, used, and only then the epoch may end
                     if i:
                         advance()
-                    reals.append(examples.get(train_idx[order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]]).to(device))
-                stats = gan_step(G, D, opt_G, opt_D, reals, cfg, layers if track else None, step, ema)  # reals: (B, C, L) each
-                step += 1
-                log.add(step, epoch, stats)
+                    reals.append(fetch())
+                stats = gan_step(G_run, D, opt_G, opt_D, reals, cfg, layers if track else None, step, ema,
+                                 d_pair, world, shared)  # reals: (b, C, L) each
+                stats = world.mean(stats)
+                if not torch.isfinite(stats).all():  # one sync per batch: a NaN must never be trained past or saved
+                    on_nan(stats)
+                    continue
+                p["step"] = step = step + 1
+                log.add(step, p["epoch"], stats)
                 if track:
                     layers.write(step)
                 advance()
 
-                if step % cfg.stats_every == 0 or done():
+                if main and (step % cfg.stats_every == 0 or done()):
                     now = time.perf_counter()
-                    wall += now - t_last
+                    p["wall"] += now - t_last
                     rate = (step - step_at_last) / max(now - t_last, 1e-9)
                     t_last, step_at_last = now, step
                     log.flush()
@@ -424,29 +524,29 @@ def train(cfg: Config, resume: bool = False) -> Path:
                                      "real": f"{last['D/real']:.2f}", "fake": f"{last['D/fake']:.2f}"}, refresh=False)
                     bar.update(step - bar.n)
                     if step % cfg.print_every == 0:
-                        say(f"batch {step:>6} epoch {epoch:>4} | loss G {last['loss/G']:.4f} D {last['loss/D']:.4f} | "
-                                  f"D(real) {last['D/real']:+.3f} D(fake) {last['D/fake']:+.3f} | "
-                                  f"grad G {last['grad_norm/G']:.4f} D {last['grad_norm/D']:.4f} | {rate:.1f} batch/s")
-                if step % cfg.preview_every == 0:
+                        say(f"batch {step:>6} epoch {p['epoch']:>4} | loss G {last['loss/G']:.4f} D {last['loss/D']:.4f} | "
+                            f"D(real) {last['D/real']:+.3f} D(fake) {last['D/fake']:+.3f} | "
+                            f"grad G {last['grad_norm/G']:.4f} D {last['grad_norm/D']:.4f} | {rate:.1f} batch/s")
+                if main and step % cfg.preview_every == 0:
                     preview()
-                if cfg.eval_every and step % cfg.eval_every == 0:
+                if main and cfg.eval_every and step % cfg.eval_every == 0:
                     log.flush()
                     diverged = evaluate()
                 if step % cfg.ckpt_every == 0:
                     save_checkpoint()
+                stopping = world.any(stop.requested or diverged)  # every rank stops at the same batch
         finally:
             bar.close()
         # Reached only at a batch boundary (normal end or a stop request), so the state is consistent.
-        now = time.perf_counter()
-        wall += now - t_last
-        if step % cfg.preview_every:
+        p["wall"] += time.perf_counter() - t_last
+        if main and p["step"] % cfg.preview_every:
             preview()
         save_checkpoint()
         log.close()
-    if stop.requested or diverged:
-        print(f"stopped at batch {step}; checkpoint saved. Continue with: wavegen train --resume {run}", flush=True)
-    else:
-        print(f"done: {step} batches, {epoch} epochs, {wall:.0f} s. Run folder: {run}\n"
+    if main and stopping:
+        print(f"stopped at batch {p['step']}; checkpoint saved. Continue with: wavegen train --resume {run}", flush=True)
+    elif main:
+        print(f"done: {p['step']} batches, {p['epoch']} epochs, {p['wall']:.0f} s. Run folder: {run}\n"
               f"next: wavegen report {run}  (or plot / eval / generate / summary)", flush=True)
     return run
 
