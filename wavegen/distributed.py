@@ -14,6 +14,7 @@ rank's own examples (dropout masks, phase shuffle, instance noise) come from a p
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -108,22 +109,28 @@ def wrap(G: nn.Module, D: nn.Module, world: World, device: torch.device):
     pair = DPair(D)
     if world.size == 1:
         return G, pair
-    # broadcast_buffers=False: each rank keeps its own BatchNorm running statistics (or syncs them itself)
+    # broadcast_buffers=False: each rank keeps its own BatchNorm running statistics (or syncs them itself). Torch
+    # warns that it is deprecated but says to keep it for rank-local buffers until its replacement exists.
     kw = dict(device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
-    return DistributedDataParallel(G, **kw), DistributedDataParallel(pair, **kw)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*broadcast_buffers", category=FutureWarning)
+        return DistributedDataParallel(G, **kw), DistributedDataParallel(pair, **kw)
 
 
 class SyncBatchNorm1d(nn.BatchNorm1d):
     """BatchNorm over the global batch: the per-channel sums are added up across ranks (differentiably), so
-    N ranks normalise exactly as one process with the whole batch would. Works on CPU (gloo) and CUDA."""
+    N ranks normalise exactly as one process with the whole batch would. Works on CPU (gloo) and CUDA.
+    Only passes that train (gradients on) are synchronised: rank 0 samples previews and scores on its own."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L)
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (self.training and torch.is_grad_enabled() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce  # carries gradients back to every rank
+        from torch.distributed.nn.functional import all_reduce  # carries the gradients back to every rank
 
         count = torch.tensor([x.shape[0] * x.shape[2]], dtype=x.dtype, device=x.device)
-        sums = all_reduce(torch.cat([x.sum((0, 2)), x.pow(2).sum((0, 2)), count]))  # (2C + 1,)
+        with warnings.catch_warnings():  # deprecated in favour of a private module without this autograd support
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            sums = all_reduce(torch.cat([x.sum((0, 2)), x.pow(2).sum((0, 2)), count]))  # (2C + 1,)
         c = x.shape[1]
         n = sums[-1]
         mean = sums[:c] / n

@@ -289,10 +289,11 @@ def train(cfg: Config, resume: bool = False) -> Path:
     """Train a run from `cfg` (a new run folder at cfg.out), or continue the run at cfg.out with resume=True.
     Under torchrun every rank calls this; rank 0 alone writes to the run folder."""
     validate(cfg)
-    _check_run(cfg, resume)
     world = init_world(pick_device(cfg.device))
     device = rank_device(world, pick_device(cfg.device))
     main = world.main
+    if main:  # the run folder is rank 0's (the others may see it appear)
+        _check_run(cfg, resume)
     examples = open_examples(cfg)
     if main:
         for name, reason in getattr(examples, "skipped", []):
@@ -318,7 +319,7 @@ def train(cfg: Config, resume: bool = False) -> Path:
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     G_run, d_pair = wrap(G, D, world, device)  # DDP-wrapped under torchrun
-    shared = torch.Generator().manual_seed(cfg.seed) if world.size > 1 else None  # draws all ranks agree on
+    shared = torch.Generator() if world.size > 1 else None  # the draws all ranks agree on (None: the global stream)
     data_info = {"n": n, "channels": channels, "length": length, "sample_rate": examples.sample_rate,
                  "meta": read_meta(cfg.data), "held_out": examples.n - n, "classes": getattr(examples, "classes", [])}
     if cfg.eval_every and main:
@@ -329,6 +330,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
     world.barrier()
 
     z_fix = noise(cfg, cfg.n_preview, device)  # drawn first: the same for every run of a seed
+    if shared is not None:  # continues the stream one process would use: N ranks can reproduce one process
+        shared.set_state(torch.get_rng_state())
     p = {"step": 0, "epoch": 0, "pos": 0, "wall": 0.0,
          "best": None,  # {"step", "value"} of the best `best_metric` score so far
          "rollbacks": 0,  # times the run went back to a checkpoint after a NaN
