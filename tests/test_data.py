@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli, write_wav
+from wavegen.cli import main
 from wavegen.data import CACHE_NAME, META_NAME, GaussianSpec, load_folder
 from wavegen.errors import WavegenError
 
@@ -45,45 +46,48 @@ def test_load_folder_recursive_formats_and_cache(tmp_path):
     assert load_folder(tmp_path).x[0].abs().max() == 0
 
 
-def _expect_cli_error(data, *needles):
-    r = run_cli("train", data, "--out", data.parent / "run", "--batches", 1)
-    assert r.returncode == 2
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
+def _expect_cli_error(capsys, data, *needles):
+    """The CLI fails with exit code 2 and a message (one line, or a header and one line per bad file) without a
+    traceback; the line naming the file (the first needle) holds every needle. It runs `main`, what `python -m
+    wavegen` calls, in this process: a subprocess each costs seconds (tests/test_bad_data.py runs one)."""
+    assert main(["train", str(data), "--out", str(data.parent / "run"), "--batches", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("wavegen: error: "), err
+    line = next((line for line in err.splitlines() if needles[0] in line), None)
+    assert line is not None, err
     for needle in needles:
-        assert needle in lines[0], lines[0]
+        assert needle in line, line
     assert not (data.parent / "run").exists() or not any((data.parent / "run" / "checkpoints").glob("*"))
 
 
 @pytest.mark.parametrize("case", ["length", "channels", "rate", "unreadable", "nan", "empty", "zero_byte"])
-def test_bad_folders_give_one_line_errors(tmp_path, case):
+def test_bad_folders_give_clear_errors(tmp_path, capsys, case):
     data = tmp_path / "data"
     ok = np.zeros((100, 1), np.float32)
     write_wav(data / "a.wav", ok, subtype="FLOAT")
     if case == "length":
         write_wav(data / "b.wav", np.zeros((99, 1), np.float32), subtype="FLOAT")
-        _expect_cli_error(data, "b.wav", "length 99")
+        _expect_cli_error(capsys, data, "b.wav", "length 99")
     elif case == "channels":
         write_wav(data / "b.wav", np.zeros((100, 2), np.float32), subtype="FLOAT")
-        _expect_cli_error(data, "b.wav", "2 channels")
+        _expect_cli_error(capsys, data, "b.wav", "2 channels")
     elif case == "rate":
         write_wav(data / "b.wav", ok, sr=8000, subtype="FLOAT")
-        _expect_cli_error(data, "b.wav", "sample rate 8000")
+        _expect_cli_error(capsys, data, "b.wav", "sample rate 8000")
     elif case == "unreadable":
         (data / "b.wav").write_bytes(b"RIFF this is not a wav file at all")
-        _expect_cli_error(data, "b.wav", "cannot read")
+        _expect_cli_error(capsys, data, "b.wav", "cannot read")
     elif case == "zero_byte":
         (data / "b.wav").write_bytes(b"")
-        _expect_cli_error(data, "b.wav", "cannot read")
+        _expect_cli_error(capsys, data, "b.wav", "cannot read")
     elif case == "nan":
         bad = ok.copy()
         bad[10] = np.nan
         write_wav(data / "b.wav", bad, subtype="FLOAT")
-        _expect_cli_error(data, "b.wav", "NaN")
+        _expect_cli_error(capsys, data, "b.wav", "NaN")
     elif case == "empty":
         (data / "a.wav").unlink()
-        _expect_cli_error(data, "no audio files")
+        _expect_cli_error(capsys, data, "no audio files")
 
 
 def test_load_folder_api_raises_wavegen_error(tmp_path):

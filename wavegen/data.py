@@ -1,16 +1,22 @@
 """Data: the seed's synthetic Gaussian-curve set, and any folder of audio decoded once into one tensor.
 
-A folder is read with soundfile (wav, flac, ogg, ...). Every file must match the first in length, channel
-count and sample rate; the first file that does not, or that cannot be read, or that holds NaN/Inf, stops
-the load with a one-line error naming it. The decoded set is cached next to the files (`.wavegen-cache.npz`)
-keyed by the files' names, sizes and modification times, so the second load of 10,000 wavs is one read.
+A folder is read with soundfile (wav, flac, ogg, ...). Every file is checked before anything trains, and all
+the bad ones are reported together (the first MAX_LISTED by name): files that cannot be opened, are empty, are
+not audio, use an encoding libsndfile cannot decode, are truncated, or hold NaN/Inf; and, since each file is one
+example here, files whose (length, channels, sample rate) differ from the most common one. With skip_bad=True
+the good files are loaded and the bad ones listed on the result. The decoded set is cached next to the files
+(`.wavegen-cache.npz`) keyed by the files' names, sizes and modification times (and skip_bad), so the second
+load of 10,000 wavs is one read. Audio of any length, rate and channel count is served in windows by audio.py.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import re
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,8 @@ from .errors import WavegenError
 
 META_NAME = "wavegen_data.json"  # written beside a synthetic data set: how it was made
 CACHE_NAME = ".wavegen-cache.npz"
+MAX_LISTED = 10  # bad files named in an error message; the rest are counted
+HEADER_BYTES = 512  # read from the start of every file to check a wav's header
 
 
 @dataclass
@@ -84,12 +92,14 @@ class AudioSet:
     x: torch.Tensor  # (N, C, L) float32, all examples in memory
     sample_rate: int
     files: list[str]  # relative to the folder, in the order of x
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) of bad files left out (skip_bad)
 
 
 def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]:
     """The audio files under `folder` (sorted, recursive), and a fingerprint of their names, sizes and
     modification times that keys the cache. One os.scandir walk: for 100,000 files it is several times
-    faster than rglob plus a stat per file, and it is all a cached load costs besides reading the cache."""
+    faster than rglob plus a stat per file, and it is all a cached load costs besides reading the cache.
+    A broken symbolic link with an audio extension is listed too, so that the load reports it as bad."""
     exts = {"." + f.lower().lstrip(".") for f in formats}
     found: list[tuple[str, int, int]] = []  # (path relative to folder, size, mtime_ns)
     stack = [""]
@@ -100,8 +110,11 @@ def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]
                 name = f"{rel}/{e.name}" if rel else e.name
                 if e.is_dir():
                     stack.append(name)
-                elif os.path.splitext(e.name)[1].lower() in exts and e.is_file():
-                    st = e.stat()
+                elif os.path.splitext(e.name)[1].lower() in exts and (e.is_file() or e.is_symlink()):
+                    try:
+                        st = e.stat()
+                    except OSError:  # a broken link: its own stat still fingerprints it
+                        st = e.stat(follow_symlinks=False)
                     found.append((name, st.st_size, st.st_mtime_ns))
     found.sort()
     h = hashlib.sha1()
@@ -110,50 +123,172 @@ def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]
     return [folder / name for name, _, _ in found], h.hexdigest()
 
 
-def load_folder(folder: str | Path, formats: tuple[str, ...] = ("wav", "flac", "ogg"), cache: bool = True) -> AudioSet:
+# Checking files. Every problem becomes a (file, reason) pair; a folder's pairs are reported together, so one
+# run of the command shows everything to fix. audio.prepare uses the same checks and the same message.
+
+NONFINITE = "holds NaN or Inf samples"
+
+
+def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
+    """Open `path` and read its header: (info, None) for a file soundfile can decode, else (None, reason).
+    This catches what shows before decoding: a file that cannot be opened (a broken link, no permission), an
+    empty file, one that is not audio, an encoding libsndfile cannot decode, and a truncated wav."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)  # a wav's fmt and data chunk headers are nearly always in here
+            size = os.fstat(f.fileno()).st_size
+            short = _wav_shortfall(f, head, size) if head[:4] == b"RIFF" and head[8:12] == b"WAVE" else None
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return None, f"cannot read: broken symbolic link (to {os.readlink(path)})"
+        return None, "cannot read: file not found (removed while loading?)"
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or type(e).__name__}"
+    if size == 0:
+        return None, "cannot read: empty file (0 bytes)"
+    try:
+        info = sf.info(str(path))
+    except Exception as e:  # soundfile raises several types for broken files
+        msg = libsndfile_message(e)
+        if "not recognised" in msg.lower():
+            return None, f"cannot read: not audio, or a format libsndfile does not know ({msg})"
+        return None, f"cannot decode ({msg})"
+    if short:
+        return None, short
+    if info.frames <= 0:
+        return None, "holds no samples"
+    return info, None
+
+
+def _wav_shortfall(f, head: bytes, size: int) -> str | None:
+    """The reason a wav is truncated (its data chunk promises more bytes than the file holds), or None.
+    libsndfile quietly reads what is there and sf.info reports that shorter length, so the header is checked
+    here. After the 12-byte RIFF header come chunks: id, u32 size, payload padded to an even length."""
+    pos, align = 12, 1  # align: bytes per frame, from the fmt chunk
+
+    def read(at: int, n: int) -> bytes:  # from `head`, or from the file past it (after a large chunk)
+        if at + n <= len(head):
+            return head[at:at + n]
+        f.seek(at)
+        return f.read(n)
+
+    while pos + 8 <= size:
+        cid, n = struct.unpack("<4sI", read(pos, 8))
+        if cid == b"fmt " and n >= 14:
+            align = max(1, struct.unpack("<H", read(pos + 20, 2))[0])
+        elif cid == b"data":
+            held = size - pos - 8
+            if n in (0, 0xFFFFFFFF) or n <= held:  # 0 or all ones: written by a stream that did not know its length
+                return None
+            return f"truncated: header promises {n // align} frames, file holds {held // align}"
+        pos += 8 + n + (n & 1)
+    return None
+
+
+def libsndfile_message(e: Exception) -> str:
+    """The first line of an error, without soundfile's "Error opening 'PATH': " (the report names the file)."""
+    text = str(e).strip()
+    msg = text.splitlines()[0] if text else type(e).__name__
+    return re.sub(r"^Error opening '.*?': ", "", msg)
+
+
+def short_read(promised: int, got: int) -> str | None:
+    """The reason for a decode that stopped early (an mp3 or ogg cut short, a damaged flac), or None."""
+    return f"truncated or damaged: header says {promised} frames, decoded {got}" if got < promised else None
+
+
+def bad_files_error(folder: Path, bad: list[tuple[str, str]], n_files: int) -> WavegenError:
+    """One error for all the bad files of a folder: how many, the first MAX_LISTED as `path: reason`, a hint."""
+    if len(bad) == n_files:
+        head, hint = f"all {n_files} audio files are bad", "no file is usable: fix or remove them"
+    else:
+        head = f"{len(bad)} of {n_files} audio files {'is' if len(bad) == 1 else 'are'} bad"
+        hint = "pass --skip-bad to train on the rest"
+    lines = [f"{folder}: {head}:"] + [f"  {folder / name}: {reason}" for name, reason in bad[:MAX_LISTED]]
+    if len(bad) > MAX_LISTED:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
+    return WavegenError("\n".join(lines + [hint]))
+
+
+def settle_bad(folder: Path, bad: list[tuple[str, str]], n_files: int, skip_bad: bool) -> None:
+    """Raise the error for `bad` files unless skip_bad (and some file is good) lets the caller leave them out."""
+    if bad and (not skip_bad or len(bad) == n_files):
+        raise bad_files_error(folder, bad, n_files)
+
+
+def describe_skipped(skipped: list[tuple[str, str]]) -> str:
+    """What a caller prints after a load with skip_bad: the files left out and why (at most MAX_LISTED by name)."""
+    if not skipped:
+        return ""
+    lines = [f"skipped {len(skipped)} bad file{'s' if len(skipped) != 1 else ''}:"]
+    lines += [f"  {name}: {reason}" for name, reason in skipped[:MAX_LISTED]]
+    if len(skipped) > MAX_LISTED:
+        lines.append(f"  ... and {len(skipped) - MAX_LISTED} more")
+    return "\n".join(lines)
+
+
+def _decode(path: Path) -> tuple[np.ndarray | None, int, str | None]:
+    """A whole file as (L, C) float32 and its sample rate, or (None, 0, reason it is bad)."""
+    info, reason = probe(path)
+    if reason:
+        return None, 0, reason
+    try:
+        x, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (L, C)
+    except Exception as e:
+        return None, 0, f"cannot decode ({libsndfile_message(e)})"
+    reason = short_read(info.frames, len(x)) or (None if np.isfinite(x).all() else NONFINITE)
+    return (None, 0, reason) if reason else (x, sr, None)
+
+
+def _mismatch(shape: tuple[int, int, int], ref: tuple[int, int, int]) -> str:
+    (length, channels, rate), (length0, channels0, rate0) = shape, ref
+    what = []
+    if length != length0:
+        what.append(f"length {length}, most files {length0}")
+    if channels != channels0:
+        what.append(f"{channels} channels, most files {channels0}")
+    if rate != rate0:
+        what.append(f"sample rate {rate}, most files {rate0}")
+    return "; ".join(what)
+
+
+def load_folder(folder: str | Path, formats: tuple[str, ...] = ("wav", "flac", "ogg"), cache: bool = True,
+                skip_bad: bool = False) -> AudioSet:
+    """Every audio file under `folder` as one (N, C, L) tensor, one example per file, so all files must share
+    one length, channel count and sample rate: the most common (length, channels, rate) is the reference and
+    every other file is bad. Bad files raise one WavegenError listing them; with skip_bad=True they are left out
+    and listed in the result's `skipped`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise WavegenError(f"{folder}: not a folder")
-    files, key = find_files(folder, formats)
+    files, fingerprint = find_files(folder, formats)
     if not files:
         raise WavegenError(f"{folder}: no audio files ({', '.join(formats)}) found")
+    key = f"{fingerprint} skip_bad={int(skip_bad)}"  # a load that left files out must not pass for a full one
     cache_path = folder / CACHE_NAME
     if cache:
         hit = _read_cache(cache_path, key)
         if hit is not None:
             return hit
-    first_info = None
-    arrays = []
-    for p in files:
-        try:
-            info = sf.info(str(p))
-            x, sr = sf.read(str(p), dtype="float32", always_2d=True)  # (L, C)
-        except Exception as e:  # soundfile raises several types for broken files; all mean "unreadable"
-            raise WavegenError(f"{p}: cannot read audio ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})") from None
-        shape = (x.shape[0], x.shape[1], sr)
-        if first_info is None:
-            first_info = (p, shape)
-        elif shape != first_info[1]:
-            (p0, (l0, c0, sr0)) = first_info
-            what = []
-            if x.shape[0] != l0:
-                what.append(f"length {x.shape[0]} (first file {l0})")
-            if x.shape[1] != c0:
-                what.append(f"{x.shape[1]} channels (first file {c0})")
-            if sr != sr0:
-                what.append(f"sample rate {sr} (first file {sr0})")
-            raise WavegenError(f"{p}: {', '.join(what)}; every file must match {p0.name}")
-        if x.shape[0] == 0 or info.frames == 0:
-            raise WavegenError(f"{p}: file holds no samples")
-        if not np.isfinite(x).all():
-            raise WavegenError(f"{p}: holds NaN or Inf samples")
-        arrays.append(x.T)  # (C, L)
-    data = np.stack(arrays)  # (N, C, L)
-    rel = [str(p.relative_to(folder)) for p in files]
-    sr = first_info[1][2]
+    names = [str(p.relative_to(folder)) for p in files]
+    decoded = [_decode(p) for p in files]  # (x (L, C) or None, rate, reason or None) per file
+    shapes = Counter((x.shape[0], x.shape[1], sr) for x, sr, _ in decoded if x is not None)
+    ref = shapes.most_common()[0][0] if shapes else None  # on a tie, the first file's (the sort is stable)
+    bad, good = [], []
+    for name, (x, sr, reason) in zip(names, decoded):
+        if reason is None and (x.shape[0], x.shape[1], sr) != ref:
+            reason = _mismatch((x.shape[0], x.shape[1], sr), ref)
+        if reason:
+            bad.append((name, reason))
+        else:
+            good.append((name, x))
+    settle_bad(folder, bad, len(files), skip_bad)
+    data = np.stack([x.T for _, x in good])  # (N, C, L)
+    rel = [name for name, _ in good]
+    sr = ref[2]
     if cache:
-        _write_cache(cache_path, key, data, sr, rel)
-    return AudioSet(torch.from_numpy(data), sr, rel)
+        _write_cache(cache_path, key, data, sr, rel, bad)
+    return AudioSet(torch.from_numpy(data), sr, rel, bad)
 
 
 def _read_cache(path: Path, key: str) -> AudioSet | None:
@@ -163,15 +298,18 @@ def _read_cache(path: Path, key: str) -> AudioSet | None:
         with np.load(path, allow_pickle=False) as z:
             if str(z["key"]) != key:
                 return None
-            return AudioSet(torch.from_numpy(z["x"]), int(z["sample_rate"]), [str(s) for s in z["files"]])
+            skipped = [(str(f), str(r)) for f, r in zip(z["skipped_files"], z["skipped_reasons"])]
+            return AudioSet(torch.from_numpy(z["x"]), int(z["sample_rate"]), [str(s) for s in z["files"]], skipped)
     except Exception:  # a stale or broken cache is rebuilt, never trusted
         return None
 
 
-def _write_cache(path: Path, key: str, data: np.ndarray, sr: int, files: list[str]) -> None:
+def _write_cache(path: Path, key: str, data: np.ndarray, sr: int, files: list[str], skipped: list[tuple[str, str]]) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
     try:
-        np.savez(tmp, key=np.array(key), x=data, sample_rate=np.array(sr), files=np.array(files))
+        np.savez(tmp, key=np.array(key), x=data, sample_rate=np.array(sr), files=np.array(files),
+                 skipped_files=np.array([f for f, _ in skipped], dtype=str),
+                 skipped_reasons=np.array([r for _, r in skipped], dtype=str))
         os.replace(tmp, path)
     except OSError:  # a read-only data folder just goes without a cache
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,182 @@
+"""Every kind of bad input is found before training and reported together, file by file, with a reason;
+skip_bad trains on the rest and says what it left out."""
+import os
+import struct
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import run_cli, write_wav
+import wavegen.audio as audio
+from wavegen.audio import Windows, prepare, read_prepared
+from wavegen.data import CACHE_NAME, load_folder
+from wavegen.errors import WavegenError
+
+GOOD = np.linspace(-0.5, 0.5, 100, dtype=np.float32)[:, None]  # (100, 1): the shape of the good files
+
+# file -> the words its reason must hold. `load_folder` treats every file as one example, so the last three
+# (another length, channel count, rate) are bad there; prepare resamples and mixes them, so they are good there.
+UNUSABLE = {
+    "zero.wav": "empty file (0 bytes)",
+    "text.wav": "not audio",
+    "codec.wav": "cannot decode",
+    "truncated.wav": "truncated: header promises 100 frames",
+    "nan.wav": "NaN",
+    "inf.wav": "NaN or Inf",
+    "broken.wav": "broken symbolic link",
+}
+MISMATCHED = {
+    "short.wav": "length 99, most files 100",
+    "stereo.wav": "2 channels, most files 1",
+    "slow.wav": "sample rate 8000, most files 16000",
+}
+
+
+def _wav_unknown_codec() -> bytes:
+    """A WAVE_FORMAT_EXTENSIBLE header whose sub-format GUID names no codec libsndfile knows."""
+    fmt = struct.pack("<HHIIHH", 0xFFFE, 1, 16000, 32000, 2, 16) + struct.pack("<HHI", 22, 16, 4) + bytes(range(16))
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", 200) + bytes(200)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.fixture
+def bad_folder(tmp_path):
+    """Three good files and one of every bad kind (the mp3 is picked up only where formats include mp3)."""
+    d = tmp_path / "data"
+    for name in ("a.wav", "b.wav", "sub/c.wav"):
+        write_wav(d / name, GOOD, subtype="FLOAT")
+    (d / "zero.wav").write_bytes(b"")
+    (d / "text.wav").write_text("this is a note, not audio\n" * 4)
+    (d / "codec.wav").write_bytes(_wav_unknown_codec())
+    whole = write_wav(tmp_path / "whole.wav", GOOD, subtype="PCM_16").read_bytes()
+    (d / "truncated.wav").write_bytes(whole[:len(whole) - 60])  # the header still promises 100 frames
+    write_wav(d / "nan.wav", np.where(np.arange(100)[:, None] == 7, np.nan, GOOD), subtype="FLOAT")
+    write_wav(d / "inf.wav", np.where(np.arange(100)[:, None] == 7, np.inf, GOOD), subtype="FLOAT")
+    os.symlink(tmp_path / "gone.wav", d / "broken.wav")
+    write_wav(d / "short.wav", GOOD[:99], subtype="FLOAT")
+    write_wav(d / "stereo.wav", np.repeat(GOOD, 2, axis=1), subtype="FLOAT")
+    write_wav(d / "slow.wav", GOOD, sr=8000, subtype="FLOAT")
+    mp3 = write_wav(tmp_path / "whole.mp3", 0.3 * np.sin(np.arange(16000) / 5)).read_bytes()  # 1 s
+    (d / "cut.mp3").write_bytes(mp3[:len(mp3) // 2])  # decodes about a third, then stops
+    return d
+
+
+def _reasons(message: str) -> dict[str, str]:
+    """{file name: reason} from the `  path: reason` lines of an error."""
+    out = {}
+    for line in message.splitlines():
+        if line.startswith("  ") and ": " in line and not line.strip().startswith("..."):
+            path, reason = line.strip().split(": ", 1)
+            out[os.path.basename(path)] = reason
+    return out
+
+
+def test_load_folder_lists_every_bad_file(bad_folder):
+    with pytest.raises(WavegenError) as e:
+        load_folder(bad_folder)
+    msg = str(e.value)
+    assert msg.startswith(f"{bad_folder}: 10 of 13 audio files are bad:")
+    assert msg.endswith("pass --skip-bad to train on the rest")
+    reasons = _reasons(msg)
+    assert set(reasons) == set(UNUSABLE) | set(MISMATCHED)
+    for name, words in {**UNUSABLE, **MISMATCHED}.items():
+        assert words in reasons[name], (name, reasons[name])
+    assert not (bad_folder / CACHE_NAME).exists()  # a failed load caches nothing
+
+
+def test_load_folder_skip_bad_and_its_cache(bad_folder, monkeypatch):
+    s = load_folder(bad_folder, skip_bad=True)
+    assert s.files == ["a.wav", "b.wav", "sub/c.wav"] and s.x.shape == (3, 1, 100)
+    assert [name for name, _ in s.skipped] == sorted(set(UNUSABLE) | set(MISMATCHED))
+    # the cache covers skip_bad: a full load is not answered with the skipped one ...
+    with pytest.raises(WavegenError, match="10 of 13"):
+        load_folder(bad_folder)
+    # ... and the skipped load is answered from the cache, skipped list included, without decoding
+    monkeypatch.setattr(sf, "read", lambda *a, **k: pytest.fail("decoded although cached"))
+    again = load_folder(bad_folder, skip_bad=True)
+    assert again.x.equal(s.x) and again.skipped == s.skipped
+
+
+def test_cli_train_stops_before_writing_anything(bad_folder):
+    out = bad_folder.parent / "run"
+    r = run_cli("train", bad_folder, "--out", out, "--batches", 1)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"wavegen: error: {bad_folder}: 10 of 13 audio files are bad:")
+    assert set(_reasons(r.stderr)) == set(UNUSABLE) | set(MISMATCHED)
+    assert "pass --skip-bad to train on the rest" in r.stderr
+    assert not out.exists()
+
+
+def test_more_than_ten_bad_files_are_counted(tmp_path):
+    write_wav(tmp_path / "good.wav", GOOD, subtype="FLOAT")
+    for i in range(13):
+        (tmp_path / f"note{i:02d}.wav").write_text("not audio")
+    with pytest.raises(WavegenError) as e:
+        load_folder(tmp_path)
+    lines = str(e.value).splitlines()
+    assert lines[0] == f"{tmp_path}: 13 of 14 audio files are bad:"
+    assert len(_reasons(str(e.value))) == 10 and "  ... and 3 more" in lines
+    # with nothing good, skip_bad cannot help, and the message says so
+    (tmp_path / "good.wav").unlink()
+    with pytest.raises(WavegenError, match="all 13 audio files are bad") as e:
+        load_folder(tmp_path, skip_bad=True)
+    assert "no file is usable" in str(e.value)
+
+
+def test_prepare_reports_and_skips_the_same_way(bad_folder, monkeypatch):
+    # prepare resamples and mixes to mono, so only the unusable files (and the cut mp3) are bad here
+    bad = {**UNUSABLE, "cut.mp3": "truncated or damaged: header says 16000 frames"}
+    with pytest.raises(WavegenError) as e:
+        prepare(bad_folder, sample_rate=16000)
+    assert str(e.value).startswith(f"{bad_folder}: 8 of 14 audio files are bad:")
+    reasons = _reasons(str(e.value))
+    assert set(reasons) == set(bad)
+    for name, words in bad.items():
+        assert words in reasons[name], (name, reasons[name])
+    assert not any(p.name.startswith(".wavegen-prepared") for p in bad_folder.iterdir())  # nothing left behind
+
+    out = prepare(bad_folder, sample_rate=16000, skip_bad=True)
+    meta = read_prepared(out)
+    assert meta["n_files"] == 6 and sorted(name for name, _ in meta["skipped"]) == sorted(bad)
+    w = Windows(out, 100, window="first")
+    assert w.skipped == [tuple(s) for s in meta["skipped"]] and w.n == 6
+    assert w.get(np.arange(6)).isfinite().all()
+    # the cache that skipped files serves skip_bad only; anyone else gets the same error, without a decode
+    monkeypatch.setattr(sf, "SoundFile", lambda *a, **k: pytest.fail("decoded although cached"))
+    with pytest.raises(WavegenError, match="8 of 14 audio files are bad"):
+        prepare(bad_folder, sample_rate=16000)
+    assert prepare(bad_folder, sample_rate=16000, skip_bad=True) == out
+
+
+def test_prepare_closes_the_gap_of_a_file_that_fails_mid_decode(tmp_path, monkeypatch):
+    """A file found bad after some of its blocks were written: the next file takes its place, and the samples
+    array is shrunk to what was kept (here with two channels, whose rows both move)."""
+    monkeypatch.setattr(audio, "BLOCK_FRAMES", 16)
+    t = np.arange(100, dtype=np.float32)[:, None] / 128
+    a, c = np.hstack([t, -t]), np.hstack([t + 0.1, t - 0.1])  # (100, 2) each
+    b = a.copy()
+    b[90] = np.nan  # seen in its sixth block
+    for name, x in (("a.wav", a), ("b.wav", b), ("c.wav", c)):
+        write_wav(tmp_path / "src" / name, x, subtype="FLOAT")
+    out = prepare(tmp_path / "src", mono=False, skip_bad=True)
+    meta = read_prepared(out)
+    assert meta["total_samples"] == 200 and meta["skipped"] == [["b.wav", "holds NaN or Inf samples"]]
+    x = Windows(out, 100, window="all").get([0, 1]).numpy()  # (2, 2, 100)
+    np.testing.assert_array_equal(x[0], a.T)
+    np.testing.assert_array_equal(x[1], c.T)
+
+
+def test_truncated_wav_found_past_a_large_chunk(tmp_path):
+    """The data chunk's header after 2 KB of other chunks (read from the file, past the first bytes checked)."""
+    from wavegen.data import probe
+
+    whole = write_wav(tmp_path / "whole.wav", GOOD, subtype="PCM_16").read_bytes()
+    at = whole.index(b"data")
+    junk = b"junk" + struct.pack("<I", 2000) + bytes(2000)
+    padded = whole[:4] + struct.pack("<I", len(whole) - 8 + len(junk)) + whole[8:at] + junk + whole[at:]
+    (tmp_path / "ok.wav").write_bytes(padded)
+    (tmp_path / "cut.wav").write_bytes(padded[:-60])
+    info, reason = probe(tmp_path / "ok.wav")
+    assert reason is None and info.frames == 100
+    assert probe(tmp_path / "cut.wav") == (None, "truncated: header promises 100 frames, file holds 70")
