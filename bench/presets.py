@@ -1,0 +1,61 @@
+"""The model families side by side: parameter counts and CPU seconds per batch of each preset at its lengths.
+
+    python bench/presets.py [--batches 3]
+
+Each row builds the preset's G and D at one length and width, then times `--batches` real training steps
+(wavegen.train.gan_step: the preset's loss, D steps, penalties) on random data after one warm-up step, in this
+process, with torch's default threads. Widths below the paper's are marked: they are what trains on a CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from wavegen.config import make_config
+from wavegen.models import build_models
+from wavegen.train import gan_step
+
+ROWS = [  # (preset, length, width overrides, batch size)
+    ("seed", 100, {}, 100),
+    ("fast", 100, {}, 100),
+    ("dcgan", 1024, {}, 64),
+    ("dcgan", 16384, {}, 64),
+    ("dcgan", 16384, {"ngf": 64, "ndf": 64}, 16),
+    ("wavegan", 16384, {}, 64),
+    ("wavegan", 16384, {"ngf": 16, "ndf": 16}, 16),
+    ("wavegan", 4096, {"ngf": 16, "ndf": 16}, 16),
+    ("wavegan", 65536, {"ngf": 8, "ndf": 8}, 4),
+]
+
+
+def params(m) -> float:
+    return sum(p.numel() for p in m.parameters()) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, default=3)
+    a = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print("| preset | length | width (ngf / ndf) | G params | D params | batch | D steps | loss | s / batch |")
+    print("|---|---:|---|---:|---:|---:|---:|---|---:|")
+    for preset, length, widths, batch in ROWS:
+        cfg = make_config(preset, length=length, batch_size=batch, **widths)
+        torch.manual_seed(0)
+        G, D = build_models(cfg, 1, length)
+        opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        reals = [torch.randn(batch, 1, length).clamp(-1, 1) for _ in range(cfg.d_steps)]  # (B, C, L) each
+        gan_step(G, D, opt_G, opt_D, reals, cfg)  # warm-up
+        t = time.perf_counter()
+        for _ in range(a.batches):
+            gan_step(G, D, opt_G, opt_D, reals, cfg)
+        per = (time.perf_counter() - t) / a.batches
+        print(f"| {preset} | {length} | {cfg.ngf} / {cfg.ndf} | {params(G):.2f}M | {params(D):.2f}M | {batch} | "
+              f"{cfg.d_steps} | {cfg.loss} | {per:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
