@@ -64,3 +64,14 @@ def test_generate_and_interpolate_write_wavs_at_the_target_rate(sounds, tmp_path
     assert max(gaps) < np.abs(steps[4] - steps[0]).mean()  # neighbours are closer than the two ends
     r = run_cli("generate", cfg.out, "--n", "5", "--out", tmp_path / "walk", "--interpolate")
     assert r.returncode == 2 and "exists" in r.stderr  # never overwritten
+
+
+def test_sounds_data_set(tmp_path):
+    r = run_cli("data", "sounds", tmp_path / "s", "--n", "8", "--sample-rate", "8000", "--seconds", "0.25")
+    assert r.returncode == 0, r.stderr
+    files = sorted((tmp_path / "s").rglob("*.wav"))
+    assert [f.parent.name for f in files] == ["chirp"] * 2 + ["kick"] * 2 + ["snare"] * 2 + ["tone"] * 2
+    for f in files:
+        x, sr = sf.read(f)
+        assert sr == 8000 and len(x) == 2000 and 0.4 < np.abs(x).max() < 1
+    assert run_cli("data", "sounds", tmp_path / "s", "--n", "2").returncode == 2  # never into a full folder

@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     gs.add_argument("--sample-rate", type=int, default=None, help="sample rate in the wav headers")
     gs.add_argument("--seed", type=int, default=None, help="seed of the noise")
 
+    so = dsub.add_parser("sounds", help="kicks, snares, plucked tones and chirps: a small set to try the audio presets on")
+    so.add_argument("out", help="folder to create (one sub-folder per class)")
+    so.add_argument("--n", type=int, default=2000, help="number of files (default 2000)")
+    so.add_argument("--sample-rate", type=int, default=16000, help="sample rate (default 16000)")
+    so.add_argument("--seconds", type=float, default=1.0, help="length of each file (default 1.0)")
+    so.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+
     t = sub.add_parser("train", help="train a GAN on a folder of audio, or resume a run")
     t.add_argument("data", nargs="?", help="folder of audio files (wav, flac, ogg), searched recursively")
     t.add_argument("--out", help="run folder to create (never overwritten)")
@@ -138,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.cmd == "data" and a.kind == "prepare":
             _prepare(a)
+        elif a.cmd == "data" and a.kind == "sounds":
+            from .data import make_sounds
+
+            print(f"wrote {a.n} files of {a.seconds} s to {make_sounds(a.out, a.n, a.sample_rate, a.seconds, a.seed)}")
         elif a.cmd == "data":
             from .data import GaussianSpec, make_gaussian
 

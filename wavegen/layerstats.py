@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import read_jsonl
+
 
 class LayerStats:
     def __init__(self, path: Path, models: dict[str, nn.Module]):
@@ -47,4 +49,4 @@ def read_layers(run: str | Path) -> list[dict]:
     path = Path(run) / "layers.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for _, row in read_jsonl(path)]  # a last line torn by a crash is dropped

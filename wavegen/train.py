@@ -30,7 +30,7 @@ from . import checkpoint
 from .analysis import analyse_rows
 from .config import Config, config_from_dict, load_config, validate
 from . import losses
-from .data import read_meta
+from .data import GaussianSpec, read_meta
 from .errors import WavegenError
 from .evaluation import real_sets, score, split_holdout
 from .layerstats import LayerStats
@@ -267,7 +267,7 @@ def _check_run(cfg: Config, resume: bool) -> Path:
         raise WavegenError("no run folder given (--out)")
     if resume and not (run / "config.json").exists():
         raise WavegenError(f"{run}: not a run folder (no config.json) to resume")
-    if not resume and run.exists() and any(run.iterdir()):
+    if not resume and run.exists() and any(not checkpoint.TEMP.match(f.name) for f in run.iterdir()):  # temp files: a start killed mid-write
         raise WavegenError(f"{run}: run folder exists; resume it with --resume {run} or choose another --out")
     return run
 
@@ -403,7 +403,7 @@ def train(cfg: Config, resume: bool = False) -> Path:
             out = G_sample(z_fix).float().cpu()  # (n_preview, C, L)
         step = p["step"]
         _save_npy(run / "previews" / f"step_{step:08d}.npy", out.numpy())
-        if data_info["meta"] is None:  # audio, not the synthetic curves: a few previews to listen to
+        if GaussianSpec.from_meta(data_info["meta"]) is None:  # audio, not the seed's curves: previews to listen to
             for i in range(min(PREVIEW_WAVS, len(out))):
                 _save_wav(run / "previews" / f"step_{step:08d}_{i}.wav", out[i].numpy(), examples.sample_rate)
         log.preview(step, out, examples.sample_rate)
@@ -493,7 +493,7 @@ def train(cfg: Config, resume: bool = False) -> Path:
     stop = StopFlag()
     stopping = diverged = False
     t_last = time.perf_counter()
-    step_at_last = p["step"]
+    step_at_last = step_at_start = p["step"]
     with stop.installed():
         try:
             while not done() and not stopping:
@@ -544,7 +544,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
         p["wall"] += time.perf_counter() - t_last
         if main and p["step"] % cfg.preview_every:
             preview()
-        save_checkpoint()
+        if p["step"] % cfg.ckpt_every or p["step"] == step_at_start:  # not twice for the last batch
+            save_checkpoint()
         log.close()
     if main and stopping:
         print(f"stopped at batch {p['step']}; checkpoint saved. Continue with: wavegen train --resume {run}", flush=True)
