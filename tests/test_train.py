@@ -168,6 +168,11 @@ def test_generate_modes_and_chosen_checkpoint(gauss_data, tmp_path):
     (["--ngf", "30"], "ngf"),
     (["--dropout-g", "1.5"], "dropout_g"),
     (["--init", "xavier"], "init"),
+    (["--length", "10"], "too short"),
+    (["--layers", "9"], "too short for 9"),
+    (["--loss", "wasserstein"], "loss"),
+    (["--d-steps", "0"], "d_steps"),
+    (["--batches", "-5"], "batches"),
 ])
 def test_bad_config_is_refused_before_anything_is_written(gauss_data, tmp_path, args, needle):
     r = run_cli("train", gauss_data, "--out", tmp_path / "r", *args)
@@ -178,6 +183,16 @@ def test_bad_config_is_refused_before_anything_is_written(gauss_data, tmp_path, 
 def test_resume_of_a_missing_run_is_refused(tmp_path):
     r = run_cli("train", "--resume", tmp_path / "nope")
     assert r.returncode == 2 and "not a run folder" in r.stderr
+
+
+def test_resume_of_a_folder_holding_another_model_is_refused(gauss_data, tmp_path):
+    run = train(tiny_config(gauss_data, tmp_path / "r", batches=2))
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "ngf": 64}))  # the checkpoint holds a G of width 32
+    before = sorted(p.name for p in run.rglob("*"))
+    r = run_cli("train", "--resume", run, "--batches", "4")
+    assert r.returncode == 2 and "another model" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert sorted(p.name for p in run.rglob("*")) == before
 
 
 def test_run_stopped_before_its_first_checkpoint_resumes(gauss_data, tmp_path):

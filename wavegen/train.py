@@ -341,12 +341,16 @@ def train(cfg: Config, resume: bool = False) -> Path:
 
     def restore(state: dict) -> None:
         """Put the run back where `state` (a checkpoint) was: weights, optimisers, data position, RNG."""
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        if ema:
-            ema.model.load_state_dict(state["G_ema"])
-        opt_G.load_state_dict(state["opt_G"])
-        opt_D.load_state_dict(state["opt_D"])
+        try:
+            G.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+            if ema:
+                ema.model.load_state_dict(state["G_ema"])
+            opt_G.load_state_dict(state["opt_G"])
+            opt_D.load_state_dict(state["opt_D"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise WavegenError(f"{run}: the checkpoint holds another model than config.json describes ({first[:160]})") from None
         p.update({k: state[k] for k in ("step", "epoch", "pos", "order", "wall", "best")}, rollbacks=state.get("rollbacks", 0))
         z_fix.copy_(state["z_fix"])
         rng = state["rng"]
