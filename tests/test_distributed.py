@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from wavegen.checkpoint import find, load
@@ -51,8 +52,9 @@ def base(data, out, **kw):
                    preview_every=2, ckpt_every=2), **kw}
 
 
-def test_two_ranks_keep_identical_parameters(gauss_data, tmp_path):
-    r = torchrun(tmp_path, base(gauss_data, tmp_path / "run", batch_size=20), "--standalone", "--nproc_per_node", "2")
+@pytest.mark.parametrize("extra", [{}, {"loss": "wgan-gp", "d_steps": 2, "r1_gamma": 1.0}])
+def test_two_ranks_keep_identical_parameters(gauss_data, tmp_path, extra):
+    r = torchrun(tmp_path, base(gauss_data, tmp_path / "run", batch_size=20, **extra), "--standalone", "--nproc_per_node", "2")
     assert r.returncode == 0, r.stderr[-2000:]
     ranks = [torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in range(2)]
     for model in ("G", "D"):
