@@ -550,8 +550,9 @@ def _margin(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return np.array([r["step"] for r in b]), smooth(np.array([r["D/real"] - r["D/fake"] for r in b]), window(len(b)))
 
 
-def plot_curves(out: Path, groups: list) -> Path:
-    """Quality (mean over seeds, shaded min-max, log y) and D's smoothed margin against batch, per setting."""
+def plot_curves(out: Path, groups: list, path: Path | None = None, title: str | None = None) -> Path:
+    """Quality (mean over seeds, shaded min-max, log y) and D's smoothed margin against batch, per setting;
+    written to `path` (default OUT/curves.png)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -581,8 +582,9 @@ def plot_curves(out: Path, groups: list) -> Path:
     for ax in (ax_q, ax_m):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle(f"sweep {out.name}: mean over seeds, shaded min to max")
+    fig.suptitle(title or f"sweep {out.name}: mean over seeds, shaded min to max")
     fig.tight_layout()
-    checkpoint.atomic_write(out / "curves.png", lambda f: fig.savefig(f, format="png", dpi=110))
+    path = path or out / "curves.png"
+    checkpoint.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
-    return out / "curves.png"
+    return path
