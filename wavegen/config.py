@@ -33,7 +33,7 @@ class Config:
     z_dist: str = "normal"  # noise: "normal" N(0, 1) or "uniform" U(-1, 1) (WaveGAN)
     ngf: int = 512  # G's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)
     ndf: int = 512  # D's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)
-    layers: int = 0  # G's upsampling layers, D mirrors them (0 = planned from the length)
+    layers: int = 0  # G's upsampling layers (0 = planned from the length); D is planned for the same length
     upsample: str = "transpose"  # wavegan: "transpose"d convolution or "nearest"-neighbour upsampling + convolution
     dropout_g: float = 0.2  # Dropout after every hidden layer of G
     dropout_d: float = 0.2  # Dropout after every hidden layer of D
