@@ -7,6 +7,8 @@ real data sits at a typical distance from the training set; a generator that rep
 sits much closer. So:
 
     ~1: healthy; well under 1 (0 for exact copies): memorisation; above 1: samples are off the data.
+
+Without held-out data (real set A drawn from the training examples, distance 0) there is no reference: NaN.
 """
 from __future__ import annotations
 
@@ -28,4 +30,6 @@ def nn_ratio(samples: np.ndarray, sets: EvalSets, seed: int) -> float:
     """Median nearest-training-example distance of the samples over that of held-out real data; ~1 is healthy, well under 1 = memorisation."""
     train = set_features(sets.train, sets)
     ref = sets.cached("nn_median_real", lambda: float(np.median(nn_distances(set_features(sets.real, sets), train))))
-    return float(np.median(nn_distances(set_features(samples, sets), train))) / max(ref, 1e-12)
+    if ref < 1e-12:  # real set A is part of the training set (no holdout): nothing to compare with
+        return float("nan")
+    return float(np.median(nn_distances(set_features(samples, sets), train))) / ref
