@@ -245,3 +245,19 @@ def test_mixed_precision_trains(gauss_data, tmp_path):
     rows = batch_rows(run)
     assert len(rows) == 10 and all(np.isfinite(v) for r in rows for v in r.values())
     assert final_state(run)["G"]["main.0.weight"].dtype == torch.float32  # weights stay float32
+
+
+def test_unknown_flags_are_one_line_errors(gauss_data, tmp_path):
+    for args in (["--no-such", "1"], ["--lr-g"]):
+        r = run_cli("train", gauss_data, "--out", tmp_path / "r", *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("wavegen: error:")
+    assert not (tmp_path / "r").exists()
+
+
+def test_generate_skips_a_torn_newest_checkpoint(gauss_data, tmp_path):
+    run = train(tiny_config(gauss_data, tmp_path / "r", batches=40, ckpt_every=20))
+    newest = checkpoint.list_ckpts(run)[-1]
+    newest.write_bytes(newest.read_bytes()[:1000])  # torn: the zip has lost its end
+    r = run_cli("generate", run, "--n", "2", "--out", tmp_path / "wavs")
+    assert r.returncode == 0, r.stderr
+    assert "not a complete checkpoint" in r.stdout and len(list((tmp_path / "wavs").glob("*.wav"))) == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -137,8 +138,12 @@ def find(run: str | Path, step: int | None = None, best: bool = False) -> Path:
     ckpts = list_ckpts(run)
     if not ckpts:
         raise WavegenError(f"{run}: no checkpoints in {ckpt_dir(run)}")
-    if step is None:
-        return ckpts[-1]
+    if step is None:  # the newest whole one: a checkpoint is a zip archive, and a torn one has lost its end
+        for path in reversed(ckpts):
+            if zipfile.is_zipfile(path):
+                return path
+            print(f"warning: {path}: not a complete checkpoint; trying an older one", flush=True)
+        raise WavegenError(f"{run}: no complete checkpoint in {ckpt_dir(run)}")
     for p in ckpts:
         if int(PATTERN.match(p.name).group(1)) == step:
             return p

@@ -23,8 +23,15 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, metavar=f.type.replace(" | None", "").upper()[:5], default=None)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors (unknown flags, missing values) in one line like every other wavegen error."""
+
+    def error(self, message: str):
+        self.exit(2, f"wavegen: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
+    p = Parser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     d = sub.add_parser("data", help="make a synthetic data set, or prepare a folder of audio for training")
