@@ -112,3 +112,12 @@ def test_every_loss_trains_every_family(tmp_path, arch, loss):
     G, _, state = load_generator(find(cfg.out))
     assert ("G_ema" in state) == (loss == "hinge")
     assert any(not torch.equal(a, b) for a, b in zip(G.state_dict().values(), G0.state_dict().values()))
+
+
+def test_r1_with_several_d_steps(gauss_data, tmp_path):
+    from wavegen.train import read_stats, train
+
+    cfg = tiny_config(gauss_data, tmp_path / "run", loss="hinge", r1_gamma=1.0, d_steps=3, batches=2)
+    train(cfg)
+    rows = [r for r in read_stats(cfg.out) if "loss/G" in r]
+    assert len(rows) == 2 and all(0 < r["loss/penalty"] < 1e3 for r in rows)

@@ -108,8 +108,8 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         ema.update(G)
 
     # D steps: real and (detached) fake as two separate passes, as in the post
-    penalty = torch.zeros((), device=device)
     for i, real in enumerate(reals):
+        penalty = torch.zeros((), device=device)  # this D step's gradient penalties (the last one is logged)
         if i:  # each further D step gets its own labels and fakes
             y_real, y_fake = labels(len(real))
             with torch.no_grad(), autocast:
