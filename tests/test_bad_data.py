@@ -180,3 +180,11 @@ def test_truncated_wav_found_past_a_large_chunk(tmp_path):
     info, reason = probe(tmp_path / "ok.wav")
     assert reason is None and info.frames == 100
     assert probe(tmp_path / "cut.wav") == (None, "truncated: header promises 100 frames, file holds 70")
+
+
+def test_train_with_skip_bad_reports_what_it_left_out(bad_folder, tmp_path):
+    r = run_cli("train", bad_folder, "--out", tmp_path / "run", "--skip-bad", "true", "--batches", "1",
+                "--ngf", "32", "--ndf", "32", "--batch-size", "3")
+    assert r.returncode == 0, r.stderr
+    assert "skipped 10 bad files:" in r.stdout and "text.wav: cannot read: not audio" in r.stdout
+    assert (tmp_path / "run" / "checkpoints").is_dir()

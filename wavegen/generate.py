@@ -37,15 +37,14 @@ def draw(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> torch.Te
 
 def interpolate(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> torch.Tensor:
     """`n` samples (n, C, L) along a straight line between two noise vectors drawn from `seed`: a walk
-    through G's latent space. Dropout is off in every mode here, so neighbours differ only by their noise."""
+    through G's latent space. Dropout is off in every mode here ("train" runs as "batch", the same without
+    Dropout), so neighbours differ only by their noise."""
+    mode = "batch" if mode == "train" else mode
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), sample(G, mode, device):
         torch.manual_seed(seed)
         a, b = noise(cfg, 2, device)  # (nz, 1) each
         t = torch.linspace(0, 1, n, device=device)[:, None, None]
         z = (1 - t) * a + t * b  # (n, nz, 1)
-        for m in G.modules():
-            if isinstance(m, torch.nn.Dropout):
-                m.eval()
         return torch.cat([G(z[i:i + cfg.batch_size]).float().cpu() for i in range(0, n, cfg.batch_size)])
 
 

@@ -4,7 +4,8 @@
   once into a tensor in memory (`data.load_folder`, cached beside the files).
 - length > 0: windows of `length` samples cut from audio of any length, rate and channel count, served from a
   memory-mapped cache built once (`audio.open_windows`), so a data set larger than memory trains in little RAM.
-Both give `n`, `channels`, `length`, `sample_rate`, `set_epoch(epoch, seed)` and `get(idx) -> (B, C, L)`.
+Both give `n`, `channels`, `length`, `sample_rate`, `skipped`, `classes`, `set_epoch(epoch, seed)` and
+`get(idx) -> (B, C, L)`.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class InMemory:
         self.n, self.channels, self.length = x.shape
         self.sample_rate = sample_rate
         self.skipped = list(skipped)  # (file, reason) of the bad files left out (skip_bad)
+        self.classes: list[str] = []  # files used as they are carry no class labels
 
     def set_epoch(self, epoch: int, seed: int) -> None:
         pass  # the same examples every epoch

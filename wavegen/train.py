@@ -30,7 +30,7 @@ from . import checkpoint
 from .analysis import analyse_rows
 from .config import Config, config_from_dict, load_config, validate
 from . import losses
-from .data import GaussianSpec, read_meta
+from .data import GaussianSpec, describe_skipped, read_meta
 from .errors import WavegenError
 from .evaluation import real_sets, score, split_holdout
 from .layerstats import LayerStats
@@ -289,15 +289,15 @@ def train(cfg: Config, resume: bool = False) -> Path:
     """Train a run from `cfg` (a new run folder at cfg.out), or continue the run at cfg.out with resume=True.
     Under torchrun every rank calls this; rank 0 alone writes to the run folder."""
     validate(cfg)
-    world = init_world(pick_device(cfg.device))
-    device = rank_device(world, pick_device(cfg.device))
+    asked = pick_device(cfg.device)
+    world = init_world(asked)
+    device = rank_device(world, asked)
     main = world.main
     if main:  # the run folder is rank 0's (the others may see it appear)
         _check_run(cfg, resume)
     examples = open_examples(cfg)
-    if main:
-        for name, reason in getattr(examples, "skipped", []):
-            print(f"skipped {name}: {reason}", flush=True)
+    if main and examples.skipped:
+        print(describe_skipped(examples.skipped), flush=True)
     train_idx, _ = split_holdout(examples.n, cfg.holdout, cfg.seed)  # (n,) example numbers used for training
     n, channels, length = len(train_idx), examples.channels, examples.length
     check_model(cfg, length)  # a length the layers cannot make is refused before anything is written
@@ -321,7 +321,7 @@ def train(cfg: Config, resume: bool = False) -> Path:
     G_run, d_pair = wrap(G, D, world, device)  # DDP-wrapped under torchrun
     shared = torch.Generator() if world.size > 1 else None  # the draws all ranks agree on (None: the global stream)
     data_info = {"n": n, "channels": channels, "length": length, "sample_rate": examples.sample_rate,
-                 "meta": read_meta(cfg.data), "held_out": examples.n - n, "classes": getattr(examples, "classes", [])}
+                 "meta": read_meta(cfg.data), "held_out": examples.n - n, "classes": examples.classes}
     if cfg.eval_every and main:
         eval_sets, _ = real_sets(examples, data_info["meta"], examples.sample_rate, cfg.holdout, cfg.seed, cfg.eval_n)
     run = Path(cfg.out)
@@ -573,5 +573,5 @@ def resume(run: str | Path, **overrides) -> Path:
     d["out"] = str(run)
     cfg = config_from_dict(d)
     if overrides:
-        checkpoint.atomic_write(Path(run) / "config.json", lambda f: f.write((json.dumps(cfg.to_dict(), indent=2) + "\n").encode()))
+        _write_json(Path(run) / "config.json", cfg.to_dict())
     return train(cfg, resume=True)
