@@ -119,7 +119,7 @@ def _prepare(a: argparse.Namespace) -> None:
     from .data import describe_skipped
 
     began = time.time()
-    formats = tuple(f.strip() for f in a.formats.split(",") if f.strip())
+    formats = parse_value("formats", a.formats)  # as `wavegen train --formats` reads it
     out = prepare(a.src, a.out, sample_rate=a.sample_rate, mono=a.channels == "mono", formats=formats, skip_bad=a.skip_bad)
     m = read_prepared(out)
     verb = "prepared" if m["built_at"] >= began else "already prepared (files unchanged), reusing"
