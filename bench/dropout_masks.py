@@ -1,50 +1,55 @@
-"""How much cheaper dropout masks would speed up the seed step (issue 5's profile: masks are ~17% of a batch).
+"""What Dropout's masks cost in the seed step, and what `--dropout-masks int32` saves.
 
     python bench/dropout_masks.py
 
-Times 100 seed-preset batches (wavegen.train.gan_step, fixed real batch) with torch's nn.Dropout (bernoulli_
-masks) and with a mask drawn as uniform >= p: the same Bernoulli(1 - p) distribution, drawn differently. Not
-used by any preset yet: it would change every random draw, and with them every figure measured so far.
+Prints the cost per element of drawing a Bernoulli(0.8) mask three ways (torch's bernoulli_, a float uniform
+compared with p, full-range int64 draws read as two int32 halves, which Int32Dropout uses), then batches per
+second of seed-preset steps (wavegen.train.gan_step on a fixed real batch) with each `dropout_masks` setting.
 """
 import time
 
 import torch
-from torch import nn
 
 from wavegen import make_config
 from wavegen.models import build_models
 from wavegen.train import gan_step
 
 
-class UniformDropout(nn.Dropout):
-    def forward(self, x):
-        if not self.training or self.p == 0:
-            return x
-        keep = torch.empty_like(x).uniform_() >= self.p
-        return torch.where(keep, x * (1 / (1 - self.p)), 0.0)
+def ns_per_element(draw, shape=(100, 128, 22), reps=200) -> float:
+    draw(shape)
+    t = time.perf_counter()
+    for _ in range(reps):
+        draw(shape)
+    return (time.perf_counter() - t) / reps / torch.Size(shape).numel() * 1e9
 
 
-def batches_per_second(uniform: bool) -> float:
-    cfg = make_config("seed")
+def int32_halves(shape):
+    n = torch.Size(shape).numel()
+    bits = torch.randint(-2**63, 2**63 - 1, ((n + 1) // 2,), dtype=torch.int64)
+    return bits.view(torch.int32)[:n].view(shape) >= round(-2**31 + 0.2 * 2**32)
+
+
+def batches_per_second(masks: str, batches: int = 100) -> float:
+    cfg = make_config("seed", dropout_masks=masks)
     torch.manual_seed(0)
     G, D = build_models(cfg, 1)
-    if uniform:
-        for model in (G, D):
-            for name, module in model.main.named_children():
-                if isinstance(module, nn.Dropout):
-                    model.main._modules[name] = UniformDropout(module.p)
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     real = torch.randn(cfg.batch_size, 1, 100) * 0.1
     for _ in range(10):  # warm-up
         gan_step(G, D, opt_G, opt_D, real, cfg)
     t = time.perf_counter()
-    for _ in range(100):
+    for _ in range(batches):
         stats = gan_step(G, D, opt_G, opt_D, real, cfg)
     stats.tolist()
-    return 100 / (time.perf_counter() - t)
+    return batches / (time.perf_counter() - t)
 
 
-for round_ in range(2):
-    print(f"round {round_ + 1}: bernoulli_ masks {batches_per_second(False):.2f} batches/s, "
-          f"uniform masks {batches_per_second(True):.2f} batches/s")
+if __name__ == "__main__":
+    print(f"mask of (100, 128, 22), {torch.get_num_threads()} threads: "
+          f"bernoulli_ {ns_per_element(lambda s: torch.empty(s).bernoulli_(0.8)):.2f} ns/element, "
+          f"uniform >= p {ns_per_element(lambda s: torch.empty(s).uniform_() >= 0.2):.2f}, "
+          f"int32 halves {ns_per_element(int32_halves):.2f}")
+    for round_ in range(2):
+        print(f"round {round_ + 1}: seed step with torch masks {batches_per_second('torch'):.2f} batches/s, "
+              f"int32 masks {batches_per_second('int32'):.2f} batches/s")

@@ -2,7 +2,8 @@
 
     python bench/throughput.py [--data data/gaussian] [--batches 200] [--rounds 3]
 
-Each round runs the reference, then wavegen, in fresh processes on the same data (10,000 wavs of the seed set,
+Each round runs the reference, then wavegen's seed preset, then the seed preset with `--dropout-masks int32`
+(the same law for the masks, drawn from another random stream), in fresh processes on the same data (10,000 wavs of the seed set,
 made under bench/.data if --data is not given), and reads each one's own training-loop time and peak memory.
 It prints batches per second of each, their ratio, peak RSS, and the share of the machine's FLOP ceiling:
 FLOPs per batch counted by torch's FlopCounterMode over one real batch, against a float32 matmul measured here.
@@ -10,6 +11,7 @@ FLOPs per batch counted by torch's FlopCounterMode over one real batch, against 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -36,25 +38,30 @@ def worker(kind: str, data: str, batches: int) -> dict:
         return {"batches": r["batches"], "seconds": r["seconds"], "peak_rss_mb": peak_rss_mb()}
     from wavegen import make_config, read_stats, train
 
+    masks = "int32" if kind == "wavegen-int32" else "torch"
     with tempfile.TemporaryDirectory() as tmp:
-        run = train(make_config("seed", data=data, out=f"{tmp}/run", batches=batches, ckpt_every=10**9))
+        run = train(make_config("seed", data=data, out=f"{tmp}/run", batches=batches, ckpt_every=10**9, dropout_masks=masks))
         wall = [r["time/wall_s"] for r in read_stats(run) if "time/wall_s" in r][-1]
     return {"batches": batches, "seconds": wall, "peak_rss_mb": peak_rss_mb()}
 
 
-def flops_per_batch() -> float:
-    """FLOPs of one seed-preset batch (G forward, three D forwards, both backwards), counted by torch."""
+def flops_per_batch(skip_d_grads_in_g_step: bool = False) -> float:
+    """FLOPs of one seed-preset batch (G forward, three D forwards, both backwards), counted by torch: as the
+    post computes it, or as wavegen does (no D weight gradients in the G step, which the post throws away)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from wavegen import make_config
     from wavegen.models import build_models
+    from wavegen.train import frozen
 
     G, D = build_models(make_config("seed"), 1)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     real, y = torch.randn(100, 1, 100), torch.ones(100)
     with FlopCounterMode(display=False) as counter:
         fake = G(torch.randn(100, 100, 1))
-        bce(D(fake), y).backward()
+        with frozen(D) if skip_d_grads_in_g_step else contextlib.nullcontext():
+            g_loss = bce(D(fake), y)
+        g_loss.backward()
         (bce(D(real), y) + bce(D(fake.detach()), y * 0)).backward()
     return float(counter.get_total_flops())
 
@@ -84,24 +91,25 @@ def main() -> None:
     p.add_argument("--data")
     p.add_argument("--batches", type=int, default=200)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--worker", choices=["reference", "wavegen"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["reference", "wavegen", "wavegen-int32"], help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         print(json.dumps(worker(a.worker, a.data, a.batches)))
         return
     data = ensure_data(a.data)
-    results: dict[str, list[dict]] = {"reference": [], "wavegen": []}
+    results: dict[str, list[dict]] = {"reference": [], "wavegen": [], "wavegen-int32": []}
     for i in range(a.rounds):
         for kind in results:
             out = subprocess.run([sys.executable, __file__, "--worker", kind, "--data", data, "--batches", str(a.batches)],
                                  capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             results[kind].append(r)
-            print(f"round {i + 1} {kind:9s} {r['batches'] / r['seconds']:6.2f} batches/s  peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+            print(f"round {i + 1} {kind:13s} {r['batches'] / r['seconds']:6.2f} batches/s  peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     flops = flops_per_batch()
     ceiling = matmul_gflops()
     print(f"\nmachine: {torch.get_num_threads()} threads, torch {torch.__version__}; float32 matmul {ceiling:.0f} GFLOP/s; "
-          f"one batch {flops / 1e9:.1f} GFLOP, so the ceiling is {ceiling * 1e9 / flops:.1f} batches/s\n")
+          f"one batch {flops / 1e9:.1f} GFLOP as the post computes it, so the ceiling is {ceiling * 1e9 / flops:.1f} batches/s; "
+          f"wavegen skips D's weight gradients in the G step: {flops_per_batch(True) / 1e9:.1f} GFLOP\n")
     print("| loop | batches/s (best of rounds) | median | peak RSS MB | vs reference | share of FLOP ceiling |")
     print("|---|---:|---:|---:|---:|---:|")
     best = {k: max(r["batches"] / r["seconds"] for r in v) for k, v in results.items()}

@@ -16,7 +16,6 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
@@ -35,7 +34,7 @@ from wavegen.metrics import METRICS  # noqa: E402
 def reference(data: str, batches: int, every: int, n: int, bar: float) -> dict:
     x = load_folder(data).x
     sets, _ = real_sets(x, read_meta(data), 16000, 0.0, 0, n)
-    cfg = SimpleNamespace(batch_size=100, nz=100)
+    cfg = make_config("seed")  # what draw() reads: the post's batch size and noise (batch 100, nz 100, normal)
     hit = {}
 
     def score(batch, G, seconds):

@@ -43,3 +43,46 @@ def test_gan_step_makes_the_posts_updates():
     for a, b in zip(list(G.buffers()) + list(D.buffers()), list(G2.buffers()) + list(D2.buffers())):
         assert torch.allclose(a.float(), b.float(), atol=1e-7, rtol=1e-6)  # BatchNorm statistics too
 
+
+
+def test_int32_dropout_masks_have_dropouts_law():
+    """--dropout-masks int32 keeps each element with probability 1 - p and scales by 1 / (1 - p), like
+    nn.Dropout; eval mode is the identity; it replaces every Dropout and leaves checkpoints unchanged."""
+    from wavegen.models import Int32Dropout
+
+    torch.manual_seed(0)
+    for p in (0.2, 0.5):
+        y = Int32Dropout(p)(torch.ones(1000, 1000))
+        kept = (y > 0).double().mean().item()
+        assert abs(kept - (1 - p)) < 4 * ((p * (1 - p)) / 1e6) ** 0.5  # 4 standard errors at 10^6 draws
+        assert y.unique().tolist() == [0.0, pytest.approx(1 / (1 - p))]
+        masks = (Int32Dropout(p)(torch.ones(4, 10000)) > 0).double()
+        assert abs(torch.corrcoef(masks)[0, 1:].abs().max().item()) < 0.05  # rows are independent draws
+    d = Int32Dropout(0.2).eval()
+    x = torch.randn(3, 4)
+    assert d(x) is x
+
+    cfg = make_config("seed", ngf=32, ndf=32)
+    torch.manual_seed(1)
+    G, D = build_models(cfg, 1)
+    torch.manual_seed(1)
+    G2, D2 = build_models(make_config("seed", ngf=32, ndf=32, dropout_masks="int32"), 1)
+    for a, b in ((G, G2), (D, D2)):
+        assert not any(type(m) is torch.nn.Dropout for m in b.modules())
+        assert sum(isinstance(m, Int32Dropout) for m in b.modules()) == sum(isinstance(m, torch.nn.Dropout) for m in a.modules()) > 0
+        assert a.state_dict().keys() == b.state_dict().keys()
+        assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+def test_g_step_computes_no_gradient_for_d():
+    """The G step needs only D's input gradients; frozen(D) keeps autograd from computing D's weight gradients
+    (which the post computes and throws away) and gives requires_grad back afterwards."""
+    from wavegen.train import frozen
+
+    cfg = make_config("seed", ngf=32, ndf=32, batch_size=8)
+    G, D = build_models(cfg, 1)
+    with frozen(D):
+        loss = D(G(torch.randn(8, 100, 1))).mean()
+    loss.backward()
+    assert all(p.grad is None for p in D.parameters()) and all(p.grad is not None for p in G.parameters())
+    assert all(p.requires_grad for p in D.parameters())

@@ -29,10 +29,10 @@ CATCHES = {
     "nn_ratio": ["memorised", "shifted", "garbage"],
     "ideal_rmse": ["shifted", "noisy", "garbage"],
     "fit_failed": ["garbage"],
-    "fit_amplitude": ["noisy", "garbage"],
-    "fit_centre": ["noisy", "garbage"],
-    "fit_width": ["noisy", "garbage"],
-    "fit_offset": ["shifted"],
+    "fit_amplitude": ["collapsed", "noisy", "garbage"],
+    "fit_centre": ["collapsed", "noisy", "garbage"],
+    "fit_width": ["collapsed", "noisy", "garbage"],
+    "fit_offset": ["collapsed", "shifted"],
     "fit_spread": ["collapsed", "noisy"],
 }
 

@@ -37,6 +37,7 @@ class Config:
     upsample: str = "transpose"  # wavegan: "transpose"d convolution or "nearest"-neighbour upsampling + convolution
     dropout_g: float = 0.2  # Dropout after every hidden layer of G
     dropout_d: float = 0.2  # Dropout after every hidden layer of D
+    dropout_masks: str = "torch"  # "torch": nn.Dropout's masks (the post's random stream); "int32": same law, ~3x cheaper on CPU
     g_batchnorm: bool = True  # BatchNorm in G's hidden layers
     d_batchnorm: bool = True  # BatchNorm in D's hidden layers (off: D sees the offset and gain the seed's D cannot)
     phase_shuffle: int = 0  # D shifts each example by up to this many samples between layers (WaveGAN: 2)
@@ -105,9 +106,10 @@ PRESETS: dict[str, dict] = {
     # init G starts with a saturated Tanh and never leaves its garbage phase (README, "The transition").
     "seed": {"init": "dcgan", "epochs": 5000},
     # The seed's recipe made quick (README, "Speed"): D without BatchNorm sees the offset the seed's D cannot,
-    # the DCGAN paper's Adam settings, a quarter of the width (about 16x fewer FLOPs), scored as it trains.
+    # the DCGAN paper's Adam settings, a quarter of the width (about 16x fewer FLOPs), cheaper dropout masks,
+    # scored as it trains.
     "fast": {"init": "dcgan", "d_batchnorm": False, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "ngf": 128, "ndf": 128,
-             "epochs": 5000, "eval_every": 100},
+             "dropout_masks": "int32", "epochs": 5000, "eval_every": 100},
     # The seed's DCGAN family planned for any --length, trained as the DCGAN paper does (README, "Real audio").
     "dcgan": {"init": "dcgan", "loss": "nonsat", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "batch_size": 64,
               "dropout_g": 0.0, "dropout_d": 0.0, "d_batchnorm": False, "ngf": 256, "ndf": 256, "normalise": "peak"},
@@ -200,7 +202,8 @@ def validate(cfg: Config) -> None:
     choices = {"arch": ("dcgan", "wavegan"), "z_dist": ("normal", "uniform"), "upsample": ("transpose", "nearest"),
                "loss": ("bce", "nonsat", "lsgan", "hinge", "wgan-gp"), "window": ("random", "first", "all"),
                "normalise": ("none", "peak", "rms"), "init": ("default", "dcgan"), "sample_mode": ("batch", "train", "eval"),
-               "batch_scope": ("rank", "global"), "on_nan": ("rollback", "stop")}
+               "batch_scope": ("rank", "global"), "on_nan": ("rollback", "stop"),
+               "dropout_masks": ("torch", "int32")}
     for key, allowed in choices.items():
         if getattr(cfg, key) not in allowed:
             raise WavegenError(f"config key {key!r} must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")

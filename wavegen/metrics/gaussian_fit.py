@@ -15,8 +15,11 @@ the bump is no taller than the rms residual around the fit (|a| <= rms: a bump l
 fits are left out of the parameter metrics and counted by fit_failed.
 
 fit_failed: fraction of examples whose fit failed. Lower is better; real data ~0.
-fit_centre, fit_width, fit_amplitude, fit_offset: mean absolute error of the fitted c, w, a, b against the
-    truth ((L-1)/2, sigma, amplitude, 0). Lower is better; the real data's own value (fitting noise) is the floor.
+fit_centre, fit_width, fit_amplitude, fit_offset: the 1-D Wasserstein distance between the fitted c, w, a or b
+    of the samples and those of real set A. It sees both a wrong mean (an offset, a shifted centre) and a wrong
+    spread (one repeated curve, extra noise), in the parameter's own units (samples, or the waveform's scale).
+    Lower is better; real vs real (fitting noise and finite sets) is the floor. (An error against the true value
+    instead would rank one repeated good curve above the real data itself.)
 fit_spread: variety. For each of c, w, a, b the std over the samples' fits divided by the std over real set
     A's fits; the value is the geometric mean of the four ratios. Target 1.0: under 1 is less variety than the
     data (mode collapse: ~0 for one repeated curve), over 1 is more (extra noise).
@@ -27,6 +30,7 @@ import hashlib
 
 import numpy as np
 import scipy.ndimage
+import scipy.stats
 
 from ..data import GaussianSpec
 from . import EvalSets, register
@@ -128,23 +132,18 @@ def fit_failed(samples: np.ndarray, sets: EvalSets, seed: int) -> float:
     return float(np.isnan(fits(samples, sets)[:, 0]).mean())
 
 
-def _truth(sets: EvalSets) -> np.ndarray:
-    spec = spec_of(sets)
-    return np.array([spec.amplitude, (spec.length - 1) / 2, spec.sigma, 0.0])  # a, c, w, b
-
-
-def _param_error(i: int):
-    """The metric fn for parameter column i: mean |fitted - true| over the fits that did not fail."""
+def _param_distance(i: int):
+    """The metric fn for parameter column i: Wasserstein-1 between the samples' and real set A's fits that
+    did not fail."""
     def fn(samples: np.ndarray, sets: EvalSets, seed: int) -> float:
-        p = fits(samples, sets)[:, i]
-        p = p[np.isfinite(p)]
-        return float(np.abs(p - _truth(sets)[i]).mean()) if len(p) else float("nan")
+        p, ref = (f[:, i][np.isfinite(f[:, i])] for f in (fits(samples, sets), fits(sets.real, sets)))
+        return float(scipy.stats.wasserstein_distance(p, ref)) if len(p) and len(ref) else float("nan")
     return fn
 
 
 for _i, (_name, _what) in enumerate(PARAMS.items()):  # fit_amplitude, fit_centre, fit_width, fit_offset
     register(f"fit_{_name}", lower_is_better=True, applies=is_gaussian,
-             doc=f"Mean absolute error of the fitted {_what} against the true one; lower is better, real data's value is the floor.")(_param_error(_i))
+             doc=f"Wasserstein distance between the fitted {_what} of the samples and of real data; lower is better, real vs real is the floor.")(_param_distance(_i))
 
 
 @register("fit_spread", lower_is_better=False, target=1.0, applies=is_gaussian)

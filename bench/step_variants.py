@@ -1,0 +1,62 @@
+"""Speed ideas for the seed step that were measured and not kept (issue 5).
+
+    python bench/step_variants.py
+
+1. torch.compile (inductor) of G's and D's layer stacks against eager, seed-preset steps per second, after a
+   warm-up that includes the compile (its time is printed too).
+2. One D pass over real and fake together (batch 200) against the post's two passes of 100: forward and
+   backward of D, milliseconds (keeping the post's per-batch BatchNorm statistics in one pass would add work
+   on top, so this bounds what the idea could save).
+"""
+import time
+
+import torch
+
+from wavegen import make_config
+from wavegen.models import build_models
+from wavegen.train import gan_step
+
+
+def steps_per_second(compiled: bool, batches: int = 60) -> tuple[float, float]:
+    cfg = make_config("seed")
+    torch.manual_seed(0)
+    G, D = build_models(cfg, 1)
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    if compiled:
+        G.main, D.main = torch.compile(G.main), torch.compile(D.main)
+    real = torch.randn(cfg.batch_size, 1, 100) * 0.1
+    t = time.perf_counter()
+    for _ in range(5):  # warm-up (and the compile)
+        gan_step(G, D, opt_G, opt_D, real, cfg)
+    warm = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(batches):
+        stats = gan_step(G, D, opt_G, opt_D, real, cfg)
+    stats.tolist()
+    return batches / (time.perf_counter() - t), warm
+
+
+def d_pass_ms(reps: int = 30) -> tuple[float, float]:
+    _, D = build_models(make_config("seed"), 1)
+    x = torch.randn(200, 1, 100)
+    one = lambda: D(x).sum().backward()  # noqa: E731
+    two = lambda: (D(x[:100]).sum() + D(x[100:]).sum()).backward()  # noqa: E731
+    out = []
+    for f in (one, two):
+        f()
+        t = time.perf_counter()
+        for _ in range(reps):
+            f()
+        out.append((time.perf_counter() - t) / reps * 1000)
+    return out[0], out[1]
+
+
+if __name__ == "__main__":
+    for round_ in range(2):
+        eager, _ = steps_per_second(False)
+        comp, warm = steps_per_second(True)
+        one, two = d_pass_ms()
+        print(f"round {round_ + 1}: eager {eager:.2f} batches/s, torch.compile {comp:.2f} batches/s "
+              f"(warm-up with compile {warm:.0f} s); D forward+backward: one pass of 200 {one:.1f} ms, "
+              f"two passes of 100 {two:.1f} ms", flush=True)
