@@ -1,9 +1,10 @@
 """Every metric for one run's generator at several points, beside real vs real and a collapsed generator.
 
     python bench/quality_milestones.py runs/long --steps 0,1000,8000 [--n 1000]
+    python bench/quality_milestones.py RUN --steps 0,best      # best.pt, kept by scoring during training
 
 Batch 0 is the untrained generator (rebuilt from the run's seed, exactly the weights training started from);
-other batches load their checkpoints; "collapsed" is the last of them fed one noise vector repeated, so every
+other batches load their checkpoints (a run with --ema: the average of G's weights, as generate and eval do); "collapsed" is the last of them fed one noise vector repeated, so every
 sample is the same. Prints a Markdown table (lower is better unless the column `better` says otherwise).
 """
 import argparse
@@ -14,7 +15,7 @@ from wavegen import checkpoint
 from wavegen.config import config_from_dict
 from wavegen.data import load_folder
 from wavegen.evaluation import real_sets
-from wavegen.generate import draw
+from wavegen.generate import draw, load_generator
 from wavegen.metrics import METRICS, evaluate
 from wavegen.models import build_models, sample
 
@@ -23,7 +24,7 @@ p.add_argument("run")
 p.add_argument("--steps", default="0")
 p.add_argument("--n", type=int, default=1000)
 a = p.parse_args()
-steps = [int(s) for s in a.steps.split(",")]
+steps = [s if s == "best" else int(s) for s in a.steps.split(",")]
 
 last = checkpoint.load(checkpoint.find(a.run))
 cfg = config_from_dict(last["config"])
@@ -31,24 +32,25 @@ data = load_folder(cfg.data, cfg.formats)
 sets, source = real_sets(data.x, last["data"]["meta"], data.sample_rate, cfg.holdout, cfg.seed, a.n)
 
 
-def generator(step: int):
-    torch.manual_seed(cfg.seed)  # as train() does before building the models
-    G, _ = build_models(cfg, last["data"]["channels"])
+def generator(step: int | str):
+    if step == "best":
+        return load_generator(checkpoint.find(a.run, best=True))[0]
     if step:
-        G.load_state_dict(checkpoint.load(checkpoint.find(a.run, step))["G"])
-    return G
+        return load_generator(checkpoint.find(a.run, step))[0]
+    torch.manual_seed(cfg.seed)  # as train() does before building the models
+    return build_models(cfg, last["data"]["channels"])[0]
 
 
 columns, real_vs_real = {}, None
 for step in steps:
     res = evaluate(draw(generator(step), cfg, a.n, cfg.sample_mode, 0, torch.device("cpu")).numpy(), sets)
-    columns[f"batch {step}"] = {k: v["value"] for k, v in res.items()}
+    columns[f"batch {step}" if step != "best" else f"best (batch {checkpoint.load(checkpoint.find(a.run, best=True))['step']})"] = {k: v["value"] for k, v in res.items()}
     real_vs_real = {k: v["real_vs_real"] for k, v in res.items()}
 G = generator(steps[-1])
 with sample(G, "batch", torch.device("cpu")):
     one = G(torch.randn(1, cfg.nz, 1).repeat(cfg.batch_size, 1, 1))  # (B, C, L), all the same
 collapsed = one[:1].repeat(a.n, 1, 1).numpy()
-columns[f"collapsed (batch {steps[-1]})"] = {k: v["value"] for k, v in evaluate(collapsed, sets).items()}
+columns[f"collapsed ({list(columns)[-1]})"] = {k: v["value"] for k, v in evaluate(collapsed, sets).items()}
 
 print(f"{a.n} generated vs {a.n} real ({source}); sample mode {cfg.sample_mode}\n")
 print("| metric | better | real vs real | " + " | ".join(columns) + " |")

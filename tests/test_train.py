@@ -232,7 +232,7 @@ def test_presets_are_overlays(gauss_data, tmp_path):
     seed, fast = make_config("seed"), make_config("fast")
     for key in ("nz", "batch_size", "label_noise", "dropout_g"):  # what the presets do not name stays the default
         assert getattr(seed, key) == getattr(fast, key) == getattr(Config(), key)
-    assert (fast.d_batchnorm, fast.lr_g, fast.beta1, fast.ngf) == (False, 2e-4, 0.5, 128)
+    assert (fast.lr_g, fast.beta1, fast.ngf, fast.dropout_masks) == (2e-4, 0.5, 128, "int32")
     assert make_config("fast", lr_g=1e-3).lr_g == 1e-3  # the command line wins over the preset
     assert set(PRESETS["seed"]) == {"init", "epochs"}
     run = train(make_config("fast", data=str(gauss_data), out=str(tmp_path / "r"), batches=10, batch_size=20, eval_every=5))
