@@ -1,6 +1,6 @@
 """The model families side by side: parameter counts and CPU seconds per batch of each preset at its lengths.
 
-    python bench/presets.py [--batches 3]
+    python bench/presets.py [--batches 3] [--presets seed,fast]
 
 Each row builds the preset's G and D at one length and width, then times `--batches` real training steps
 (wavegen.train.gan_step: the preset's loss, D steps, penalties) on random data after one warm-up step, in this
@@ -37,11 +37,15 @@ def params(m) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batches", type=int, default=3)
+    ap.add_argument("--presets", default=None, help="only the rows of these presets (comma-separated)")
     a = ap.parse_args()
+    only = set(a.presets.split(",")) if a.presets else None
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     print("| preset | length | width (ngf / ndf) | G params | D params | batch | D steps | loss | s / batch |")
     print("|---|---:|---|---:|---:|---:|---:|---|---:|")
     for preset, length, widths, batch in ROWS:
+        if only and preset not in only:
+            continue
         cfg = make_config(preset, length=length, batch_size=batch, **widths)
         torch.manual_seed(0)
         G, D = build_models(cfg, 1, length)
