@@ -121,8 +121,8 @@ class Int32Dropout(nn.Dropout):
     p * 2^32 from the bottom, so kept with probability 1 - p (to within 2^-32, finer than a float32 uniform).
 
     The same law as nn.Dropout's mask, from a different random stream. Why: on CPU torch draws bernoulli_ one
-    element at a time (about 6 ns each here), while full-range int64 draws split in two int32 halves cost about
-    0.8 ns an element; in the seed preset the masks were a quarter of the step (bench/dropout_masks.py)."""
+    element at a time (about 6 ns each here), while full-range int64 draws split in two int32 halves and compared
+    cost about 2 ns an element; in the seed preset the masks were a quarter of the step (bench/dropout_masks.py)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
