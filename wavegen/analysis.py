@@ -3,7 +3,8 @@
 Two signals, used together where both exist:
 - D's margin, the smoothed gap between its mean logit on real and on fake batches (D/real - D/fake). In the
   garbage phase D separates the two by several logits; the transition is where that gap collapses.
-- A quality score logged during training (`eval/<metric>` rows, lower is better, e.g. a Frechet distance).
+- A quality score logged during training (`eval/<metric>` rows, e.g. a Frechet distance), read as its distance
+  from perfect (`Metric.badness`: the value itself for a distance, |accuracy - 0.5| for c2st, |log| for ratios).
 
 Definitions (all on the smoothed curves):
 - transition, from quality: the first evaluation from which the score has covered at least half of its way,
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import atomic_write
+from .metrics import METRICS
 
 MIN_PEAK = 2.0  # a garbage phase means D separated real from fake by at least this many logits
 DRIFT = 1.5  # logits the margin must regain above its post-transition minimum to count as drifting apart
@@ -119,13 +121,22 @@ def analyse_rows(rows: list[dict], metric: str | None = None) -> dict:
     key = f"eval/{metric}" if f"eval/{metric}" in keys else (keys[0] if keys else None)
     if key in keys:
         e = [r for r in evals if key in r]
-        e_steps, scores = np.array([r["step"] for r in e]), np.array([r[key] for r in e])
         out["metric"] = key.split("/", 1)[1]
-        out["best"] = {"step": int(e_steps[np.argmin(scores)]), "value": float(scores.min())}
-        out["transition_quality"] = quality_transition(e_steps, scores)
-        out["transition"] = out["transition_quality"]
-        if out["transition"] is not None:
-            out["divergence"] = quality_divergence(e_steps, scores, out["transition"])
+        values = np.array([r[key] for r in e])
+        m = METRICS.get(out["metric"])  # scores as distances from perfect (c2st: |acc - 0.5|, ratios: |log|)
+        scores = np.array([m.badness(v) for v in values]) if m else values
+        e_steps = np.array([r["step"] for r in e])
+        keep = ~np.isnan(scores)  # no verdict (e.g. nn_ratio without held-out data)
+        e_steps, values, scores = e_steps[keep], values[keep], scores[keep]
+        finite = np.isfinite(scores)
+        scores = np.where(finite, scores, 10 * scores[finite].max() if finite.any() else 1.0)  # a collapse: worst
+        if len(scores):
+            i = int(np.argmin(scores))
+            out["best"] = {"step": int(e_steps[i]), "value": float(values[i])}
+            out["transition_quality"] = quality_transition(e_steps, scores)
+            out["transition"] = out["transition_quality"]
+            if out["transition"] is not None:
+                out["divergence"] = quality_divergence(e_steps, scores, out["transition"])
     if out["transition"] is None:
         out["transition"] = out["transition_margin"]
     if out["divergence"] is None and out["transition"] is not None:

@@ -34,6 +34,7 @@ from .data import GaussianSpec, describe_skipped, read_meta
 from .errors import WavegenError
 from .evaluation import real_sets, score, split_holdout
 from .layerstats import LayerStats
+from .metrics import METRICS
 from .distributed import DPair, World, check_batch, convert_sync_bn, init_world, rank_device, shared_draw, wrap
 from .models import build_models, check_model, noise, sample
 from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
@@ -433,7 +434,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
         scores = score(G_sample, cfg, eval_sets, list(cfg.eval_metrics), device)
         log.write({"step": step, **{f"eval/{k}": v for k, v in scores.items()}})
         value = scores.get(cfg.best_metric)
-        if value is not None and (p["best"] is None or value < p["best"]["value"]):
+        badness = METRICS[cfg.best_metric].badness  # lower is better whatever the metric's direction
+        if value is not None and (p["best"] is None or badness(value) < badness(p["best"]["value"])):
             p["best"] = {"step": step, "value": value}
             checkpoint.atomic_write(checkpoint.ckpt_dir(run) / "best.pt", lambda f: torch.save(state_dict(None), f))
         if cfg.stop_on_divergence:

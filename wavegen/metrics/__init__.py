@@ -55,6 +55,7 @@ class Metric:
     applies: Callable[[EvalSets], bool]  # e.g. the gaussian-fit metrics only for synthetic gaussian data
     doc: str  # one line: what it measures and what "good" is
     target: float | None = None  # when set, closer to target is better (c2st: 0.5, ratios to real data: 1.0)
+    ratio: bool = False  # a ratio to the real data's value: judged on a log scale (x2 as bad as x0.5; 0 worst)
 
     def better(self) -> str:
         """The table's 'better' column: 'lower', 'higher' or '~target'."""
@@ -63,7 +64,13 @@ class Metric:
         return "lower" if self.lower_is_better else "higher"
 
     def badness(self, value: float) -> float:
-        """A number where lower is better whatever the metric's direction: to compare generators."""
+        """A number where lower is better whatever the metric's direction: to compare generators, keep the
+        best checkpoint and find the transition. For a ratio, |log(value / target)|: twice the data's spread
+        is as far off as half of it, and no spread at all (mode collapse) is infinitely far."""
+        if math.isnan(value):  # e.g. nn_ratio without held-out data: no verdict, never "best"
+            return math.nan
+        if self.ratio:
+            return abs(math.log(value / self.target)) if value > 0 else math.inf
         if self.target is not None:
             return abs(value - self.target)
         return value if self.lower_is_better else -value
@@ -73,7 +80,7 @@ METRICS: dict[str, Metric] = {}
 
 
 def register(name: str, lower_is_better: bool = True, applies: Callable[[EvalSets], bool] = lambda sets: True,
-             target: float | None = None, doc: str | None = None):
+             target: float | None = None, doc: str | None = None, ratio: bool = False):
     """Decorator: add `fn(samples, sets, seed) -> float` to METRICS. `doc` defaults to the first line of
     the function's docstring."""
     def deco(fn):
@@ -82,7 +89,7 @@ def register(name: str, lower_is_better: bool = True, applies: Callable[[EvalSet
         text = doc or (fn.__doc__ or "").strip().split("\n")[0]
         if not text:
             raise ValueError(f"metric {name!r} needs a one-line doc")
-        METRICS[name] = Metric(name, fn, lower_is_better, applies, text, target)
+        METRICS[name] = Metric(name, fn, lower_is_better, applies, text, target, ratio)
         return fn
     return deco
 

@@ -118,7 +118,7 @@ def fits(x: np.ndarray, sets: EvalSets) -> np.ndarray:
     return last[1]
 
 
-@register("ideal_rmse", lower_is_better=False, target=1.0, applies=is_gaussian)
+@register("ideal_rmse", lower_is_better=False, target=1.0, ratio=True, applies=is_gaussian)
 def ideal_rmse(samples: np.ndarray, sets: EvalSets, seed: int) -> float:
     """RMSE of the samples to the noiseless curve, in units of the data's noise std; real data gives ~1."""
     spec = spec_of(sets)
@@ -146,7 +146,7 @@ for _i, (_name, _what) in enumerate(PARAMS.items()):  # fit_amplitude, fit_centr
              doc=f"Wasserstein distance between the fitted {_what} of the samples and of real data; lower is better, real vs real is the floor.")(_param_distance(_i))
 
 
-@register("fit_spread", lower_is_better=False, target=1.0, applies=is_gaussian)
+@register("fit_spread", lower_is_better=False, target=1.0, ratio=True, applies=is_gaussian)
 def fit_spread(samples: np.ndarray, sets: EvalSets, seed: int) -> float:
     """Geometric mean over (a, c, w, b) of the fitted parameters' std, samples over real set A; ~1 ideal, ~0 = mode collapse."""
     def spread(p):  # (n, 4) -> (4,) std over the successful fits

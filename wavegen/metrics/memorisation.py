@@ -25,7 +25,7 @@ def nn_distances(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.sqrt(np.concatenate([pairwise_sq_dists(x[i:i + CHUNK], ref).min(1) for i in range(0, len(x), CHUNK)]))
 
 
-@register("nn_ratio", lower_is_better=False, target=1.0)
+@register("nn_ratio", lower_is_better=False, target=1.0, ratio=True)
 def nn_ratio(samples: np.ndarray, sets: EvalSets, seed: int) -> float:
     """Median nearest-training-example distance of the samples over that of held-out real data; ~1 is healthy, well under 1 = memorisation."""
     train = set_features(sets.train, sets)
