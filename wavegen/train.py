@@ -435,7 +435,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
         log.write({"step": step, **{f"eval/{k}": v for k, v in scores.items()}})
         value = scores.get(cfg.best_metric)
         badness = METRICS[cfg.best_metric].badness  # lower is better whatever the metric's direction
-        if value is not None and (p["best"] is None or badness(value) < badness(p["best"]["value"])):
+        if value is not None and not math.isnan(badness(value)) and (
+                p["best"] is None or badness(value) < badness(p["best"]["value"])):
             p["best"] = {"step": step, "value": value}
             checkpoint.atomic_write(checkpoint.ckpt_dir(run) / "best.pt", lambda f: torch.save(state_dict(None), f))
         if cfg.stop_on_divergence:
