@@ -12,7 +12,7 @@ from .summary import write_summary
 from .sweep import run_sweep
 from .train import read_stats, resume, train
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["Config", "PRESETS", "make_config", "load_config", "GaussianSpec", "make_gaussian", "make_sounds",
            "load_folder", "prepare", "open_windows", "train", "resume", "read_stats", "generate", "plot_run",
            "write_summary", "evaluate_run", "analyse", "write_report", "run_sweep", "WavegenError"]
