@@ -72,11 +72,19 @@ def test_ema_follows_the_weights():
         for p in G.parameters():
             p.add_(1.0)
         G[1].running_mean.fill_(5)
-    ema.update(G)
+    ema.update(G, step=10_000)  # long after the warm-up: the decay is 0.9
     for e, b in zip(ema.model.parameters(), before):
         assert torch.allclose(e, b + 0.1)
     assert torch.equal(ema.model[1].running_mean, G[1].running_mean)
     assert not any(p.requires_grad for p in ema.model.parameters())
+    # warm-up: at the first update the decay is 1/10, so the average moves 90% of the way to G
+    ema, start = EMA(G, 0.999), [p.clone() for p in G.parameters()]
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(1.0)
+    ema.update(G, step=0)
+    for e, b in zip(ema.model.parameters(), start):
+        assert torch.allclose(e, b + 0.9)
 
 
 def test_spectral_norm_bounds_d():

@@ -41,15 +41,21 @@ def instance_noise_std(std: float, fade_batches: int, step: int) -> float:
 
 class EMA:
     """A copy of G whose weights follow G's as an exponential moving average (decay ~0.999); buffers
-    (BatchNorm's running statistics) are copied. Sampling from it gives smoother, often better, output."""
+    (BatchNorm's running statistics) are copied. Sampling from it gives smoother, often better, output.
+
+    The decay warms up as min(decay, (1 + t) / (10 + t)) after t updates (as TensorFlow's moving average with
+    num_updates): a plain 0.999 would keep a trace of the untrained weights for thousands of batches, so
+    previews, scores and best.pt early in a run would show an average dragged back towards the init."""
 
     def __init__(self, G: nn.Module, decay: float):
         self.decay = decay
         self.model = copy.deepcopy(G).requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, G: nn.Module) -> None:
+    def update(self, G: nn.Module, step: int) -> None:
+        """Average in G's weights after its update at batch `step` (0 for the first)."""
+        decay = min(self.decay, (1 + step) / (10 + step))
         ema_p = list(self.model.parameters())
-        torch._foreach_lerp_(ema_p, list(G.parameters()), 1.0 - self.decay)
+        torch._foreach_lerp_(ema_p, list(G.parameters()), 1.0 - decay)
         for b_ema, b in zip(self.model.buffers(), G.buffers()):
             b_ema.copy_(b)

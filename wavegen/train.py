@@ -121,7 +121,7 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         layers.snapshot("G")
     opt_G.step()
     if ema:
-        ema.update(G)
+        ema.update(G, step)
 
     # D steps: real and (detached) fake as two separate passes, as in the post
     for i, real in enumerate(reals):
