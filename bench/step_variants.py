@@ -1,20 +1,41 @@
-"""Speed ideas for the seed step that were measured and not kept (issue 5).
+"""Where the seed step's time goes, and speed ideas that were measured and not kept (issue 5).
 
-    python bench/step_variants.py
+    python bench/step_variants.py [--profile-only]
 
+0. A profile of 20 seed-preset steps (torch.profiler): each op's share of self CPU time, with torch's masks
+   and with --dropout-masks int32.
 1. torch.compile (inductor) of G's and D's layer stacks against eager, seed-preset steps per second, after a
    warm-up that includes the compile (its time is printed too).
 2. One D pass over real and fake together (batch 200) against the post's two passes of 100: forward and
    backward of D, milliseconds (keeping the post's per-batch BatchNorm statistics in one pass would add work
    on top, so this bounds what the idea could save).
 """
+import sys
 import time
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from wavegen import make_config
 from wavegen.models import build_models
 from wavegen.train import gan_step
+
+
+def profile_shares(masks: str, steps: int = 20, top: int = 8) -> str:
+    cfg = make_config("seed", dropout_masks=masks)
+    torch.manual_seed(0)
+    G, D = build_models(cfg, 1)
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    real = torch.randn(cfg.batch_size, 1, 100) * 0.1
+    for _ in range(5):
+        gan_step(G, D, opt_G, opt_D, real, cfg)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            gan_step(G, D, opt_G, opt_D, real, cfg)
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in ops)
+    return ", ".join(f"{e.key} {e.self_cpu_time_total / total:.0%}" for e in ops[:top])
 
 
 def steps_per_second(compiled: bool, batches: int = 60) -> tuple[float, float]:
@@ -53,6 +74,10 @@ def d_pass_ms(reps: int = 30) -> tuple[float, float]:
 
 
 if __name__ == "__main__":
+    for masks in ("torch", "int32"):
+        print(f"profile, {masks} masks (share of self CPU time): {profile_shares(masks)}", flush=True)
+    if "--profile-only" in sys.argv:
+        sys.exit()
     for round_ in range(2):
         eager, _ = steps_per_second(False)
         comp, warm = steps_per_second(True)

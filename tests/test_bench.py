@@ -86,3 +86,29 @@ def test_g_step_computes_no_gradient_for_d():
     loss.backward()
     assert all(p.grad is None for p in D.parameters()) and all(p.grad is not None for p in G.parameters())
     assert all(p.requires_grad for p in D.parameters())
+
+
+def test_frozen_d_makes_bit_identical_updates(monkeypatch):
+    """Skipping D's unused weight gradients in the G step changes nothing: weights and stats are equal bit
+    for bit to a step that computes them (as the post does)."""
+    import contextlib
+    import importlib
+
+    train_module = importlib.import_module("wavegen.train")  # the module (wavegen.train is also the function)
+
+    cfg = make_config("seed", ngf=64, ndf=64, batch_size=16)
+    torch.manual_seed(0)
+    G, D = build_models(cfg, 1)
+    results = []
+    for skip in (True, False):
+        if not skip:
+            monkeypatch.setattr(train_module, "frozen", lambda model: contextlib.nullcontext())
+        g, d = copy.deepcopy(G), copy.deepcopy(D)
+        adam = lambda m: torch.optim.Adam(m.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))  # noqa: E731
+        opt_g, opt_d = adam(g), adam(d)
+        for i in range(3):
+            torch.manual_seed(10 + i)
+            stats = gan_step(g, d, opt_g, opt_d, 0.1 * torch.randn(16, 1, 100), cfg)
+        results.append((stats, [p.detach().clone() for p in [*g.parameters(), *d.parameters()]]))
+    assert torch.equal(results[0][0], results[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
