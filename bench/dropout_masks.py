@@ -10,9 +10,8 @@ import time
 
 import torch
 
+from seed_step import seed_step
 from wavegen import make_config
-from wavegen.models import build_models
-from wavegen.train import gan_step
 
 
 def ns_per_element(draw, shape=(100, 128, 22), reps=200) -> float:
@@ -30,17 +29,12 @@ def int32_halves(shape):
 
 
 def batches_per_second(masks: str, batches: int = 100) -> float:
-    cfg = make_config("seed", dropout_masks=masks)
-    torch.manual_seed(0)
-    G, D = build_models(cfg, 1)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    real = torch.randn(cfg.batch_size, 1, 100) * 0.1
+    _, _, step = seed_step(make_config("seed", dropout_masks=masks))
     for _ in range(10):  # warm-up
-        gan_step(G, D, opt_G, opt_D, real, cfg)
+        step()
     t = time.perf_counter()
     for _ in range(batches):
-        stats = gan_step(G, D, opt_G, opt_D, real, cfg)
+        stats = step()
     stats.tolist()
     return batches / (time.perf_counter() - t)
 

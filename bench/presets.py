@@ -15,7 +15,7 @@ import torch
 
 from wavegen.config import make_config
 from wavegen.models import build_models
-from wavegen.train import gan_step
+from wavegen.train import gan_step, optimisers
 
 ROWS = [  # (preset, length, width overrides, batch size)
     ("seed", 100, {}, 100),
@@ -49,8 +49,7 @@ def main() -> None:
         cfg = make_config(preset, length=length, batch_size=batch, **widths)
         torch.manual_seed(0)
         G, D = build_models(cfg, 1, length)
-        opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-        opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        opt_G, opt_D = optimisers(G, D, cfg)
         reals = [torch.randn(batch, 1, length).clamp(-1, 1) for _ in range(cfg.d_steps)]  # (B, C, L) each
         gan_step(G, D, opt_G, opt_D, reals, cfg)  # warm-up
         t = time.perf_counter()

@@ -16,44 +16,34 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from seed_step import seed_step
 from wavegen import make_config
 from wavegen.models import build_models
-from wavegen.train import gan_step
 
 
 def profile_shares(masks: str, steps: int = 20, top: int = 8) -> str:
-    cfg = make_config("seed", dropout_masks=masks)
-    torch.manual_seed(0)
-    G, D = build_models(cfg, 1)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    real = torch.randn(cfg.batch_size, 1, 100) * 0.1
+    _, _, step = seed_step(make_config("seed", dropout_masks=masks))
     for _ in range(5):
-        gan_step(G, D, opt_G, opt_D, real, cfg)
+        step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            gan_step(G, D, opt_G, opt_D, real, cfg)
+            step()
     ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in ops)
     return ", ".join(f"{e.key} {e.self_cpu_time_total / total:.0%}" for e in ops[:top])
 
 
 def steps_per_second(compiled: bool, batches: int = 60) -> tuple[float, float]:
-    cfg = make_config("seed")
-    torch.manual_seed(0)
-    G, D = build_models(cfg, 1)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    G, D, step = seed_step(make_config("seed"))
     if compiled:
         G.main, D.main = torch.compile(G.main), torch.compile(D.main)
-    real = torch.randn(cfg.batch_size, 1, 100) * 0.1
     t = time.perf_counter()
     for _ in range(5):  # warm-up (and the compile)
-        gan_step(G, D, opt_G, opt_D, real, cfg)
+        step()
     warm = time.perf_counter() - t
     t = time.perf_counter()
     for _ in range(batches):
-        stats = gan_step(G, D, opt_G, opt_D, real, cfg)
+        stats = step()
     stats.tolist()
     return batches / (time.perf_counter() - t), warm
 

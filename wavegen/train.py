@@ -67,6 +67,12 @@ def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch._foreach_norm(grads)).mean()
 
 
+def optimisers(G: torch.nn.Module, D: torch.nn.Module, cfg: Config) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G and for D, each with its own learning rate (TTUR when they differ) and the shared betas."""
+    return (torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2)),
+            torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2)))
+
+
 @contextmanager
 def frozen(model: torch.nn.Module):
     """Inside, autograd records no gradient for `model`'s weights: the G step needs D's input gradients only.
@@ -332,8 +338,7 @@ def train(cfg: Config, resume: bool = False) -> Path:
     G, D = G.to(device), D.to(device)
     ema = EMA(G, cfg.ema) if cfg.ema > 0 else None
     G_sample = ema.model if ema else G  # what previews, scores and best.pt sample from
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    opt_G, opt_D = optimisers(G, D, cfg)
     G_run, d_pair = wrap(G, D, world, device)  # DDP-wrapped under torchrun
     shared = torch.Generator() if world.size > 1 else None  # the draws all ranks agree on (None: the global stream)
     data_info = {"n": n, "channels": channels, "length": length, "sample_rate": examples.sample_rate,

@@ -1,0 +1,18 @@
+"""A seed-preset training step on a fixed real batch, for the benches that time or profile the step alone.
+
+    G, D, step = seed_step(make_config("seed", dropout_masks="int32"))
+    step()  # one wavegen.train.gan_step; returns its stats tensor
+"""
+import torch
+
+from wavegen.models import build_models
+from wavegen.train import gan_step, optimisers
+
+
+def seed_step(cfg):
+    """G, D (seeded with 0) and a function running one G + D step of `cfg` on one fixed batch of small noise."""
+    torch.manual_seed(0)
+    G, D = build_models(cfg, 1)
+    opt_G, opt_D = optimisers(G, D, cfg)
+    real = torch.randn(cfg.batch_size, 1, 100) * 0.1  # (B, C, L): the step's cost does not depend on the data
+    return G, D, lambda: gan_step(G, D, opt_G, opt_D, real, cfg)
