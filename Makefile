@@ -6,7 +6,7 @@ DEMO_DATA ?= data/gaussian
 DEMO_RUN ?= runs/demo
 DEMO_BATCHES ?= 2000
 
-.PHONY: install demo test test-deps clean-demo
+.PHONY: install demo test test-fast test-deps clean-demo
 
 install: $(VENV)/.installed
 
@@ -15,21 +15,26 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $@
 
-# The report test opens pages in headless Chromium: Debian's chromium package (needs root; CI runs it).
+# The report tests open pages in headless Chromium: Debian's chromium package, installed here when it is missing
+# (as root or with sudo); without either it stops at once, saying what to install.
 test-deps:
-	./scripts/install-test-deps.sh
+	@./scripts/install-test-deps.sh
 
-test: install
+test: install test-deps
 	$(PY) -m pytest
 
-# The seed preset on the seed data, past the transition; figures, wavs and summary land in runs/demo.
+# The edit loop: every test but the slow end-to-end ones (marked in tests/conftest.py), no Chromium needed.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+# The post preset on the post's data, past the transition; figures, wavs and summary land in runs/demo.
 # Run twice, it resumes the existing run instead of overwriting it.
 demo: install
 	@test -f $(DEMO_DATA)/wavegen_data.json || $(PY) -m wavegen data gaussian $(DEMO_DATA) --n 10000 --length 100
 	@if [ -f $(DEMO_RUN)/config.json ]; then \
 		$(PY) -m wavegen train --resume $(DEMO_RUN) --batches $(DEMO_BATCHES); \
 	else \
-		$(PY) -m wavegen train $(DEMO_DATA) --preset seed --out $(DEMO_RUN) --batches $(DEMO_BATCHES) --eval-every 100; \
+		$(PY) -m wavegen train $(DEMO_DATA) --preset post --out $(DEMO_RUN) --batches $(DEMO_BATCHES) --eval-every 100; \
 	fi
 	$(PY) -m wavegen plot $(DEMO_RUN)
 	@test -d $(DEMO_RUN)/samples || $(PY) -m wavegen generate $(DEMO_RUN) --n 16 --out $(DEMO_RUN)/samples

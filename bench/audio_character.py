@@ -16,7 +16,7 @@ import torch
 from scipy.signal import stft
 
 from wavegen.config import load_config
-from wavegen.source import open_examples
+from wavegen.data.source import open_examples
 
 
 def character(x: np.ndarray, sample_rate: int) -> dict:

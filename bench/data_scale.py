@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def measure(folder: str, cache_present: bool) -> dict:
-    from wavegen.data import CACHE_NAME, load_folder
+    from wavegen.data import load_folder
+    from wavegen.data.folder import CACHE_NAME
 
     if not cache_present:
         (Path(folder) / CACHE_NAME).unlink(missing_ok=True)

@@ -4,7 +4,7 @@
 
 Prints the cost per element of drawing a Bernoulli(0.8) mask three ways (torch's bernoulli_, a float uniform
 compared with p, full-range int64 draws read as two int32 halves, which Int32Dropout uses), then batches per
-second of seed-preset steps (wavegen.train.gan_step on a fixed real batch) with each `dropout_masks` setting.
+second of seed-preset steps (wavegen.training.step.gan_step on a fixed real batch) with each `dropout_masks` setting.
 """
 import time
 
@@ -29,7 +29,7 @@ def int32_halves(shape):
 
 
 def batches_per_second(masks: str, batches: int = 100) -> float:
-    _, _, step = seed_step(make_config("seed", dropout_masks=masks))
+    _, _, step = seed_step(make_config("post", dropout_masks=masks))
     for _ in range(10):  # warm-up
         step()
     t = time.perf_counter()

@@ -16,10 +16,10 @@ import torch
 from wavegen import checkpoint
 from wavegen.config import config_from_dict
 from wavegen.data import load_folder
-from wavegen.evaluation import real_sets
-from wavegen.generate import draw
-from wavegen.metrics import METRICS
-from wavegen.metrics.gaussian_fit import spec_of
+from wavegen.evaluation.scoring import real_sets
+from wavegen.sampling import draw
+from wavegen.evaluation.metrics import METRICS
+from wavegen.evaluation.metrics.gaussian_fit import spec_of
 from wavegen.models import build_models
 
 p = argparse.ArgumentParser()

@@ -56,7 +56,7 @@ def write_folder(folder: Path, files: int, samples_per_file: int, rate: int) -> 
 
 
 def worker_prepare(folder: str) -> dict:
-    from wavegen.audio import prepare, read_prepared
+    from wavegen.data import prepare, read_prepared
 
     before = status_mb()
     t = time.perf_counter()
@@ -66,7 +66,7 @@ def worker_prepare(folder: str) -> dict:
 
 
 def worker_loop(prepared: str, seconds: float, batch: int, length: int) -> dict:
-    from wavegen.audio import Windows
+    from wavegen.data import Windows
 
     before = status_mb()
     w = Windows(prepared, length, window="random")

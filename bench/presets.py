@@ -3,7 +3,7 @@
     python bench/presets.py [--batches 3] [--presets seed,fast]
 
 Each row builds the preset's G and D at one length and width, then times `--batches` real training steps
-(wavegen.train.gan_step: the preset's loss, D steps, penalties) on random data after one warm-up step, in this
+(wavegen.training.step.gan_step: the preset's loss, D steps, penalties) on random data after one warm-up step, in this
 process, with torch's default threads. Widths below the paper's are marked: they are what trains on a CPU.
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ import torch
 
 from wavegen.config import make_config
 from wavegen.models import build_models
-from wavegen.train import gan_step, optimisers
+from wavegen.training.step import gan_step, optimisers
 
 ROWS = [  # (preset, length, width overrides, batch size)
-    ("seed", 100, {}, 100),
+    ("post", 100, {}, 100),
     ("fast", 100, {}, 100),
     ("dcgan", 1024, {}, 64),
     ("dcgan", 16384, {}, 64),

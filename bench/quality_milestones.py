@@ -14,10 +14,10 @@ import torch
 from wavegen import checkpoint
 from wavegen.config import config_from_dict
 from wavegen.data import load_folder
-from wavegen.evaluation import real_sets
-from wavegen.generate import draw, load_generator
-from wavegen.metrics import METRICS, evaluate
-from wavegen.models import build_models, sample
+from wavegen.evaluation.scoring import real_sets
+from wavegen.sampling import draw, load_generator
+from wavegen.evaluation.metrics import METRICS, evaluate
+from wavegen.models import build_models, generator_mode
 
 p = argparse.ArgumentParser()
 p.add_argument("run")
@@ -47,7 +47,7 @@ for step in steps:
     columns[f"batch {step}" if step != "best" else f"best (batch {checkpoint.load(checkpoint.find(a.run, best=True))['step']})"] = {k: v["value"] for k, v in res.items()}
     real_vs_real = {k: v["real_vs_real"] for k, v in res.items()}
 G = generator(steps[-1])
-with sample(G, "batch", torch.device("cpu")):
+with generator_mode(G, "batch", torch.device("cpu")):
     one = G(torch.randn(1, cfg.nz, 1).repeat(cfg.batch_size, 1, 1))  # (B, C, L), all the same
 collapsed = one[:1].repeat(a.n, 1, 1).numpy()
 columns[f"collapsed ({list(columns)[-1]})"] = {k: v["value"] for k, v in evaluate(collapsed, sets).items()}

@@ -13,8 +13,8 @@ import torch
 
 from wavegen import checkpoint
 from wavegen.data import GaussianSpec, load_folder
-from wavegen.generate import load_generator
-from wavegen.models import sample
+from wavegen.sampling import load_generator
+from wavegen.models import generator_mode
 
 run = sys.argv[1]
 step = int(sys.argv[2]) if len(sys.argv) > 2 else None
@@ -35,6 +35,6 @@ def describe(name: str, x: torch.Tensor) -> None:
 describe("real", real)
 torch.manual_seed(1)
 for mode in ["train", "batch", "eval"]:
-    with sample(G, mode, torch.device("cpu")):
+    with generator_mode(G, mode, torch.device("cpu")):
         x = torch.cat([G(torch.randn(cfg.batch_size, cfg.nz, 1))[:, 0] for _ in range(1000 // cfg.batch_size)])
     describe(mode, x)

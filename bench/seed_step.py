@@ -1,12 +1,12 @@
 """A seed-preset training step on a fixed real batch, for the benches that time or profile the step alone.
 
-    G, D, step = seed_step(make_config("seed", dropout_masks="int32"))
-    step()  # one wavegen.train.gan_step; returns its stats tensor
+    G, D, step = seed_step(make_config("post", dropout_masks="int32"))
+    step()  # one wavegen.training.step.gan_step; returns its stats tensor
 """
 import torch
 
 from wavegen.models import build_models
-from wavegen.train import gan_step, optimisers
+from wavegen.training.step import gan_step, optimisers
 
 
 def seed_step(cfg):

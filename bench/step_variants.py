@@ -22,7 +22,7 @@ from wavegen.models import build_models
 
 
 def profile_shares(masks: str, steps: int = 20, top: int = 8) -> str:
-    _, _, step = seed_step(make_config("seed", dropout_masks=masks))
+    _, _, step = seed_step(make_config("post", dropout_masks=masks))
     for _ in range(5):
         step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -34,7 +34,7 @@ def profile_shares(masks: str, steps: int = 20, top: int = 8) -> str:
 
 
 def steps_per_second(compiled: bool, batches: int = 60) -> tuple[float, float]:
-    G, D, step = seed_step(make_config("seed"))
+    G, D, step = seed_step(make_config("post"))
     if compiled:
         G.main, D.main = torch.compile(G.main), torch.compile(D.main)
     t = time.perf_counter()
@@ -49,7 +49,7 @@ def steps_per_second(compiled: bool, batches: int = 60) -> tuple[float, float]:
 
 
 def d_pass_ms(reps: int = 30) -> tuple[float, float]:
-    _, D = build_models(make_config("seed"), 1)
+    _, D = build_models(make_config("post"), 1)
     x = torch.randn(200, 1, 100)
     one = lambda: D(x).sum().backward()  # noqa: E731
     two = lambda: (D(x[:100]).sum() + D(x[100:]).sum()).backward()  # noqa: E731

@@ -2,7 +2,7 @@
 
     python bench/throughput.py [--data data/gaussian] [--batches 200] [--rounds 3]
 
-Each round runs the reference, then wavegen's seed preset, then the seed preset with `--dropout-masks int32`
+Each round runs the reference, then wavegen's post preset, then the post preset with `--dropout-masks int32`
 (the same law for the masks, drawn from another random stream), in fresh processes on the same data (10,000 wavs of the seed set,
 made under bench/.data if --data is not given), and reads each one's own training-loop time and peak memory.
 It prints batches per second of each, their ratio, peak RSS, and the share of the machine's FLOP ceiling:
@@ -40,7 +40,7 @@ def worker(kind: str, data: str, batches: int) -> dict:
 
     masks = "int32" if kind == "wavegen-int32" else "torch"
     with tempfile.TemporaryDirectory() as tmp:
-        run = train(make_config("seed", data=data, out=f"{tmp}/run", batches=batches, ckpt_every=10**9, dropout_masks=masks))
+        run = train(make_config("post", data=data, out=f"{tmp}/run", batches=batches, ckpt_every=10**9, dropout_masks=masks))
         wall = [r["time/wall_s"] for r in read_stats(run) if "time/wall_s" in r][-1]
     return {"batches": batches, "seconds": wall, "peak_rss_mb": peak_rss_mb()}
 
@@ -52,9 +52,9 @@ def flops_per_batch(skip_d_grads_in_g_step: bool = False) -> float:
 
     from wavegen import make_config
     from wavegen.models import build_models
-    from wavegen.train import frozen
+    from wavegen.training.step import frozen
 
-    G, D = build_models(make_config("seed"), 1)
+    G, D = build_models(make_config("post"), 1)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     real, y = torch.randn(100, 1, 100), torch.ones(100)
     with FlopCounterMode(display=False) as counter:

@@ -2,7 +2,7 @@
 
     python bench/time_to_quality.py [--data data/gaussian] [--bar 1.5] [--ref-batches 2000] [--batches 1500] [--seeds 0,1,2]
 
-The bar is a Frechet distance (wavegen.metrics.frechet, raw samples, 500 samples of G in train mode against
+The bar is a Frechet distance (wavegen.evaluation.metrics.frechet, raw samples, 500 samples of G in train mode against
 500 fresh draws of the data's recipe) at or under --bar, scored every --every batches. Contenders, each from
 scratch (seed 0, and for `fast` every seed of --seeds, since one seed's transition can come hundreds of batches
 sooner or later than another's):
@@ -27,15 +27,15 @@ from reference_loop import run as reference_run  # noqa: E402
 
 from wavegen import make_config, read_stats, train  # noqa: E402
 from wavegen.data import load_folder, read_meta  # noqa: E402
-from wavegen.evaluation import real_sets  # noqa: E402
-from wavegen.generate import draw  # noqa: E402
-from wavegen.metrics import METRICS  # noqa: E402
+from wavegen.evaluation.scoring import real_sets  # noqa: E402
+from wavegen.sampling import draw  # noqa: E402
+from wavegen.evaluation.metrics import METRICS  # noqa: E402
 
 
 def reference(data: str, batches: int, every: int, n: int, bar: float) -> dict:
     x = load_folder(data).x
     sets, _ = real_sets(x, read_meta(data), 16000, 0.0, 0, n)
-    cfg = make_config("seed")  # what draw() reads: the post's batch size and noise (batch 100, nz 100, normal)
+    cfg = make_config("post")  # what draw() reads: the post's batch size and noise (batch 100, nz 100, normal)
     hit = {}
 
     def score(batch, G, seconds):
@@ -71,7 +71,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2", help="seeds of the fast contender")
     a = p.parse_args()
     results = {"reference (the post's loop)": reference(a.data, a.ref_batches, a.every, a.n, a.bar),
-               "wavegen seed": wavegen_run(a.data, "seed", a.ref_batches, a.every, a.n, a.bar)}
+               "wavegen post": wavegen_run(a.data, "post", a.ref_batches, a.every, a.n, a.bar)}
     for seed in map(int, a.seeds.split(",")):
         results[f"wavegen fast, seed {seed}"] = wavegen_run(a.data, "fast", a.batches, a.every, a.n, a.bar, seed)
     sets, _ = real_sets(load_folder(a.data).x, read_meta(a.data), 16000, 0.0, 0, a.n)

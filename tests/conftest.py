@@ -9,6 +9,30 @@ import soundfile as sf
 from wavegen.config import make_config
 from wavegen.data import GaussianSpec, make_gaussian
 
+# `make test-fast` leaves these out: end-to-end runs in several processes, crash and kill tests, the report in
+# Chromium. Everything else (each a second or two at most) stays in the edit loop.
+SLOW_FILES = {"test_crash.py", "test_distributed.py", "test_sweep.py", "test_report.py", "test_audio_train.py"}
+SLOW_TESTS = {"test_plot_generate_summary_end_to_end", "test_eval_cli_scores_against_real_vs_real",
+              "test_plot_marks_and_layers_figure", "test_sigterm_checkpoints_and_resumes",
+              "test_generate_best_samples_best_pt"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in SLOW_FILES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_in_tmp(tmp_path_factory):
+    """Every test (and every wavegen it starts) caches decoded data in a temporary folder, never in ~/.cache.
+    Session-wide, so that session and module fixtures that load data are covered too; tests about the cache
+    itself pass their own folders."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WAVEGEN_CACHE_DIR", str(tmp_path_factory.mktemp("wavegen-cache")))
+        yield
+
+
 TINY = dict(ngf=32, ndf=32, batch_size=20, stats_every=5, print_every=50, preview_every=10, ckpt_every=20)
 
 
@@ -18,7 +42,7 @@ def gauss_data(tmp_path_factory) -> Path:
     return make_gaussian(tmp_path_factory.mktemp("data") / "gauss", GaussianSpec(n=100, seed=1))
 
 
-def tiny_config(data, out, preset="seed", **kw):
+def tiny_config(data, out, preset="post", **kw):
     return make_config(preset, data=str(data), out=str(out), **{**TINY, **kw})
 
 

@@ -1,7 +1,7 @@
 """Transition and divergence found in statistics with a known shape."""
 import numpy as np
 
-from wavegen.analysis import analyse_rows
+from wavegen.evaluation.analysis import analyse_rows
 
 
 def rows_with(margin, loss_g, evals=None):

@@ -6,7 +6,7 @@ from conftest import run_cli, tiny_config
 from wavegen.config import make_config
 from wavegen.errors import WavegenError
 from wavegen.models import PhaseShuffle, build_models, dcgan_plan, seed_plan
-from wavegen.wavegan import wavegan_strides
+from wavegen.models.wavegan import wavegan_strides
 
 
 def n_params(m):
@@ -16,7 +16,7 @@ def n_params(m):
 @pytest.mark.parametrize("length", [16, 64, 99, 100, 128, 1000, 4096, 16384, 65536])
 def test_dcgan_plan_makes_exactly_the_length_and_one_logit(length):
     torch.manual_seed(0)
-    G, D = build_models(make_config("seed", ngf=8, ndf=16), 1, length)
+    G, D = build_models(make_config("post", ngf=8, ndf=16), 1, length)
     x = G(torch.randn(2, 100, 1))
     assert x.shape == (2, 1, length)
     assert D(x).shape == (2,)
@@ -59,7 +59,7 @@ def test_wavegan_small_widths_any_power_of_two(length, upsample):
 ])
 def test_impossible_models_are_refused(kw, needle):
     with pytest.raises(WavegenError, match=needle):
-        make_config("seed", **kw)
+        make_config("post", **kw)
 
 
 def test_a_length_the_layers_cannot_make_is_refused_before_writing(gauss_data, tmp_path):
@@ -84,7 +84,8 @@ def test_phase_shuffle_shifts_each_example_within_its_radius():
 
 def test_wavegan_trains_on_its_own_length(tmp_path):
     from wavegen.data import GaussianSpec, make_gaussian
-    from wavegen.train import read_stats, train
+    from wavegen.runfolder import read_stats
+    from wavegen.training import train
 
     data = make_gaussian(tmp_path / "g64", GaussianSpec(n=40, length=64, sigma=6))
     cfg = tiny_config(data, tmp_path / "run", preset="wavegan", length=0, ngf=4, ndf=4, batch_size=8, batches=3)

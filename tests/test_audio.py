@@ -1,4 +1,4 @@
-"""Real audio at any length (wavegen/audio.py): prepare a folder once, cut it into windows.
+"""Real audio at any length (wavegen/data/prepared.py and windows.py): prepare a folder once, cut it into windows.
 
 The tests write their own small audio: sine tones, chirps and clicks in class sub-folders, at 8000, 22050 and
 44100 Hz, mono and stereo, 0.05 s to 2 s long, as wav, flac, ogg and mp3."""
@@ -12,8 +12,10 @@ import torch
 from scipy.signal import chirp
 
 from conftest import run_cli, write_wav
-import wavegen.audio as audio
-from wavegen.audio import Windows, open_windows, prepare, read_prepared
+import wavegen.data.prepared as prepared
+import wavegen.data.windows as windows
+from wavegen.data import Windows, open_windows, prepare, read_prepared
+from wavegen.data.cache import cache_root, entry
 from wavegen.cli import main
 from wavegen.errors import WavegenError
 
@@ -66,7 +68,7 @@ def ramps(tmp_path_factory):
     for i, (name, n) in enumerate(RAMP_LENGTHS.items()):
         write_wav(d / name, _ramp(i, n), sr=8000, subtype="FLOAT")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(audio, "BLOCK_FRAMES", 300)  # several blocks per file
+        mp.setattr(prepared, "BLOCK_FRAMES", 300)  # several blocks per file
         out = prepare(d, formats=("wav",))
     return out
 
@@ -86,7 +88,8 @@ def _expected(starts, length):
 def test_prepare_resamples_mixes_to_mono_and_labels(mixed):
     out = prepare(mixed, sample_rate=16000)
     meta = read_prepared(out)
-    assert out.parent == mixed and out.name.startswith(".wavegen-prepared-")
+    assert out.parent == entry(cache_root(), mixed) and out.name.startswith("prepared-")  # never in the data folder
+    assert not [p for p in mixed.rglob(".*")]
     assert (meta["sample_rate"], meta["channels"], meta["n_files"]) == (16000, 1, len(MIXED))
     assert meta["classes"] == ["chirps", "clicks", "tones"] and meta["skipped"] == []
     with np.load(out / "index.npz") as z:
@@ -197,7 +200,7 @@ def test_normalise(tmp_path):
     np.testing.assert_allclose(peak[2], raw[2] / np.abs(raw[2]).max(), rtol=1e-5)
     assert not peak[4:].any()  # silence stays silent
     rms = Windows(out, 500, window="all", normalise="rms").get(np.arange(6)).numpy()
-    np.testing.assert_allclose(np.sqrt((rms[:4] ** 2).mean(axis=(1, 2))), audio.RMS_TARGET, rtol=1e-5)
+    np.testing.assert_allclose(np.sqrt((rms[:4] ** 2).mean(axis=(1, 2))), windows.RMS_TARGET, rtol=1e-5)
     assert not rms[4:].any()
     with pytest.raises(WavegenError, match="normalise must be one of"):
         Windows(out, 500, normalise="loud")
@@ -226,7 +229,8 @@ def test_cache_reused_without_decoding_and_rebuilt_when_a_file_changes(tmp_path,
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert prepare(src) == out and read_prepared(out)["built_at"] > built
     assert not Windows(out, 1000, window="all").get([4, 5, 6]).any()
-    assert [p.name for p in src.iterdir() if p.name.startswith(".")] == [out.name]  # no temporary folders left
+    assert [p.name for p in out.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []  # no temporaries
+    assert not list(src.rglob(".*"))  # and nothing in the data folder
 
 
 def test_cli_data_prepare(mixed, tmp_path, capsys):

@@ -9,7 +9,8 @@ import soundfile as sf
 from scipy.signal import chirp
 
 from conftest import TINY, run_cli, tiny_config, write_wav
-from wavegen.train import read_stats, train
+from wavegen.runfolder import read_stats
+from wavegen.training import train
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli, write_wav
-import wavegen.audio as audio
-from wavegen.audio import Windows, prepare, read_prepared
-from wavegen.data import CACHE_NAME, load_folder
+import wavegen.data.prepared as prepared
+from wavegen.data import Windows, prepare, read_prepared
+from wavegen.data import load_folder
+from wavegen.data.cache import cache_root, entry
 from wavegen.errors import WavegenError
 
 GOOD = np.linspace(-0.5, 0.5, 100, dtype=np.float32)[:, None]  # (100, 1): the shape of the good files
@@ -82,7 +83,9 @@ def test_load_folder_lists_every_bad_file(bad_folder):
     assert set(reasons) == set(UNUSABLE) | set(MISMATCHED)
     for name, words in {**UNUSABLE, **MISMATCHED}.items():
         assert words in reasons[name], (name, reasons[name])
-    assert not (bad_folder / CACHE_NAME).exists()  # a failed load caches nothing
+    cached = entry(cache_root(), bad_folder)
+    assert not cached.exists() or not [p for p in cached.iterdir() if p.suffix == ".npz"]  # a failed load caches nothing
+    assert not [p for p in bad_folder.iterdir() if p.name.startswith(".")]  # and writes nothing into the data
 
 
 def test_load_folder_skip_bad_and_its_cache(bad_folder, monkeypatch):
@@ -134,7 +137,10 @@ def test_prepare_reports_and_skips_the_same_way(bad_folder, monkeypatch):
     assert set(reasons) == set(bad)
     for name, words in bad.items():
         assert words in reasons[name], (name, reasons[name])
-    assert not any(p.name.startswith(".wavegen-prepared") for p in bad_folder.iterdir())  # nothing left behind
+    cached = entry(cache_root(), bad_folder)
+    left = [p.name for p in cached.glob("*prepared-*") if not p.name.endswith(".lock")] if cached.exists() else []
+    assert left == []  # nothing left behind, not even temporaries
+    assert not [p for p in bad_folder.iterdir() if p.name.startswith(".")]
 
     out = prepare(bad_folder, sample_rate=16000, skip_bad=True)
     meta = read_prepared(out)
@@ -152,7 +158,7 @@ def test_prepare_reports_and_skips_the_same_way(bad_folder, monkeypatch):
 def test_prepare_closes_the_gap_of_a_file_that_fails_mid_decode(tmp_path, monkeypatch):
     """A file found bad after some of its blocks were written: the next file takes its place, and the samples
     array is shrunk to what was kept (here with two channels, whose rows both move)."""
-    monkeypatch.setattr(audio, "BLOCK_FRAMES", 16)
+    monkeypatch.setattr(prepared, "BLOCK_FRAMES", 16)
     t = np.arange(100, dtype=np.float32)[:, None] / 128
     a, c = np.hstack([t, -t]), np.hstack([t + 0.1, t - 0.1])  # (100, 2) each
     b = a.copy()
@@ -169,7 +175,7 @@ def test_prepare_closes_the_gap_of_a_file_that_fails_mid_decode(tmp_path, monkey
 
 def test_truncated_wav_found_past_a_large_chunk(tmp_path):
     """The data chunk's header after 2 KB of other chunks (read from the file, past the first bytes checked)."""
-    from wavegen.data import probe
+    from wavegen.data.files import probe
 
     whole = write_wav(tmp_path / "whole.wav", GOOD, subtype="PCM_16").read_bytes()
     at = whole.index(b"data")

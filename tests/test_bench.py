@@ -13,7 +13,7 @@ from reference_loop import post_step, run  # noqa: E402
 
 from wavegen.config import make_config  # noqa: E402
 from wavegen.models import build_models  # noqa: E402
-from wavegen.train import gan_step  # noqa: E402
+from wavegen.training.step import gan_step  # noqa: E402
 
 
 def test_reference_loop_trains(gauss_data):
@@ -24,7 +24,7 @@ def test_reference_loop_trains(gauss_data):
 def test_gan_step_makes_the_posts_updates():
     """With the random stream fixed (labels, noise and dropout masks drawn in the same order), wavegen's step
     and the post's loop body produce the same weights, optimiser state and statistics, batch after batch."""
-    cfg = make_config("seed", ngf=32, ndf=32, batch_size=20, init="default")  # the post's own initialisation
+    cfg = make_config("post", ngf=32, ndf=32, batch_size=20, init="default")  # the post's own initialisation
     torch.manual_seed(0)
     G, D = build_models(cfg, 1)
     G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
@@ -62,11 +62,11 @@ def test_int32_dropout_masks_have_dropouts_law():
     x = torch.randn(3, 4)
     assert d(x) is x
 
-    cfg = make_config("seed", ngf=32, ndf=32)
+    cfg = make_config("post", ngf=32, ndf=32)
     torch.manual_seed(1)
     G, D = build_models(cfg, 1)
     torch.manual_seed(1)
-    G2, D2 = build_models(make_config("seed", ngf=32, ndf=32, dropout_masks="int32"), 1)
+    G2, D2 = build_models(make_config("post", ngf=32, ndf=32, dropout_masks="int32"), 1)
     for a, b in ((G, G2), (D, D2)):
         assert not any(type(m) is torch.nn.Dropout for m in b.modules())
         assert sum(isinstance(m, Int32Dropout) for m in b.modules()) == sum(isinstance(m, torch.nn.Dropout) for m in a.modules()) > 0
@@ -77,9 +77,9 @@ def test_int32_dropout_masks_have_dropouts_law():
 def test_g_step_computes_no_gradient_for_d():
     """The G step needs only D's input gradients; frozen(D) keeps autograd from computing D's weight gradients
     (which the post computes and throws away) and gives requires_grad back afterwards."""
-    from wavegen.train import frozen
+    from wavegen.training.step import frozen
 
-    cfg = make_config("seed", ngf=32, ndf=32, batch_size=8)
+    cfg = make_config("post", ngf=32, ndf=32, batch_size=8)
     G, D = build_models(cfg, 1)
     with frozen(D):
         loss = D(G(torch.randn(8, 100, 1))).mean()
@@ -94,9 +94,9 @@ def test_frozen_d_makes_bit_identical_updates(monkeypatch):
     import contextlib
     import importlib
 
-    train_module = importlib.import_module("wavegen.train")  # the module (wavegen.train is also the function)
+    train_module = importlib.import_module("wavegen.training.step")
 
-    cfg = make_config("seed", ngf=64, ndf=64, batch_size=16)
+    cfg = make_config("post", ngf=64, ndf=64, batch_size=16)
     torch.manual_seed(0)
     G, D = build_models(cfg, 1)
     results = []

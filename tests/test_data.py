@@ -6,7 +6,10 @@ import soundfile as sf
 
 from conftest import run_cli, write_wav
 from wavegen.cli import main
-from wavegen.data import CACHE_NAME, META_NAME, GaussianSpec, load_folder
+from wavegen.data import GaussianSpec, load_folder
+from wavegen.data.cache import cache_root, entry
+from wavegen.data.folder import CACHE_FILE
+from wavegen.data.synthetic import META_NAME
 from wavegen.errors import WavegenError
 
 
@@ -35,12 +38,15 @@ def test_load_folder_recursive_formats_and_cache(tmp_path):
     write_wav(tmp_path / "sub" / "b.flac", rng.uniform(-0.5, 0.5, (64, 2)))
     write_wav(tmp_path / "sub" / "deeper" / "c.ogg", rng.uniform(-0.5, 0.5, (64, 2)))
     (tmp_path / "notes.txt").write_text("not audio")
+    listing = sorted(p.name for p in tmp_path.rglob("*"))
     s = load_folder(tmp_path)
     assert s.x.shape == (3, 2, 64) and s.x.dtype.is_floating_point and s.sample_rate == 16000
     assert s.files == ["a.wav", "sub/b.flac", "sub/deeper/c.ogg"]
-    assert (tmp_path / CACHE_NAME).exists()
+    # cached in the cache folder (WAVEGEN_CACHE_DIR, set by conftest), nothing added to the data folder
+    assert s.built and s.cache == entry(cache_root(), tmp_path) / CACHE_FILE and s.cache.exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == listing
     again = load_folder(tmp_path)
-    assert again.x.equal(s.x) and again.files == s.files
+    assert again.x.equal(s.x) and again.files == s.files and not again.built and again.cache == s.cache
     # a changed file invalidates the cache
     write_wav(tmp_path / "a.wav", np.zeros((64, 2), np.float32), subtype="FLOAT")
     assert load_folder(tmp_path).x[0].abs().max() == 0

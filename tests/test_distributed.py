@@ -13,7 +13,7 @@ from wavegen.checkpoint import find, load
 # Runs wavegen's trainer under torchrun and saves each rank's final G and D (what the rank holds in memory).
 DRIVER = '''
 import importlib, os, sys, torch
-T = importlib.import_module("wavegen.train")  # the module (the package exports a function of the same name)
+T = importlib.import_module("wavegen.training.loop")
 from wavegen.config import make_config
 seen = {}
 step = T.gan_step
@@ -21,7 +21,7 @@ def spy(G, D, *a, **k):
     seen["G"], seen["D"] = getattr(G, "module", G), D
     return step(G, D, *a, **k)
 T.gan_step = spy
-cfg = make_config("seed", **eval(sys.argv[1]))
+cfg = make_config("post", **eval(sys.argv[1]))
 T.train(cfg)
 rank = os.environ.get("RANK", "0")
 torch.save({k: m.state_dict() for k, m in seen.items()}, os.path.join(sys.argv[2], f"rank{rank}.pt"))

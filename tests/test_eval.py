@@ -5,10 +5,11 @@ import json
 import pytest
 
 from conftest import run_cli, tiny_config
-from wavegen import checkpoint, read_stats, train
-from wavegen.layerstats import read_layers
+from wavegen import read_stats, train
+from wavegen import checkpoint
+from wavegen.runfolder import read_layers
 
-train_module = importlib.import_module("wavegen.train")  # the module; `wavegen.train` is the function
+train_module = importlib.import_module("wavegen.training.loop")
 EVAL = dict(eval_every=10, eval_n=100, eval_metrics=("frechet", "mmd"), layer_every=5)
 
 
@@ -55,6 +56,23 @@ def test_eval_cli_scores_against_real_vs_real(gauss_data, tmp_path):
     assert r.returncode == 0 and "ndb" in r.stdout
 
 
+def test_generate_best_samples_best_pt(gauss_data, tmp_path):
+    """`generate --best` writes the samples of checkpoints/best.pt: those of the checkpoint at the best batch."""
+    import soundfile as sf
+
+    run = train(tiny_config(gauss_data, tmp_path / "r", batches=30, ckpt_every=10, keep_ckpts=0, **EVAL))
+    best_step = checkpoint.load(checkpoint.ckpt_dir(run) / "best.pt")["step"]
+    for name, args in (("best", ["--best"]), ("at", ["--step", best_step]), ("newest", [])):
+        r = run_cli("generate", run, "--n", 3, "--out", tmp_path / name, *args)
+        assert r.returncode == 0, r.stderr
+    read = lambda d: [sf.read(p)[0] for p in sorted((tmp_path / d).glob("*.wav"))]  # noqa: E731
+    best, at, newest = read("best"), read("at"), read("newest")
+    assert len(best) == 3 and all((b == a).all() for b, a in zip(best, at))
+    assert all((b == n).all() for b, n in zip(best, newest)) == (best_step == 30)
+    r = run_cli("generate", run, "--best", "--step", 10, "--n", 3, "--out", tmp_path / "both")
+    assert r.returncode == 2 and "--best and --step" in r.stderr
+
+
 def test_stop_on_divergence_stops_with_a_checkpoint(gauss_data, tmp_path, monkeypatch):
     seen = []
 
@@ -90,7 +108,7 @@ def test_bad_eval_config(gauss_data, tmp_path, args, needle):
 
 def test_holdout_is_kept_out_of_training(tmp_path):
     from wavegen.data import GaussianSpec, make_gaussian
-    from wavegen.evaluation import real_sets, split_holdout
+    from wavegen.evaluation.scoring import real_sets, split_holdout
 
     data = make_gaussian(tmp_path / "d", GaussianSpec(n=100))
     run = train(tiny_config(data, tmp_path / "r", batches=5, holdout=0.2))

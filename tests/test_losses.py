@@ -4,10 +4,10 @@ import torch
 from torch import nn
 
 from conftest import tiny_config
-from wavegen import losses
+from wavegen.training import losses
 from wavegen.config import make_config
 from wavegen.models import build_models
-from wavegen.regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
+from wavegen.training.regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
 
 
 def test_bce_with_exact_labels_is_the_non_saturating_loss():
@@ -89,7 +89,7 @@ def test_ema_follows_the_weights():
 
 def test_spectral_norm_bounds_d():
     torch.manual_seed(0)
-    _, D = build_models(make_config("seed", ngf=32, ndf=32, spectral_norm=True, dropout_d=0.0, d_batchnorm=False), 1)
+    _, D = build_models(make_config("post", ngf=32, ndf=32, spectral_norm=True, dropout_d=0.0, d_batchnorm=False), 1)
     for _ in range(20):  # power iterations run in training-mode forward passes
         D(torch.randn(4, 1, 100))
     convs = [m for m in D.modules() if isinstance(m, nn.Conv1d)]
@@ -103,7 +103,8 @@ def test_spectral_norm_bounds_d():
 @pytest.mark.parametrize("loss", losses.LOSSES)
 def test_every_loss_trains_every_family(tmp_path, arch, loss):
     from wavegen.data import GaussianSpec, make_gaussian
-    from wavegen.train import read_stats, train
+    from wavegen.runfolder import read_stats
+    from wavegen.training import train
 
     data = make_gaussian(tmp_path / "g", GaussianSpec(n=24, length=64, sigma=6))
     extra = dict(r1_gamma=1.0, ema=0.9, instance_noise=0.05) if loss == "hinge" else {}
@@ -114,7 +115,7 @@ def test_every_loss_trains_every_family(tmp_path, arch, loss):
     train(cfg)
     rows = [r for r in read_stats(cfg.out) if "loss/G" in r]
     assert len(rows) == 2 and all(torch.isfinite(torch.tensor(list(r.values()))).all() for r in rows)
-    from wavegen.generate import load_generator
+    from wavegen.sampling import load_generator
     from wavegen.checkpoint import find
 
     G, _, state = load_generator(find(cfg.out))
@@ -123,7 +124,8 @@ def test_every_loss_trains_every_family(tmp_path, arch, loss):
 
 
 def test_r1_with_several_d_steps(gauss_data, tmp_path):
-    from wavegen.train import read_stats, train
+    from wavegen.runfolder import read_stats
+    from wavegen.training import train
 
     cfg = tiny_config(gauss_data, tmp_path / "run", loss="hinge", r1_gamma=1.0, d_steps=3, batches=2)
     train(cfg)

@@ -11,11 +11,11 @@ import torch
 
 from wavegen.data import GaussianSpec
 from wavegen.errors import WavegenError
-from wavegen.metrics import METRICS, EvalSets, evaluate, format_table, register
-import wavegen.metrics.c2st as c2st_module
-from wavegen.metrics.c2st import c2st_accuracy
-from wavegen.metrics.features import features
-from wavegen.metrics.gaussian_fit import fit_curves
+from wavegen.evaluation.metrics import METRICS, EvalSets, evaluate, format_table, register
+import wavegen.evaluation.metrics.c2st as c2st_module
+from wavegen.evaluation.metrics.c2st import c2st_accuracy
+from wavegen.evaluation.metrics.features import features
+from wavegen.evaluation.metrics.gaussian_fit import fit_curves
 
 N = 1000  # examples per set
 SPEC = GaussianSpec()  # the seed data: amplitude 0.5, sigma 8, noise 0.1, length 100

@@ -1,7 +1,7 @@
 import torch
 
 from wavegen.config import make_config
-from wavegen.models import Discriminator, Generator, build_models, sample, seed_plan
+from wavegen.models import Discriminator, Generator, build_models, generator_mode, seed_plan
 
 
 def lengths_through(model, x):
@@ -38,7 +38,7 @@ def test_seed_layers_match_the_post():
 
 
 def test_dropout_zero_removes_dropout_layers_and_dcgan_init():
-    cfg = make_config("seed", ngf=64, ndf=64, dropout_g=0.0, dropout_d=0.0, init="dcgan")
+    cfg = make_config("post", ngf=64, ndf=64, dropout_g=0.0, dropout_d=0.0, init="dcgan")
     G, D = build_models(cfg, 1)
     assert not any(isinstance(m, torch.nn.Dropout) for m in list(G.modules()) + list(D.modules()))
     w = G.main[0].weight
@@ -46,25 +46,25 @@ def test_dropout_zero_removes_dropout_layers_and_dcgan_init():
 
 
 def test_sampling_leaves_training_state_alone():
-    G, _ = build_models(make_config("seed", ngf=32, ndf=32), 1)
+    G, _ = build_models(make_config("post", ngf=32, ndf=32), 1)
     z = torch.randn(8, 100, 1)
     G.train()
     before = {k: v.clone() for k, v in G.state_dict().items()}
     rng = torch.get_rng_state()
     for mode in ("batch", "train", "eval"):
-        with sample(G, mode, torch.device("cpu")):
+        with generator_mode(G, mode, torch.device("cpu")):
             x = G(z)
         assert x.shape == (8, 1, 100) and not x.requires_grad
     assert G.training
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())  # running stats untouched
     assert torch.equal(rng, torch.get_rng_state())  # training's random stream untouched
-    with sample(G, "batch", torch.device("cpu")):
+    with generator_mode(G, "batch", torch.device("cpu")):
         a, b = G(z), G(z)
     assert torch.equal(a, b)  # no dropout in batch mode
 
 
 def test_discriminator_without_batchnorm():
-    G, D = build_models(make_config("seed", ngf=32, ndf=32, d_batchnorm=False), 1)
+    G, D = build_models(make_config("post", ngf=32, ndf=32, d_batchnorm=False), 1)
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in D.modules())
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules())  # G keeps its BatchNorm
     convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv1d)]
@@ -78,7 +78,7 @@ def test_seed_discriminator_is_blind_to_a_common_offset():
     x = torch.randn(16, 1, 100)
     for batchnorm, blind in ((True, True), (False, False)):
         torch.manual_seed(0)
-        _, D = build_models(make_config("seed", ngf=32, ndf=32, dropout_g=0.0, dropout_d=0.0, init="default", d_batchnorm=batchnorm), 1)
+        _, D = build_models(make_config("post", ngf=32, ndf=32, dropout_g=0.0, dropout_d=0.0, init="default", d_batchnorm=batchnorm), 1)
         with torch.no_grad():
             a, b = D(x), D(x + 0.3)
         assert torch.allclose(a, b, atol=1e-4) == blind

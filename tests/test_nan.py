@@ -10,7 +10,7 @@ from conftest import tiny_config
 from wavegen import checkpoint
 from wavegen.errors import WavegenError
 
-T = importlib.import_module("wavegen.train")  # the module (the package exports a function of the same name)
+T = importlib.import_module("wavegen.training.loop")
 
 
 def poison_at(monkeypatch, bad_steps: set[int]):

@@ -27,7 +27,7 @@ import soundfile as sf
 from conftest import tiny_config
 from wavegen import train
 from wavegen.errors import WavegenError
-from wavegen.report import CLIP_SECONDS, write_report
+from wavegen.reports.report import CLIP_SECONDS, write_report
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",

@@ -21,7 +21,7 @@ LONG = 300  # batches of the run the resume test interrupts: long enough to catc
 
 
 def write_spec(path, data, **spec):
-    path.write_text(json.dumps({"preset": "seed", "data": str(data), "base": BASE, "seeds": [0, 1], **spec}))
+    path.write_text(json.dumps({"preset": "post", "data": str(data), "base": BASE, "seeds": [0, 1], **spec}))
     return path
 
 

@@ -11,7 +11,8 @@ import soundfile as sf
 import torch
 
 from conftest import TINY, run_cli, tiny_config
-from wavegen import checkpoint, generate, read_stats, resume, train, write_summary
+from wavegen import generate, read_stats, resume, train, write_summary
+from wavegen import checkpoint
 from wavegen.errors import WavegenError
 
 
@@ -229,12 +230,13 @@ def test_resume_refuses_changed_data(tmp_path):
 def test_presets_are_overlays(gauss_data, tmp_path):
     from wavegen.config import PRESETS, Config, make_config
 
-    seed, fast = make_config("seed"), make_config("fast")
+    post, fast = make_config("post"), make_config("fast")
     for key in ("nz", "batch_size", "label_noise", "dropout_g"):  # what the presets do not name stays the default
-        assert getattr(seed, key) == getattr(fast, key) == getattr(Config(), key)
+        assert getattr(post, key) == getattr(fast, key) == getattr(Config(), key)
+    assert make_config("seed") == post and post.preset == "post"  # the preset's older name still works
     assert (fast.lr_g, fast.beta1, fast.ngf, fast.dropout_masks) == (2e-4, 0.5, 128, "int32")
     assert make_config("fast", lr_g=1e-3).lr_g == 1e-3  # the command line wins over the preset
-    assert set(PRESETS["seed"]) == {"init", "epochs"}
+    assert set(PRESETS["post"]) == {"init", "epochs"}
     run = train(make_config("fast", data=str(gauss_data), out=str(tmp_path / "r"), batches=10, batch_size=20, eval_every=5))
     assert [r["step"] for r in read_stats(run) if "eval/frechet" in r] == [5, 10]
 

@@ -1,18 +1,35 @@
-"""wavegen: train, diagnose and use GANs that generate raw 1-D waveforms."""
-from .config import PRESETS, Config, load_config, make_config
-from .data import GaussianSpec, load_folder, make_gaussian, make_sounds
-from .errors import WavegenError
-from .generate import generate
-from .analysis import analyse
-from .audio import open_windows, prepare
-from .evaluation import evaluate_run
-from .plot import plot_run
-from .report import write_report
-from .summary import write_summary
-from .sweep import run_sweep
-from .train import read_stats, resume, train
+"""wavegen: train, diagnose and use GANs that generate raw 1-D waveforms.
 
-__version__ = "0.3.0"
-__all__ = ["Config", "PRESETS", "make_config", "load_config", "GaussianSpec", "make_gaussian", "make_sounds",
-           "load_folder", "prepare", "open_windows", "train", "resume", "read_stats", "generate", "plot_run",
-           "write_summary", "evaluate_run", "analyse", "write_report", "run_sweep", "WavegenError"]
+The package reads as the pipeline: data/ -> models/ -> training/ -> evaluation/ -> reports/, with config.py
+(every setting), runfolder.py (every file a run writes), generate.py, sweep.py and cli.py on top. Names below
+are imported when first used, so `import wavegen` (and `wavegen --help`) does not load torch.
+"""
+from importlib import import_module
+
+__version__ = "0.4.0"
+
+_EXPORTS = {
+    "Config": "config", "PRESETS": "config", "make_config": "config", "load_config": "config",
+    "WavegenError": "errors",
+    "GaussianSpec": "data", "make_gaussian": "data", "make_sounds": "data", "load_folder": "data",
+    "prepare": "data", "open_windows": "data",
+    "train": "training", "resume": "training",
+    "read_stats": "runfolder", "read_log": "runfolder",
+    "generate": "sampling",
+    "evaluate_run": "evaluation.scoring", "analyse": "evaluation.analysis",
+    "plot_run": "reports", "write_summary": "reports", "write_report": "reports",
+    "run_sweep": "sweep",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'wavegen' has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -9,18 +9,30 @@ import argparse
 import sys
 from dataclasses import fields
 
-from .config import PRESETS, Config, make_config, parse_value
+from .config import PRESET_ALIASES, PRESETS, Config, make_config, parse_value
 from .errors import WavegenError
 
 NOT_FLAGS = {"data", "out", "preset"}  # given as positional / dedicated arguments
 
 
+METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple[str, ...]": "A,B"}
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("config overrides (default: the preset's value)")
+    """One flag per Config field, grouped by the field's section, with its help, allowed values and default."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
     for f in fields(Config):
         if f.name in NOT_FLAGS:
             continue
-        g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, metavar=f.type.replace(" | None", "").upper()[:5], default=None)
+        section = f.metadata["section"]
+        if section not in groups:
+            groups[section] = p.add_argument_group(section)
+        choices = f.metadata["choices"]
+        default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        groups[section].add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, default=None, choices=choices,
+            metavar="{" + ",".join(choices) + "}" if choices else METAVARS[f.type.replace(" | None", "")],
+            help=f"{f.metadata['help']} [{default}]".replace("%", "%%"))
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,15 +42,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"wavegen: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-
+def _add_data_parser(sub) -> None:
+    """`wavegen data prepare | gaussian | sounds`."""
     d = sub.add_parser("data", help="make a synthetic data set, or prepare a folder of audio for training")
     dsub = d.add_subparsers(dest="kind", required=True)
     pr = dsub.add_parser("prepare", help="decode a folder of audio (any rate, channels, length) once into a memory-mapped cache")
     pr.add_argument("src", help="folder of audio files (wav, flac, ogg, mp3), searched recursively; sub-folders are classes")
-    pr.add_argument("--out", default=None, help="cache folder (default: SRC/.wavegen-prepared-<hash of the options>)")
+    pr.add_argument("--out", default=None, help="cache folder (default: one in the cache folder, see `wavegen cache`)")
+    pr.add_argument("--cache-dir", default=None, help="cache folder to prepare into (default: $WAVEGEN_CACHE_DIR, else the user cache folder)")
     pr.add_argument("--sample-rate", type=int, default=0, help="resample every file to this rate (default 0: keep; all files must share one)")
     pr.add_argument("--channels", default="mono", choices=["mono", "keep"], help="average the channels (default) or keep them")
     pr.add_argument("--formats", default="wav,flac,ogg,mp3", help="file extensions to decode, comma separated (default wav,flac,ogg,mp3)")
@@ -60,11 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--seconds", type=float, default=1.0, help="length of each file (default 1.0)")
     so.add_argument("--seed", type=int, default=0, help="seed (default 0)")
 
-    t = sub.add_parser("train", help="train a GAN on a folder of audio, or resume a run")
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    _add_data_parser(sub)
+
+    t = sub.add_parser("train", help="train a GAN on a folder of audio, or resume a run",
+                       description="Train a GAN on a folder of audio, or resume a run. Each flag overrides the "
+                                   "preset's value; [x] is the value where the preset sets none.")
     t.add_argument("data", nargs="?", help="folder of audio files (wav, flac, ogg), searched recursively")
     t.add_argument("--out", help="run folder to create (never overwritten)")
     t.add_argument("--resume", metavar="RUN", help="continue this run folder from its newest good checkpoint")
-    t.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named set of config values (default seed)")
+    t.add_argument("--preset", default="post", choices=[*PRESETS, *PRESET_ALIASES], metavar="{" + ",".join(PRESETS) + "}",
+                   help="named set of config values the flags below override (default post: the blog post's recipe; "
+                        "docs/config.md lists what each sets)")
     _add_config_flags(t)
 
     pl = sub.add_parser("plot", help="draw the progress figure and sample figures of a run")
@@ -76,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--n", type=int, default=100, help="number of files (default 100)")
     ge.add_argument("--out", required=True, help="folder to write the wavs to")
     ge.add_argument("--step", type=int, default=None, help="checkpoint at this batch (default: the newest)")
+    ge.add_argument("--best", action="store_true", help="sample checkpoints/best.pt (kept during training)")
     ge.add_argument("--mode", default=None, choices=["batch", "train", "eval"], help="how G runs (default: the run's sample_mode)")
     ge.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     ge.add_argument("--interpolate", action="store_true",
@@ -108,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--threads", type=int, default=None, help="torch threads per run (default: CPU cores // jobs)")
     sw.add_argument("--dry-run", action="store_true", help="check the spec and list the runs and their commands")
     sw.add_argument("--report-only", action="store_true", help="only write the tables and figure from the finished runs")
+    ca = sub.add_parser("cache", help="list or remove the caches of decoded data (never kept in the data folder)")
+    csub = ca.add_subparsers(dest="kind", required=True)
+    cl = csub.add_parser("list", help="every data folder with a cache: its size and last use")
+    cc = csub.add_parser("clear", help="remove every cache, or the caches of one data folder")
+    cc.add_argument("folder", nargs="?", help="data folder whose caches to remove (default: all)")
+    for c in (cl, cc):
+        c.add_argument("--cache-dir", default=None, help="cache folder (default: $WAVEGEN_CACHE_DIR, else the user cache folder)")
+    co = sub.add_parser("config", help="print a preset's settings as JSON, or every setting as Markdown")
+    co.add_argument("--preset", default="post", choices=[*PRESETS, *PRESET_ALIASES], metavar="{" + ",".join(PRESETS) + "}",
+                    help="the preset to print (default post)")
+    co.add_argument("--markdown", action="store_true", help="print docs/config.md: every setting, its help and the presets")
     return p
 
 
@@ -115,12 +149,13 @@ def _prepare(a: argparse.Namespace) -> None:
     """`wavegen data prepare`: build (or reuse) the cache and say what is in it."""
     import time
 
-    from .audio import prepare, read_prepared
-    from .data import describe_skipped
+    from .data.prepared import prepare, read_prepared
+    from .data.files import describe_skipped
 
     began = time.time()
     formats = parse_value("formats", a.formats)  # as `wavegen train --formats` reads it
-    out = prepare(a.src, a.out, sample_rate=a.sample_rate, mono=a.channels == "mono", formats=formats, skip_bad=a.skip_bad)
+    out = prepare(a.src, a.out, sample_rate=a.sample_rate, mono=a.channels == "mono", formats=formats, skip_bad=a.skip_bad,
+                  cache_dir=a.cache_dir)
     m = read_prepared(out)
     verb = "prepared" if m["built_at"] >= began else "already prepared (files unchanged), reusing"
     hours = f"{m['hours']:.2f} hours" if m["hours"] >= 0.1 else f"{m['hours'] * 3600:.1f} seconds"
@@ -132,8 +167,58 @@ def _prepare(a: argparse.Namespace) -> None:
         print(describe_skipped([tuple(s) for s in m["skipped"]]))
 
 
+def _cache_root(a: argparse.Namespace):
+    from .data.cache import cache_root
+
+    root = cache_root(a.cache_dir)
+    if root is None:
+        raise WavegenError("the cache is turned off (cache dir none): there are no caches; name one with --cache-dir DIR")
+    return root
+
+
+def _cache_list(a: argparse.Namespace) -> None:
+    """`wavegen cache list`: the cached data folders, most recently used first."""
+    from .data.cache import entries, human, when
+
+    root = _cache_root(a)
+    found = entries(root)
+    if not found:
+        print(f"no caches in {root}")
+        return
+    print(f"caches in {root}:")
+    print(f"  {'size':>9}  {'last use':16}  data folder")
+    for e in found:
+        print(f"  {human(e.bytes):>9}  {when(e.last_use):16}  {e.folder}")
+    print(f"{len(found)} data folder{'s' if len(found) != 1 else ''}, {human(sum(e.bytes for e in found))}; "
+          "`wavegen cache clear [FOLDER]` removes them")
+
+
+def _cache_clear(a: argparse.Namespace) -> None:
+    """`wavegen cache clear [FOLDER]`: remove every cache, or the one of a data folder."""
+    from pathlib import Path
+
+    from .data.cache import clear, human
+    from .data.folder import CACHE_NAME
+    from .data.prepared import PREPARED_PREFIX
+
+    root = _cache_root(a)
+    removed, busy = clear(root, a.folder)
+    if a.folder and not removed and not busy:
+        print(f"no cache of {a.folder} in {root}")
+    elif removed:
+        print(f"removed {len(removed)} cache{'s' if len(removed) != 1 else ''} ({human(sum(e.bytes for e in removed))}) "
+              f"from {root}")
+    for e in busy:
+        print(f"left the cache of {e.folder} ({e.path}): a run is building it now")
+    folder = Path(a.folder) if a.folder else None
+    if folder is not None and folder.is_dir():  # an older wavegen wrote into the data folder; only the user deletes there
+        for old in [folder / CACHE_NAME, *folder.glob(PREPARED_PREFIX + "*")]:
+            if old.exists():
+                print(f"{old}: a cache an older wavegen left in the data folder; wavegen never deletes there, remove it by hand")
+
+
 def _train(a: argparse.Namespace) -> None:
-    from .train import resume, train
+    from .training.loop import resume, train
 
     overrides = {f.name: parse_value(f.name, getattr(a, f.name)) for f in fields(Config)
                  if f.name not in NOT_FLAGS and getattr(a, f.name) is not None}
@@ -147,68 +232,101 @@ def _train(a: argparse.Namespace) -> None:
     train(make_config(a.preset, data=a.data, out=a.out, **overrides))
 
 
+def _gaussian(a: argparse.Namespace) -> None:
+    from .data import GaussianSpec, make_gaussian
+
+    spec = GaussianSpec(n=a.n, length=a.length, **{k: v for k, v in
+                        {"sigma": a.sigma, "amplitude": a.amplitude, "noise": a.noise,
+                         "sample_rate": a.sample_rate, "seed": a.seed}.items() if v is not None})
+    out = make_gaussian(a.out, spec)
+    print(f"wrote {spec.n} files of {spec.length} samples to {out}")
+
+
+def _sounds(a: argparse.Namespace) -> None:
+    from .data import make_sounds
+
+    print(f"wrote {a.n} files of {a.seconds} s to {make_sounds(a.out, a.n, a.sample_rate, a.seconds, a.seed)}")
+
+
+def _plot(a: argparse.Namespace) -> None:
+    from .reports.plot import plot_run
+
+    try:
+        steps = [int(s) for s in a.steps.split(",")] if a.steps else None
+    except ValueError:
+        raise WavegenError(f"--steps wants batch numbers separated by commas, got {a.steps!r}") from None
+    for path in plot_run(a.run, steps):
+        print(f"wrote {path}")
+
+
+def _generate(a: argparse.Namespace) -> None:
+    from .sampling import generate
+
+    if a.best and a.step is not None:
+        raise WavegenError("--best and --step choose the checkpoint two ways; give one")
+    files = generate(a.run, a.n, a.out, step=a.step, best=a.best, mode=a.mode, seed=a.seed, walk=a.interpolate)
+    print(f"wrote {len(files)} wav files to {a.out}")
+
+
+def _eval(a: argparse.Namespace) -> None:
+    from .evaluation.metrics import METRICS
+
+    if a.list:
+        for name, m in sorted(METRICS.items()):
+            print(f"{name:16s} {m.doc}")
+        return
+    if not a.run:
+        raise WavegenError("eval needs a run folder")
+    from .evaluation.scoring import evaluate_run, format_eval
+
+    names = [m.strip() for m in a.metrics.split(",")] if a.metrics else None
+    print(format_eval(evaluate_run(a.run, a.step, a.best, a.n, names, a.mode)))
+
+
+def _report(a: argparse.Namespace) -> None:
+    from .reports.report import write_report
+
+    print(f"wrote {write_report(a.run, a.out)}")
+
+
+def _analyse(a: argparse.Namespace) -> None:
+    from .evaluation.analysis import analyse, describe
+
+    print(describe(analyse(a.run, a.metric)))
+
+
+def _summary(a: argparse.Namespace) -> None:
+    from .reports.summary import write_summary
+
+    print(write_summary(a.run), end="")
+
+
+def _sweep(a: argparse.Namespace) -> None:
+    from .sweep import run_sweep
+
+    run_sweep(a.spec, a.out, jobs=a.jobs, threads=a.threads, dry_run=a.dry_run, report_only=a.report_only)
+
+
+def _config(a: argparse.Namespace) -> None:
+    import json
+
+    from .config import markdown
+
+    if a.markdown:
+        print(markdown())
+    else:
+        print(json.dumps(make_config(a.preset).to_dict(), indent=2))
+
+
+COMMANDS = {"prepare": _prepare, "gaussian": _gaussian, "sounds": _sounds, "train": _train, "plot": _plot,
+            "generate": _generate, "eval": _eval, "report": _report, "analyse": _analyse, "summary": _summary,
+            "sweep": _sweep, "config": _config, "cache-list": _cache_list, "cache-clear": _cache_clear}
+
+
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
-        if a.cmd == "data" and a.kind == "prepare":
-            _prepare(a)
-        elif a.cmd == "data" and a.kind == "sounds":
-            from .data import make_sounds
-
-            print(f"wrote {a.n} files of {a.seconds} s to {make_sounds(a.out, a.n, a.sample_rate, a.seconds, a.seed)}")
-        elif a.cmd == "data":
-            from .data import GaussianSpec, make_gaussian
-
-            spec = GaussianSpec(n=a.n, length=a.length, **{k: v for k, v in
-                                {"sigma": a.sigma, "amplitude": a.amplitude, "noise": a.noise,
-                                 "sample_rate": a.sample_rate, "seed": a.seed}.items() if v is not None})
-            out = make_gaussian(a.out, spec)
-            print(f"wrote {spec.n} files of {spec.length} samples to {out}")
-        elif a.cmd == "train":
-            _train(a)
-        elif a.cmd == "plot":
-            from .plot import plot_run
-
-            try:
-                steps = [int(s) for s in a.steps.split(",")] if a.steps else None
-            except ValueError:
-                raise WavegenError(f"--steps wants batch numbers separated by commas, got {a.steps!r}") from None
-            for path in plot_run(a.run, steps):
-                print(f"wrote {path}")
-        elif a.cmd == "generate":
-            from .generate import generate
-
-            files = generate(a.run, a.n, a.out, step=a.step, mode=a.mode, seed=a.seed, walk=a.interpolate)
-            print(f"wrote {len(files)} wav files to {a.out}")
-        elif a.cmd == "eval":
-            from .metrics import METRICS
-
-            if a.list:
-                for name, m in sorted(METRICS.items()):
-                    print(f"{name:16s} {m.doc}")
-                return 0
-            if not a.run:
-                raise WavegenError("eval needs a run folder")
-            from .evaluation import evaluate_run, format_eval
-
-            names = [m.strip() for m in a.metrics.split(",")] if a.metrics else None
-            print(format_eval(evaluate_run(a.run, a.step, a.best, a.n, names, a.mode)))
-        elif a.cmd == "report":
-            from .report import write_report
-
-            print(f"wrote {write_report(a.run, a.out)}")
-        elif a.cmd == "analyse":
-            from .analysis import analyse, describe
-
-            print(describe(analyse(a.run, a.metric)))
-        elif a.cmd == "summary":
-            from .summary import write_summary
-
-            print(write_summary(a.run), end="")
-        elif a.cmd == "sweep":
-            from .sweep import run_sweep
-
-            run_sweep(a.spec, a.out, jobs=a.jobs, threads=a.threads, dry_run=a.dry_run, report_only=a.report_only)
+        COMMANDS[a.kind if a.cmd == "data" else f"cache-{a.kind}" if a.cmd == "cache" else a.cmd](a)
     except WavegenError as e:
         print(f"wavegen: error: {e}", file=sys.stderr)
         return 2

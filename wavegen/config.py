@@ -1,96 +1,150 @@
 """One dataclass holds every setting of a run; presets are named overlays of its fields.
 
+Each field carries its default, its help text, its section and, where it has them, its allowed values: the
+checks below, `wavegen train --help` and docs/config.md (`wavegen config --markdown`) all read them from here.
 The config is written to `run/config.json` and into every checkpoint, and it alone rebuilds the models.
+This module imports no torch, so the command line answers at once.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import WavegenError
 
 
+class Section:
+    """A group of Config fields: calling it makes one field with its default, help text and allowed values."""
+
+    def __init__(self, title: str):
+        self.title = title
+
+    def __call__(self, default, help: str, choices: tuple | None = None):
+        return field(default=default, metadata={"section": self.title, "help": help, "choices": choices})
+
+
+DATA = Section('data and run folder')
+EXAMPLES = Section("examples: the files' own length, or windows cut from longer audio (docs/audio.md)")
+MODEL = Section('model')
+LOSS = Section('loss and regularisers (docs/audio.md)')
+OPTIM = Section('optimisation')
+LABELS = Section("the post's soft labels (loss bce only)")
+LENGTH = Section('length of the run: whichever of the two comes first (none = no limit from it)')
+NAN = Section('when a loss or gradient turns NaN or Inf')
+BOOK = Section('bookkeeping')
+EVAL = Section('knowing whether it worked (docs/findings.md)')
+
+
 @dataclass
 class Config:
-    # data and run folder
-    data: str = ""  # folder of audio files (searched recursively)
-    out: str = ""  # run folder: config, stats, previews, checkpoints, figures
-    formats: tuple[str, ...] = ("wav", "flac", "ogg")  # file extensions loaded from `data`
-    # examples: the files' own length, or windows cut from longer audio (README, "Real audio")
-    length: int = 0  # samples per example; 0 = each file is one example and all files have one length
-    sample_rate: int = 0  # resample every file to this rate (0 = keep; then all files must share one)
-    mono: bool = True  # average the channels; false keeps them (every file needs the same channel count)
-    hop: int = 0  # samples between window starts within a file (0 = length: no overlap)
-    window: str = "random"  # "all" windows, the same with a "random" offset each epoch, or the "first" of each file
-    pad: bool = True  # end-pad short files and the last window of a file (false: drop them; too-short files are an error)
-    normalise: str = "none"  # per example: "none", "peak" (max |x| = 1) or "rms" (RMS 0.1)
-    skip_bad: bool = False  # train on the readable files and list the bad ones, instead of stopping at them
-    # model
-    arch: str = "dcgan"  # "dcgan": the seed's family, planned for any length; "wavegan": Donahue et al. 2018
-    nz: int = 100  # length of the noise vector fed to G
-    z_dist: str = "normal"  # noise: "normal" N(0, 1) or "uniform" U(-1, 1) (WaveGAN)
-    ngf: int = 512  # G's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)
-    ndf: int = 512  # D's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)
-    layers: int = 0  # G's upsampling layers (0 = planned from the length); D is planned for the same length
-    upsample: str = "transpose"  # wavegan: "transpose"d convolution or "nearest"-neighbour upsampling + convolution
-    dropout_g: float = 0.2  # Dropout after every hidden layer of G
-    dropout_d: float = 0.2  # Dropout after every hidden layer of D
-    dropout_masks: str = "torch"  # "torch": nn.Dropout's masks (the post's random stream); "int32": same law, ~3x cheaper on CPU
-    g_batchnorm: bool = True  # BatchNorm in G's hidden layers
-    d_batchnorm: bool = True  # BatchNorm in D's hidden layers (off: D sees the offset and gain the seed's D cannot)
-    phase_shuffle: int = 0  # D shifts each example by up to this many samples between layers (WaveGAN: 2)
-    spectral_norm: bool = False  # spectral normalisation of D's weights
-    init: str = "default"  # weight init: "default" (PyTorch's) or "dcgan" (conv N(0, 0.02), BN N(1, 0.02))
-    # loss and regularisers (README, "Losses")
-    loss: str = "bce"  # "bce" (soft labels below), "nonsat", "lsgan", "hinge" or "wgan-gp"
-    gp_lambda: float = 10.0  # weight of the gradient penalty of wgan-gp
-    r1_gamma: float = 0.0  # R1 penalty on real examples, gamma / 2 * |grad D(x)|^2 (0 = off; 10 is usual)
-    d_steps: int = 1  # D steps per G step, each on its own real batch
-    instance_noise: float = 0.0  # std of Gaussian noise added to every input of D (0 = off)
-    instance_noise_batches: int = 0  # batches over which that noise fades linearly to 0 (0 = it stays)
-    ema: float = 0.0  # decay of a moving average of G's weights, used for previews and sampling (0 = off; ~0.999)
-    # optimisation
-    batch_size: int = 100  # examples per batch; the last partial batch of an epoch is kept, as a DataLoader does
-    batch_scope: str = "rank"  # with torchrun: batch_size per "rank", or the "global" batch split over the ranks
-    sync_bn: bool = False  # with torchrun: BatchNorm statistics over the global batch instead of per rank
-    lr_g: float = 5e-5  # Adam learning rate of G
-    lr_d: float = 5e-5  # Adam learning rate of D
-    beta1: float = 0.9  # Adam beta1 for both
-    beta2: float = 0.999  # Adam beta2 for both
-    # the seed's soft labels (loss "bce" only)
-    label_real: float = 1.0  # mean of the soft label for real examples
-    label_fake: float = 0.0  # mean of the soft label for fake examples
-    label_noise: float = 0.1  # std of the Gaussian noise added to the labels, redrawn every batch
-    # length of the run: whichever of the two comes first (None = no limit from it)
-    batches: int | None = None  # stop after this many batches in total
-    epochs: int | None = None  # stop after this many passes over the data
-    # when a loss or gradient turns NaN or Inf
-    on_nan: str = "rollback"  # "rollback" to the last good checkpoint, or "stop"
-    nan_lr_factor: float = 0.5  # learning rates are multiplied by this at each rollback (so the run takes another path)
-    max_rollbacks: int = 3  # rollbacks allowed before the run stops
-    # bookkeeping
-    seed: int = 0  # seeds every random draw: same seed, same run on CPU
-    device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
-    amp: bool = False  # bfloat16 autocast for the forward passes (for GPUs; weights and optimiser stay float32)
-    stats_every: int = 10  # batches between flushes of stats.jsonl and the progress bar (one device sync each)
-    print_every: int = 100  # batches between console lines
-    preview_every: int = 100  # batches between saves of G's output on the fixed noise
-    n_preview: int = 64  # size of the fixed noise batch
-    ckpt_every: int = 500  # batches between checkpoints
-    keep_ckpts: int = 3  # periodic checkpoints kept on disk (the newest ones); 0 keeps all
-    sample_mode: str = "train"  # how G runs for previews and `generate`: "train" (as D saw it), "batch" or "eval" (README)
-    tensorboard: bool = False  # also log scalars, preview audio and figures to run/tensorboard
-    # knowing whether it worked (README, "Metrics")
-    holdout: float = 0.0  # share of the examples kept out of training for evaluation (synthetic data draws fresh ones)
-    eval_every: int = 0  # batches between quality scores during training, appended to stats.jsonl (0 = never)
-    eval_n: int = 500  # generated and real examples per score during training
-    eval_metrics: tuple[str, ...] = ("frechet",)  # metrics scored during training (`wavegen eval --list`)
-    best_metric: str = "frechet"  # keeps checkpoints/best.pt at the best score of this metric (one of eval_metrics)
-    stop_on_divergence: bool = False  # stop (with a checkpoint) once the run has drifted apart (README, "Metrics")
-    layer_every: int = 50  # batches between per-layer weight / gradient / update norms in layers.jsonl (0 = never)
-    preset: str = ""  # the preset these values started from (a record only)
+    data: str = DATA("", 'folder of audio files (searched recursively)')
+    out: str = DATA("", 'run folder: config, stats, previews, checkpoints, figures')
+    formats: tuple[str, ...] = DATA(("wav", "flac", "ogg"), 'file extensions loaded from `data`')
+    cache_dir: str = DATA("",
+        'where decoded data is cached ("": $WAVEGEN_CACHE_DIR, else the user cache folder, e.g. ~/.cache/wavegen); '
+        '"none": decode into memory, write nothing')
+
+    length: int = EXAMPLES(0, 'samples per example; 0 = each file is one example and all files have one length')
+    sample_rate: int = EXAMPLES(0, 'resample every file to this rate (0 = keep; then all files must share one)')
+    mono: bool = EXAMPLES(True, 'average the channels; false keeps them (every file needs the same channel count)')
+    hop: int = EXAMPLES(0, 'samples between window starts within a file (0 = length: no overlap)')
+    window: str = EXAMPLES("random",
+        '"all" windows, the same with a "random" offset each epoch, or the "first" of each file',
+        choices=('random', 'first', 'all'))
+    pad: bool = EXAMPLES(True,
+        'end-pad short files and the last window of a file (false: drop them; too-short files are an error)')
+    normalise: str = EXAMPLES("none",
+        'per example: "none", "peak" (max |x| = 1) or "rms" (RMS 0.1)', choices=('none', 'peak', 'rms'))
+    skip_bad: bool = EXAMPLES(False, 'train on the readable files and list the bad ones, instead of stopping at them')
+
+    arch: str = MODEL("dcgan",
+        '"dcgan": the post\'s family, planned for any length; "wavegan": Donahue et al. 2018',
+        choices=('dcgan', 'wavegan'))
+    nz: int = MODEL(100, 'length of the noise vector fed to G')
+    z_dist: str = MODEL("normal",
+        'noise: "normal" N(0, 1) or "uniform" U(-1, 1) (WaveGAN)', choices=('normal', 'uniform'))
+    ngf: int = MODEL(512, "G's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)")
+    ndf: int = MODEL(512, "D's width: its widest layer (dcgan), or the paper's d, its narrowest (wavegan)")
+    layers: int = MODEL(0, "G's upsampling layers (0 = planned from the length); D is planned for the same length")
+    upsample: str = MODEL("transpose",
+        'wavegan: "transpose"d convolution or "nearest"-neighbour upsampling + convolution',
+        choices=('transpose', 'nearest'))
+    dropout_g: float = MODEL(0.2, 'Dropout after every hidden layer of G')
+    dropout_d: float = MODEL(0.2, 'Dropout after every hidden layer of D')
+    dropout_masks: str = MODEL("torch",
+        '"torch": nn.Dropout\'s masks (the post\'s random stream); "int32": same law, ~3x cheaper on CPU',
+        choices=('torch', 'int32'))
+    g_batchnorm: bool = MODEL(True, "BatchNorm in G's hidden layers")
+    d_batchnorm: bool = MODEL(True,
+        "BatchNorm in D's hidden layers (off: D sees the offset and gain the post's D cannot)")
+    phase_shuffle: int = MODEL(0, 'D shifts each example by up to this many samples between layers (WaveGAN: 2)')
+    spectral_norm: bool = MODEL(False, "spectral normalisation of D's weights")
+    init: str = MODEL("default",
+        'weight init: "default" (PyTorch\'s) or "dcgan" (conv N(0, 0.02), BN N(1, 0.02))',
+        choices=('default', 'dcgan'))
+
+    loss: str = LOSS("bce",
+        '"bce" (soft labels below), "nonsat", "lsgan", "hinge" or "wgan-gp"',
+        choices=('bce', 'nonsat', 'lsgan', 'hinge', 'wgan-gp'))
+    gp_lambda: float = LOSS(10.0, 'weight of the gradient penalty of wgan-gp')
+    r1_gamma: float = LOSS(0.0, 'R1 penalty on real examples, gamma / 2 * |grad D(x)|^2 (0 = off; 10 is usual)')
+    d_steps: int = LOSS(1, 'D steps per G step, each on its own real batch')
+    instance_noise: float = LOSS(0.0, 'std of Gaussian noise added to every input of D (0 = off)')
+    instance_noise_batches: int = LOSS(0, 'batches over which that noise fades linearly to 0 (0 = it stays)')
+    ema: float = LOSS(0.0,
+        "decay of a moving average of G's weights, used for previews and sampling (0 = off; ~0.999)")
+
+    batch_size: int = OPTIM(100,
+        'examples per batch; the last partial batch of an epoch is kept, as a DataLoader does')
+    batch_scope: str = OPTIM("rank",
+        'with torchrun: batch_size per "rank", or the "global" batch split over the ranks',
+        choices=('rank', 'global'))
+    sync_bn: bool = OPTIM(False, 'with torchrun: BatchNorm statistics over the global batch instead of per rank')
+    lr_g: float = OPTIM(5e-5, 'Adam learning rate of G')
+    lr_d: float = OPTIM(5e-5, 'Adam learning rate of D')
+    beta1: float = OPTIM(0.9, 'Adam beta1 for both')
+    beta2: float = OPTIM(0.999, 'Adam beta2 for both')
+
+    label_real: float = LABELS(1.0, 'mean of the soft label for real examples')
+    label_fake: float = LABELS(0.0, 'mean of the soft label for fake examples')
+    label_noise: float = LABELS(0.1, 'std of the Gaussian noise added to the labels, redrawn every batch')
+
+    batches: int | None = LENGTH(None, 'stop after this many batches in total')
+    epochs: int | None = LENGTH(None, 'stop after this many passes over the data')
+
+    on_nan: str = NAN("rollback", '"rollback" to the last good checkpoint, or "stop"', choices=('rollback', 'stop'))
+    nan_lr_factor: float = NAN(0.5,
+        'learning rates are multiplied by this at each rollback (so the run takes another path)')
+    max_rollbacks: int = NAN(3, 'rollbacks allowed before the run stops')
+
+    seed: int = BOOK(0, 'seeds every random draw: same seed, same run on CPU')
+    device: str = BOOK("auto", '"auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...')
+    amp: bool = BOOK(False, 'bfloat16 autocast for the forward passes (for GPUs; weights and optimiser stay float32)')
+    stats_every: int = BOOK(10, 'batches between flushes of stats.jsonl and the progress bar (one device sync each)')
+    print_every: int = BOOK(100, 'batches between console lines')
+    preview_every: int = BOOK(100, "batches between saves of G's output on the fixed noise")
+    n_preview: int = BOOK(64, 'size of the fixed noise batch')
+    ckpt_every: int = BOOK(500, 'batches between checkpoints')
+    keep_ckpts: int = BOOK(3, 'periodic checkpoints kept on disk (the newest ones); 0 keeps all')
+    sample_mode: str = BOOK("train",
+        'how G runs for previews and `generate`: "train" (as D saw it), "batch" or "eval" (docs/findings.md)',
+        choices=('train', 'batch', 'eval'))
+    tensorboard: bool = BOOK(False, 'also log scalars, preview audio and figures to run/tensorboard')
+
+    holdout: float = EVAL(0.0,
+        'share of the examples kept out of training for evaluation (synthetic data draws fresh ones)')
+    eval_every: int = EVAL(0, 'batches between quality scores during training, appended to stats.jsonl (0 = never)')
+    eval_n: int = EVAL(500, 'generated and real examples per score during training')
+    eval_metrics: tuple[str, ...] = EVAL(("frechet",), 'metrics scored during training (`wavegen eval --list`)')
+    best_metric: str = EVAL("frechet",
+        'keeps checkpoints/best.pt at the best score of this metric (one of eval_metrics)')
+    stop_on_divergence: bool = EVAL(False,
+        'stop (with a checkpoint) once the run has drifted apart (docs/findings.md)')
+    layer_every: int = EVAL(50,
+        'batches between per-layer weight / gradient / update norms in layers.jsonl (0 = never)')
+    preset: str = EVAL("", 'the preset these values started from (a record only; set by --preset)')
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -100,16 +154,16 @@ class Config:
         return d
 
 
-# Presets are overlays: the fields they name, nothing else. `seed` is the post as written.
+# Presets are overlays: the fields they name, nothing else. `post` is the post as written.
 PRESETS: dict[str, dict] = {
     # The post's values, plus the weight init of the DCGAN tutorial the post builds on: with PyTorch's default
-    # init G starts with a saturated Tanh and never leaves its garbage phase (README, "The transition").
-    "seed": {"init": "dcgan", "epochs": 5000},
-    # The seed's recipe made quick (README, "Speed"): the DCGAN paper's Adam settings (the transition 3x sooner in
+    # init G starts with a saturated Tanh and never leaves its garbage phase (docs/findings.md, "The transition").
+    "post": {"init": "dcgan", "epochs": 5000},
+    # The post's recipe made quick (docs/performance.md): the DCGAN paper's Adam settings (the transition 3x sooner in
     # the ablations), a quarter of the width (about 16x fewer FLOPs), cheaper dropout masks, scored as it trains.
     "fast": {"init": "dcgan", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "ngf": 128, "ndf": 128,
              "dropout_masks": "int32", "epochs": 5000, "eval_every": 100},
-    # The seed's DCGAN family planned for any --length, trained as the DCGAN paper does (README, "Real audio").
+    # The post's DCGAN family planned for any --length, trained as the DCGAN paper does (docs/audio.md).
     "dcgan": {"init": "dcgan", "loss": "nonsat", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "batch_size": 64,
               "dropout_g": 0.0, "dropout_d": 0.0, "d_batchnorm": False, "ngf": 256, "ndf": 256, "normalise": "peak"},
     # WaveGAN as published: 16384 samples at 16 kHz, kernel 25 stride 4, phase shuffle, WGAN-GP with 5 D steps.
@@ -118,6 +172,23 @@ PRESETS: dict[str, dict] = {
                 "phase_shuffle": 2, "loss": "wgan-gp", "gp_lambda": 10.0, "d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4,
                 "beta1": 0.5, "beta2": 0.9, "batch_size": 64},
 }
+
+
+PRESET_ALIASES = {"seed": "post"}  # older names, still accepted: run folders and scripts keep working
+PRESET_HELP = {
+    "post": "the blog post's 1-D DCGAN and its training loop, exactly (float32, soft labels, batch 100, width 512)",
+    "fast": "the post's recipe made quick: DCGAN Adam settings, width 128, cheaper dropout masks, scored as it trains",
+    "dcgan": "the post's DCGAN family planned for any --length, trained as the DCGAN paper does",
+    "wavegan": "WaveGAN as published: 16384 samples at 16 kHz, kernel 25 stride 4, phase shuffle, WGAN-GP",
+}
+
+
+def preset_name(name: str) -> str:
+    """The preset a name stands for (an alias gives its new name), or a one-line error listing the known ones."""
+    name = PRESET_ALIASES.get(name, name)
+    if name not in PRESETS:
+        raise WavegenError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return name
 
 
 def _field_types() -> dict[str, type]:
@@ -151,10 +222,9 @@ def parse_value(key: str, text: str):
         raise WavegenError(f"config key {key!r} wants {t.__name__}, got {text!r}") from None
 
 
-def make_config(preset: str = "seed", **overrides) -> Config:
+def make_config(preset: str = "post", **overrides) -> Config:
     """A config from a preset plus explicit overrides (None in overrides means: leave the preset's value)."""
-    if preset not in PRESETS:
-        raise WavegenError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    preset = preset_name(preset)
     values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
     unknown = set(values) - {f.name for f in fields(Config)}
     if unknown:
@@ -177,7 +247,8 @@ def validate(cfg: Config) -> None:
             ok = True
         if not ok:
             raise WavegenError(f"config key {f.name!r} wants {t.__name__}, got {v!r}")
-    positive = ["nz", "ngf", "ndf", "batch_size", "stats_every", "print_every", "preview_every", "n_preview", "ckpt_every"]
+    positive = ["nz", "ngf", "ndf", "batch_size", "stats_every", "print_every", "preview_every", "n_preview",
+                "ckpt_every"]
     for key in positive:
         if getattr(cfg, key) <= 0:
             raise WavegenError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
@@ -195,17 +266,19 @@ def validate(cfg: Config) -> None:
         if getattr(cfg, key) < 0:
             raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
     if not 0 < cfg.nan_lr_factor <= 1 or cfg.max_rollbacks < 0:
-        raise WavegenError(f"nan_lr_factor must be in (0, 1] and max_rollbacks >= 0, got {cfg.nan_lr_factor}, {cfg.max_rollbacks}")
+        raise WavegenError(f"nan_lr_factor must be in (0, 1] and max_rollbacks >= 0, got {cfg.nan_lr_factor}, "
+                           f"{cfg.max_rollbacks}")
+    if cfg.cache_dir.strip().lower() not in ("", "none") and cfg.data:
+        cache, data = Path(cfg.cache_dir).expanduser().resolve(), Path(cfg.data).expanduser().resolve()
+        if cache == data or data in cache.parents:
+            raise WavegenError(f"cache_dir {cfg.cache_dir} is inside the data folder {cfg.data}: wavegen never writes "
+                               "into a data folder; choose a cache folder outside it")
     if cfg.d_steps < 1:
         raise WavegenError(f"config key 'd_steps' must be >= 1, got {cfg.d_steps}")
-    choices = {"arch": ("dcgan", "wavegan"), "z_dist": ("normal", "uniform"), "upsample": ("transpose", "nearest"),
-               "loss": ("bce", "nonsat", "lsgan", "hinge", "wgan-gp"), "window": ("random", "first", "all"),
-               "normalise": ("none", "peak", "rms"), "init": ("default", "dcgan"), "sample_mode": ("batch", "train", "eval"),
-               "batch_scope": ("rank", "global"), "on_nan": ("rollback", "stop"),
-               "dropout_masks": ("torch", "int32")}
-    for key, allowed in choices.items():
-        if getattr(cfg, key) not in allowed:
-            raise WavegenError(f"config key {key!r} must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")
+    for f in fields(cfg):
+        allowed = f.metadata["choices"]
+        if allowed and getattr(cfg, f.name) not in allowed:
+            raise WavegenError(f"config key {f.name!r} must be one of {', '.join(allowed)}; got {getattr(cfg, f.name)!r}")
     if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
         raise WavegenError(f"Adam betas must be in [0, 1), got ({cfg.beta1}, {cfg.beta2})")
     if cfg.label_noise < 0 or cfg.keep_ckpts < 0:
@@ -214,12 +287,12 @@ def validate(cfg: Config) -> None:
         raise WavegenError(f"holdout must be in [0, 1), got {cfg.holdout}")
     if cfg.eval_every < 0 or cfg.layer_every < 0 or cfg.eval_n < 20:
         raise WavegenError("eval_every and layer_every must be >= 0, eval_n >= 20")
-    from .metrics import check_names  # imported here: the registry fills on import
+    from .evaluation.metrics import check_names  # imported here: the registry fills on import
 
     check_names([*cfg.eval_metrics, cfg.best_metric])
     if cfg.eval_every and cfg.best_metric not in cfg.eval_metrics:
         raise WavegenError(f"best_metric {cfg.best_metric!r} must be one of eval_metrics {list(cfg.eval_metrics)}")
-    from .models import check_model  # the architecture decides which widths and lengths it can make
+    from .models.build import check_model  # the architecture decides which widths and lengths it can make
 
     check_model(cfg, cfg.length or None)
 
@@ -245,3 +318,38 @@ def load_config(path: str | Path) -> Config:
         return config_from_dict(json.loads(path.read_text()))
     except (OSError, json.JSONDecodeError) as e:
         raise WavegenError(f"{path}: cannot read config ({e})") from None
+
+
+def field_docs() -> list[dict]:
+    """Every Config field as {name, section, type, default, help, choices}: what `--help` and docs/config.md show."""
+    out = []
+    for f in fields(Config):
+        out.append({"name": f.name, "section": f.metadata["section"], "type": f.type.replace(" | None", ""),
+                    "default": f.default, "help": f.metadata["help"], "choices": f.metadata["choices"]})
+    return out
+
+
+def markdown() -> str:
+    """docs/config.md: every setting by section, and the presets."""
+    lines = ["# Every setting", "",
+             "Generated by `wavegen config --markdown` from `wavegen/config.py`, where each field has its default, its "
+             "help and its allowed values. Every setting is a flag of `wavegen train` (`lr_g` is `--lr-g`).", ""]
+    section = None
+    for d in field_docs():
+        if d["section"] != section:
+            section = d["section"]
+            lines += ["", f"## {section[0].upper()}{section[1:]}", "", "| flag | default | what it does |", "|---|---|---|"]
+        default = ",".join(d["default"]) if isinstance(d["default"], tuple) else d["default"]
+        default = '""' if default == "" else default
+        allowed = f" One of: {', '.join(d['choices'])}." if d["choices"] else ""
+        help_ = (d["help"] + "." + allowed).replace("|", "\\|")
+        flag = "DATA (argument)" if d["name"] == "data" else f"--{d['name'].replace('_', '-')}"
+        lines.append(f"| `{flag}` | `{default}` | {help_} |")
+    lines += ["", "## Presets", "", "A preset sets the fields it names and nothing else; flags override it.", "",
+              "| preset | what it is | values |", "|---|---|---|"]
+    for name, values in PRESETS.items():
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        lines.append(f"| `{name}` | {PRESET_HELP[name]} | {shown} |")
+    aliases = ", ".join(f"`{old}` (now `{new}`)" for old, new in PRESET_ALIASES.items())
+    lines += ["", f"Older preset names still accepted: {aliases}.", ""]
+    return "\n".join(lines)

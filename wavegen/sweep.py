@@ -39,10 +39,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import checkpoint
-from .analysis import analyse_rows, smooth, window
+from . import checkpoint, runfolder
+from .evaluation.analysis import analyse_rows, smooth, window
 from .config import Config, make_config
 from .errors import WavegenError
+from .runfolder import RunLog, read_stats
 
 SPEC_KEYS = {"preset", "data", "base", "grid", "settings", "seeds", "description"}
 RESERVED = {"data": "give it once, at the top of the spec", "out": "the sweep names the run folders",
@@ -220,7 +221,7 @@ def ended(run_dir: Path) -> bool:
 
 def _mark_done(run_dir: Path, seconds: float) -> None:
     info = {"seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    checkpoint.atomic_write(run_dir / DONE, lambda f: f.write((json.dumps(info) + "\n").encode()))
+    runfolder.atomic_write(run_dir / DONE, lambda f: f.write((json.dumps(info) + "\n").encode()))
 
 
 # ---- the sweep folder ---------------------------------------------------------------------------------------------
@@ -250,7 +251,7 @@ def open_out(out: Path, spec: dict, runs: list[Run], spec_path: Path) -> None:
     if check_out(out, spec):
         return
     text = json.dumps({"spec_file": str(spec_path), "spec": spec, "runs": [asdict(r) for r in runs]}, indent=2) + "\n"
-    checkpoint.atomic_write(out / "sweep.json", lambda f: f.write(text.encode()))
+    runfolder.atomic_write(out / "sweep.json", lambda f: f.write(text.encode()))
 
 
 @contextmanager
@@ -428,15 +429,13 @@ def _at_step(timing: list[tuple[int, float]], step: int | None) -> float | None:
 
 def run_result(run_dir: Path, rows: list[dict] | None = None) -> dict:
     """One finished run's numbers: transition (batch, seconds), best and final score, divergence, speed."""
-    from .train import read_stats
-
     rows = read_stats(run_dir) if rows is None else rows
     cfg = json.loads((run_dir / "config.json").read_text())
     found = analyse_rows(rows, cfg.get("best_metric"))
-    timing = [(r["step"], r["time/wall_s"]) for r in rows if "time/wall_s" in r]
-    key = f"eval/{found['metric']}"
-    scores = [r[key] for r in rows if key in r]
-    batches = max((r["step"] for r in rows if "loss/G" in r), default=0)
+    log = RunLog.from_rows(rows)
+    timing = [(r["step"], r["time/wall_s"]) for r in log.timings]
+    scores = log.scores(found["metric"])[1] if found["metric"] else []
+    batches = log.batches_done()
     wall = _at_step(timing, batches)
     return {"run": run_dir.name, "seed": cfg.get("seed"), "batches": batches, "metric": found["metric"],
             "transition_batch": found["transition"], "transition_s": _at_step(timing, found["transition"]),
@@ -448,8 +447,6 @@ def run_result(run_dir: Path, rows: list[dict] | None = None) -> dict:
 
 def _finished(out: Path) -> list[tuple[str, list[tuple[dict, list[dict]]]]]:
     """Per setting (spec order): (result, stats rows) of each finished run."""
-    from .train import read_stats
-
     meta = json.loads((out / "sweep.json").read_text())
     groups: dict[str, list] = {}
     for r in meta["runs"]:
@@ -506,7 +503,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 NOTE = ("Mean ± std over seeds (finished runs only); (k/n): found in k of n seeds. Transition and divergence as "
-        "`wavegen analyse` finds them (wavegen/analysis.py); seconds interpolated from the checkpoints' wall clock; "
+        "`wavegen analyse` finds them (wavegen/evaluation/analysis.py); seconds interpolated from the checkpoints' wall clock; "
         "scores lower is better; batches/s includes scoring.")
 
 
@@ -526,7 +523,7 @@ def write_report(out: str | Path) -> list[dict]:
     per_run = [{"setting": s, **res} for s, runs in groups for res, _ in runs]
     for name, text in (("table.md", format_table(rows) + "\n\n" + NOTE + "\n"), ("table.csv", _csv(rows)),
                        ("runs.csv", _csv(per_run))):
-        checkpoint.atomic_write(out / name, lambda f, t=text: f.write(t.encode()))
+        runfolder.atomic_write(out / name, lambda f, t=text: f.write(t.encode()))
     if per_run:
         plot_curves(out, groups)
     return rows
@@ -541,12 +538,12 @@ def _common(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
 
 
 def _quality(rows: list[dict], metric: str | None) -> tuple[np.ndarray, np.ndarray] | None:
-    e = [r for r in rows if f"eval/{metric}" in r]
-    return (np.array([r["step"] for r in e]), np.array([r[f"eval/{metric}"] for r in e])) if e else None
+    steps, values = RunLog.from_rows(rows).scores(metric)
+    return (np.array(steps), np.array(values)) if steps else None
 
 
 def _margin(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    b = [r for r in rows if "loss/G" in r]
+    b = RunLog.from_rows(rows).batches
     return np.array([r["step"] for r in b]), smooth(np.array([r["D/real"] - r["D/fake"] for r in b]), window(len(b)))
 
 
@@ -585,6 +582,6 @@ def plot_curves(out: Path, groups: list, path: Path | None = None, title: str | 
     fig.suptitle(title or f"sweep {out.name}: mean over seeds, shaded min to max")
     fig.tight_layout()
     path = path or out / "curves.png"
-    checkpoint.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    runfolder.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
     return path

@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .errors import WavegenError
+from ..errors import WavegenError
 
 
 @dataclass

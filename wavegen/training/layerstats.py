@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import read_jsonl
+from ..runfolder import read_jsonl
 
 
 class LayerStats:

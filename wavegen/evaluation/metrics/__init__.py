@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import WavegenError
+from ...errors import WavegenError
 
 
 @dataclass

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import analyse, describe
-from .checkpoint import atomic_write
-from .data import GaussianSpec
-from .errors import WavegenError
+from ..data.synthetic import GaussianSpec
+from ..errors import WavegenError
+from ..evaluation.analysis import analyse, describe
+from ..runfolder import atomic_write, read_log
+from ..training.step import STAT_KEYS
 from .plot import load_preview, preview_steps
-from .train import STAT_KEYS, read_stats
 
-TRANSITION_SHARE = 0.8  # the transition: samples first reach this share of the real data's shape score
+SHAPE_SHARE = 0.8  # the shape milestone: samples first keep this share of the real data's shape score
 TAIL = 100  # batches averaged for the closing values
 
 
@@ -41,27 +41,28 @@ def ideal_errors(run: str | Path) -> tuple[list[dict], float] | None:
     return out, real_score
 
 
-def transition_step(errors: list[dict], real_score: float, hold: int = 3) -> int | None:
-    """The first preview from which the samples keep TRANSITION_SHARE of the real data's shape score for
-    `hold` previews in a row (a lucky early preview that falls back is not the transition)."""
-    ok = [e["shape"] >= TRANSITION_SHARE * real_score for e in errors]
+def shape_milestone(errors: list[dict], real_score: float, hold: int = 3) -> int | None:
+    """The first preview from which the samples keep SHAPE_SHARE of the real data's shape score for `hold`
+    previews in a row (a lucky early preview that falls back does not count). Not the transition, which is
+    found in the training statistics (evaluation/analysis.py): this one looks at the samples themselves."""
+    ok = [e["shape"] >= SHAPE_SHARE * real_score for e in errors]
     return next((e["step"] for i, e in enumerate(errors) if all(ok[i:i + hold])), None)
 
 
 def write_summary(run: str | Path) -> str:
     run = Path(run)
-    rows = read_stats(run)
-    batch_rows = [r for r in rows if "loss/G" in r]
+    log = read_log(run)
+    batch_rows = log.batches
     if not batch_rows:
         raise WavegenError(f"{run}: no training statistics (stats.jsonl) to summarise")
     cfg = json.loads((run / "config.json").read_text())
-    walls = [r["time/wall_s"] for r in rows if "time/wall_s" in r]
+    wall = log.wall_s()
     last = batch_rows[-1]
     tail = batch_rows[-TAIL:]
     lines = [f"# Run {run.name}", "",
              f"- preset `{cfg['preset']}`, data `{cfg['data']}`, batch {cfg['batch_size']}, lr G {cfg['lr_g']:g} / D {cfg['lr_d']:g}, betas ({cfg['beta1']}, {cfg['beta2']})",
              f"- trained {last['step']} batches ({last['epoch']} full epochs)"
-             + (f" in {walls[-1]:.0f} s: {last['step'] / walls[-1]:.2f} batches/s" if walls and walls[-1] > 0 else ""),
+             + (f" in {wall:.0f} s: {last['step'] / wall:.2f} batches/s" if wall else ""),
              f"- mean of the last {len(tail)} batches: "
              + ", ".join(f"{k} {np.mean([r[k] for r in tail]):.4f}" for k in STAT_KEYS)]
     lines += ["", "From the statistics: " + describe(analyse(run)) + "."]
@@ -74,12 +75,12 @@ def write_summary(run: str | Path) -> str:
     found = ideal_errors(run)
     if found:
         errors, real_score = found
-        t = transition_step(errors, real_score)
+        t = shape_milestone(errors, real_score)
         lines += ["", f"Fixed-noise samples against the ideal curve. Shape: mean correlation with the curve (real data: {real_score:.3f}); "
                   "offset: mean of sample - curve; RMSE in units of the data's noise std (real data: 1.00).", "",
                   "| batch | shape | offset | RMSE / noise |", "|---:|---:|---:|---:|"]
         lines += [f"| {e['step']} | {e['shape']:.3f} | {e['offset']:+.3f} | {e['rmse']:.2f} |" for e in errors]
-        lines += ["", f"Transition (first preview with a shape score of {TRANSITION_SHARE:g} x the real data's): "
+        lines += ["", f"Shape milestone (first preview keeping a shape score of {SHAPE_SHARE:g} x the real data's): "
                   + (f"batch {t}" if t is not None else "not reached")]
     text = "\n".join(lines) + "\n"
     atomic_write(run / "summary.md", lambda f: f.write(text.encode()))

@@ -13,8 +13,8 @@ import math
 import torch
 from torch import nn
 
-from .errors import WavegenError
-from .models import PhaseShuffle
+from ..errors import WavegenError
+from .layers import PhaseShuffle
 
 KERNEL = 25  # the paper's kernel length
 START = 16  # samples after G's dense layer (and before D's)

@@ -1,9 +1,11 @@
 """Where a run's examples come from: one call, `open_examples(cfg)`, for both kinds of data.
 
 - length 0: every file is one example and all files have one length (the seed's data); the folder is decoded
-  once into a tensor in memory (`data.load_folder`, cached beside the files).
+  once into a tensor in memory (`folder.load_folder`).
 - length > 0: windows of `length` samples cut from audio of any length, rate and channel count, served from a
-  memory-mapped cache built once (`audio.open_windows`), so a data set larger than memory trains in little RAM.
+  memory-mapped cache built once (`windows.open_windows`), so a data set larger than memory trains in little RAM.
+Both caches live in the cache folder (data/cache.py, `cfg.cache_dir`), never in the data folder; the run's log
+says where, and how large, when one is built.
 Both give `n`, `channels`, `length`, `sample_rate`, `skipped`, `classes`, `set_epoch(epoch, seed)` and
 `get(idx) -> (B, C, L)`.
 """
@@ -11,7 +13,10 @@ from __future__ import annotations
 
 import torch
 
-from .data import load_folder
+from pathlib import Path
+
+from .cache import human, size_of
+from .folder import load_folder
 
 
 class InMemory:
@@ -33,9 +38,21 @@ class InMemory:
 
 def open_examples(cfg):
     if cfg.length == 0:
-        data = load_folder(cfg.data, cfg.formats, skip_bad=cfg.skip_bad)
+        data = load_folder(cfg.data, cfg.formats, skip_bad=cfg.skip_bad, cache_dir=cfg.cache_dir)
+        if data.built:
+            _say_built(cfg.data, data.cache)
         return InMemory(data.x, data.sample_rate, data.skipped)
-    from .audio import open_windows
+    from .windows import open_windows
 
-    return open_windows(cfg.data, formats=cfg.formats, length=cfg.length, sample_rate=cfg.sample_rate, mono=cfg.mono,
-                        hop=cfg.hop, window=cfg.window, pad=cfg.pad, normalise=cfg.normalise, skip_bad=cfg.skip_bad)
+    w = open_windows(cfg.data, formats=cfg.formats, length=cfg.length, sample_rate=cfg.sample_rate, mono=cfg.mono,
+                     hop=cfg.hop, window=cfg.window, pad=cfg.pad, normalise=cfg.normalise, skip_bad=cfg.skip_bad,
+                     cache_dir=cfg.cache_dir)
+    if w.cache_built:
+        _say_built(cfg.data, w.folder)
+    return w
+
+
+def _say_built(data: str, cache: Path) -> None:
+    # Printed by the process that built it (one rank under torchrun: the others waited and read it)
+    print(f"decoded {data} into the cache {cache} ({human(size_of(cache))}; `wavegen cache clear` removes it)",
+          flush=True)

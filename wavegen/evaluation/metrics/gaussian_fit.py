@@ -32,7 +32,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.stats
 
-from ..data import GaussianSpec
+from ...data.synthetic import GaussianSpec
 from . import EvalSets, register
 
 ITERS = 30

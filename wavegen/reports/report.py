@@ -36,10 +36,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import soundfile as sf
 
-from .checkpoint import atomic_write
-from .errors import WavegenError
+from ..runfolder import RunLog, atomic_write, read_log
+from ..errors import WavegenError
 from .plot import POST_STEPS, choose_steps, load_preview, plot_progress, plot_samples, preview_steps
-from .train import read_stats
 
 CLIP_SECONDS = 0.5  # clips shorter than this are repeated end to end until they are at least this long
 AUDIO_PER_STEP = 4  # fixed-noise samples to play at each milestone
@@ -190,10 +189,9 @@ def milestones(available: list[int], analysis: dict | None) -> list[tuple[int, l
 
 # ---------------------------------------------------------------------------------------------- sections
 
-def _header(run: Path, cfg: dict, data: dict, rows: list[dict], analysis: dict | None) -> str:
-    batch_rows = [r for r in rows if "loss/G" in r]
-    walls = [r for r in rows if "time/wall_s" in r]
-    last = batch_rows[-1] if batch_rows else None
+def _header(run: Path, cfg: dict, data: dict, log: RunLog, analysis: dict | None) -> str:
+    walls = log.timings
+    last = log.batches[-1] if log.batches else None
     trained = f"{last['step']:,} ({last['epoch']:,} full epochs)" if last else "0 (no training statistics yet)"
     speed = "&ndash;"
     if walls and walls[-1]["time/wall_s"] > 0:
@@ -232,10 +230,10 @@ def _draw_progress(run: Path, analysis: dict | None) -> None:
     plot_progress(run, found=analysis)
 
 
-def _progress(run: Path, rows: list[dict], analysis: dict | None) -> str:
+def _progress(run: Path, log: RunLog, analysis: dict | None) -> str:
     out = ["<h2>Training progress</h2>"]
     png = run / "figures" / "progress.png"
-    if not any("loss/G" in r for r in rows):
+    if not log.batches:
         return out[0] + '<p class="note">No training statistics yet (stats.jsonl has no batch rows): nothing to plot.</p>'
     out.append('<p class="note">The post\'s three panels against batch: G and D loss; D\'s mean logit on the real '
                "and the fake batch; the mean over parameters of each parameter's gradient norm (log scale). "
@@ -442,18 +440,18 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     analysis = read_analysis(run)
     evaluation = read_eval(run)
     try:
-        rows = read_stats(run)
+        log = read_log(run)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WavegenError(f"{run / 'stats.jsonl'}: cannot read ({e})") from None
     png = run / "figures" / "progress.png"
     inputs = [run / "stats.jsonl", run / "analysis.json"]
-    if any("loss/G" in r for r in rows) and (
+    if log.batches and (
             not png.exists() or any(p.exists() and p.stat().st_mtime > png.stat().st_mtime for p in inputs)):
         _draw_progress(run, analysis)
         analysis = read_analysis(run)  # plot_progress may have written analysis.json
     name = run.resolve().name
-    body = [_header(run.resolve(), cfg, data, rows, analysis),
-            _progress(run, rows, analysis),
+    body = [_header(run.resolve(), cfg, data, log, analysis),
+            _progress(run, log, analysis),
             _samples(run, data, analysis),
             _metrics(run, evaluation),
             _settings(cfg, data)]

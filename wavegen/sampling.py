@@ -10,7 +10,7 @@ import torch
 from . import checkpoint
 from .config import config_from_dict
 from .errors import WavegenError
-from .models import build_models, noise, sample
+from .models.build import build_models, generator_mode, noise
 
 
 def load_generator(path: str | Path, device: str = "cpu"):
@@ -28,7 +28,7 @@ def draw(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> torch.Te
     that BatchNorm in "batch" or "train" mode sees batches like those it was trained on. Noise and dropout
     masks both come from `seed`; the caller's random stream is left as it was."""
     chunks = []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), sample(G, mode, device):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), generator_mode(G, mode, device):
         torch.manual_seed(seed)
         for start in range(0, n, cfg.batch_size):
             chunks.append(G(noise(cfg, cfg.batch_size, device))[: n - start].float().cpu())  # (b, C, L)
@@ -40,7 +40,7 @@ def interpolate(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> t
     through G's latent space. Dropout is off in every mode here ("train" runs as "batch", the same without
     Dropout), so neighbours differ only by their noise."""
     mode = "batch" if mode == "train" else mode
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), sample(G, mode, device):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), generator_mode(G, mode, device):
         torch.manual_seed(seed)
         a, b = noise(cfg, 2, device)  # (nz, 1) each
         t = torch.linspace(0, 1, n, device=device)[:, None, None]
@@ -49,12 +49,13 @@ def interpolate(G, cfg, n: int, mode: str, seed: int, device: torch.device) -> t
 
 
 def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, mode: str | None = None,
-             seed: int = 0, device: str = "cpu", walk: bool = False) -> list[Path]:
+             seed: int = 0, device: str = "cpu", walk: bool = False, best: bool = False) -> list[Path]:
     """Write `n` wavs at the data's sample rate (see `draw`), or with `walk` the `n` steps of a latent walk
-    (see `interpolate`) as numbered wavs plus one wav of them all in a row (`walk.wav`)."""
+    (see `interpolate`) as numbered wavs plus one wav of them all in a row (`walk.wav`). The checkpoint is the
+    newest, the one at batch `step`, or with `best` checkpoints/best.pt."""
     if n <= 0:
         raise WavegenError(f"--n must be positive, got {n}")
-    G, cfg, state = load_generator(checkpoint.find(run, step), device)
+    G, cfg, state = load_generator(checkpoint.find(run, step, best), device)
     mode = mode or cfg.sample_mode
     out = Path(out)
     width = max(4, len(str(n - 1)))

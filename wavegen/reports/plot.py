@@ -10,12 +10,10 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .analysis import analyse
-from .checkpoint import atomic_write
-from .data import GaussianSpec
-from .errors import WavegenError
-from .layerstats import read_layers
-from .train import read_stats
+from ..evaluation.analysis import analyse
+from ..runfolder import atomic_write, read_layers, read_log
+from ..data.synthetic import GaussianSpec
+from ..errors import WavegenError
 
 POST_STEPS = (200, 600, 800, 1000, 1200, 2000, 3000)  # the batches the post shows samples at
 SAMPLES_PER_FIGURE = 16  # a 4 x 4 grid
@@ -61,11 +59,11 @@ def _mark(axes, found: dict) -> None:
 def plot_progress(run: str | Path, found: dict | None = None) -> Path:
     """Losses; mean D logits on real and fake; mean gradient norms, against batch (raw and smoothed); the
     quality scores logged during training in a fourth panel; transition and divergence marked."""
-    all_rows = read_stats(run)
-    rows = [r for r in all_rows if "loss/G" in r]
+    log = read_log(run)
+    rows = log.batches
     if not rows:
         raise WavegenError(f"{run}: no training statistics (stats.jsonl) to plot")
-    evals = [r for r in all_rows if any(k.startswith("eval/") for k in r)]
+    evals = log.metrics()
     found = found if found is not None else analyse(run)
     step = np.array([r["step"] for r in rows])
     smooth = max(1, len(rows) // 100)
@@ -81,9 +79,8 @@ def plot_progress(run: str | Path, found: dict | None = None) -> Path:
         ax.set_ylabel(ylabel)
     axes[2].set_yscale("log")
     if evals:
-        for key in sorted({k for r in evals for k in r if k.startswith("eval/")}):
-            e = [r for r in evals if key in r]
-            axes[3].plot([r["step"] for r in e], [r[key] for r in e], marker=".", label=key[5:])
+        for metric in evals:
+            axes[3].plot(*log.scores(metric), marker=".", label=metric)
         axes[3].set_ylabel("quality (lower is better)")
         axes[3].set_yscale("log")
     _mark(axes, found)

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint
-from .data import GaussianSpec
-from .generate import draw, load_generator
+from .. import checkpoint, runfolder
+from ..data.synthetic import GaussianSpec
+from ..sampling import draw, load_generator
 from .metrics import METRICS, EvalSets, check_names, evaluate, format_table
-from .source import InMemory, open_examples
+from ..data.source import InMemory, open_examples
 
 TRAIN_SUBSET = 5000  # training examples kept for the memorisation and NDB metrics
 
@@ -77,7 +77,7 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
     results = evaluate(samples, sets, names, seed)
     out = {"step": state["step"], "checkpoint": path.name, "n": len(sets.real), "real": source,
            "sample_mode": cfg.sample_mode, "metrics": results}
-    checkpoint.atomic_write(run / "eval.json", lambda f: f.write((json.dumps(out, indent=2) + "\n").encode()))
+    runfolder.atomic_write(run / "eval.json", lambda f: f.write((json.dumps(out, indent=2) + "\n").encode()))
     return out
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from ..runfolder import RunLog, atomic_write, read_stats
 from .metrics import METRICS
 
 MIN_PEAK = 2.0  # a garbage phase means D separated real from fake by at least this many logits
@@ -105,7 +105,8 @@ def margin_divergence(steps: np.ndarray, margin: np.ndarray, loss_g: np.ndarray,
 
 def analyse_rows(rows: list[dict], metric: str | None = None) -> dict:
     """Transition and divergence from stats rows (batch rows and `eval/...` rows)."""
-    batch = [r for r in rows if "loss/G" in r]
+    log = RunLog.from_rows(rows)
+    batch = log.batches
     out: dict = {"transition": None, "divergence": None, "transition_margin": None, "transition_quality": None,
                  "metric": None, "best": None}
     if not batch:
@@ -116,16 +117,12 @@ def analyse_rows(rows: list[dict], metric: str | None = None) -> dict:
     loss_g = smooth(np.array([r["loss/G"] for r in batch]), w)
     out["transition_margin"] = margin_transition(steps, margin)
 
-    evals = [r for r in rows if any(k.startswith("eval/") for k in r)]
-    keys = sorted({k for r in evals for k in r if k.startswith("eval/")})
-    key = f"eval/{metric}" if f"eval/{metric}" in keys else (keys[0] if keys else None)
-    if key in keys:
-        e = [r for r in evals if key in r]
-        out["metric"] = key.split("/", 1)[1]
-        values = np.array([r[key] for r in e])
+    scored = log.metrics()
+    if scored:
+        out["metric"] = metric if metric in scored else scored[0]
+        e_steps, values = (np.array(v) for v in log.scores(out["metric"]))
         m = METRICS.get(out["metric"])  # scores as distances from perfect (c2st: |acc - 0.5|, ratios: |log|)
         scores = np.array([m.badness(v) for v in values]) if m else values
-        e_steps = np.array([r["step"] for r in e])
         keep = ~np.isnan(scores)  # no verdict (e.g. nn_ratio without held-out data)
         e_steps, values, scores = e_steps[keep], values[keep], scores[keep]
         finite = np.isfinite(scores)
@@ -147,8 +144,6 @@ def analyse_rows(rows: list[dict], metric: str | None = None) -> dict:
 
 def analyse(run: str | Path, metric: str | None = None) -> dict:
     """Analyse a run's stats.jsonl and write run/analysis.json."""
-    from .train import read_stats
-
     if metric is None and (Path(run) / "config.json").exists():
         metric = json.loads((Path(run) / "config.json").read_text()).get("best_metric")  # the run's own choice
     result = analyse_rows(read_stats(run), metric)

@@ -1,0 +1,152 @@
+"""Finding the audio files of a folder and checking each before anything trains.
+
+Every bad file is reported, together, in one error (the first MAX_LISTED by name): files that cannot be opened,
+are empty, are not audio, use an encoding libsndfile cannot decode, are truncated, or hold NaN/Inf. With
+skip_bad the readers leave them out and list them instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import struct
+from pathlib import Path
+
+import soundfile as sf
+
+from ..errors import WavegenError
+
+MAX_LISTED = 10  # bad files named in an error message; the rest are counted
+HEADER_BYTES = 512  # read from the start of every file to check a wav's header
+
+
+def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]:
+    """The audio files under `folder` (sorted, recursive), and a fingerprint of their names, sizes and
+    modification times that keys the cache. One os.scandir walk: for 100,000 files it is several times
+    faster than rglob plus a stat per file, and it is all a cached load costs besides reading the cache.
+    A broken symbolic link with an audio extension is listed too, so that the load reports it as bad."""
+    exts = {"." + f.lower().lstrip(".") for f in formats}
+    found: list[tuple[str, int, int]] = []  # (path relative to folder, size, mtime_ns)
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(folder / rel) as it:
+            for e in it:
+                name = f"{rel}/{e.name}" if rel else e.name
+                if e.is_dir():
+                    stack.append(name)
+                elif os.path.splitext(e.name)[1].lower() in exts and (e.is_file() or e.is_symlink()):
+                    try:
+                        st = e.stat()
+                    except OSError:  # a broken link: its own stat still fingerprints it
+                        st = e.stat(follow_symlinks=False)
+                    found.append((name, st.st_size, st.st_mtime_ns))
+    found.sort()
+    h = hashlib.sha1()
+    for name, size, mtime in found:
+        h.update(f"{name}\0{size}\0{mtime}\n".encode())
+    return [folder / name for name, _, _ in found], h.hexdigest()
+
+
+# Checking files. Every problem becomes a (file, reason) pair; a folder's pairs are reported together, so one
+# run of the command shows everything to fix. audio.prepare uses the same checks and the same message.
+
+NONFINITE = "holds NaN or Inf samples"
+
+
+def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
+    """Open `path` and read its header: (info, None) for a file soundfile can decode, else (None, reason).
+    This catches what shows before decoding: a file that cannot be opened (a broken link, no permission), an
+    empty file, one that is not audio, an encoding libsndfile cannot decode, and a truncated wav."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)  # a wav's fmt and data chunk headers are nearly always in here
+            size = os.fstat(f.fileno()).st_size
+            short = _wav_shortfall(f, head, size) if head[:4] == b"RIFF" and head[8:12] == b"WAVE" else None
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return None, f"cannot read: broken symbolic link (to {os.readlink(path)})"
+        return None, "cannot read: file not found (removed while loading?)"
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or type(e).__name__}"
+    if size == 0:
+        return None, "cannot read: empty file (0 bytes)"
+    try:
+        info = sf.info(str(path))
+    except Exception as e:  # soundfile raises several types for broken files
+        msg = libsndfile_message(e)
+        if "not recognised" in msg.lower():
+            return None, f"cannot read: not audio, or a format libsndfile does not know ({msg})"
+        return None, f"cannot decode ({msg})"
+    if short:
+        return None, short
+    if info.frames <= 0:
+        return None, "holds no samples"
+    return info, None
+
+
+def _wav_shortfall(f, head: bytes, size: int) -> str | None:
+    """The reason a wav is truncated (its data chunk promises more bytes than the file holds), or None.
+    libsndfile quietly reads what is there and sf.info reports that shorter length, so the header is checked
+    here. After the 12-byte RIFF header come chunks: id, u32 size, payload padded to an even length."""
+    pos, align = 12, 1  # align: bytes per frame, from the fmt chunk
+
+    def read(at: int, n: int) -> bytes:  # from `head`, or from the file past it (after a large chunk)
+        if at + n <= len(head):
+            return head[at:at + n]
+        f.seek(at)
+        return f.read(n)
+
+    while pos + 8 <= size:
+        cid, n = struct.unpack("<4sI", read(pos, 8))
+        if cid == b"fmt " and n >= 14:
+            align = max(1, struct.unpack("<H", read(pos + 20, 2))[0])
+        elif cid == b"data":
+            held = size - pos - 8
+            if n in (0, 0xFFFFFFFF) or n <= held:  # 0 or all ones: written by a stream that did not know its length
+                return None
+            return f"truncated: header promises {n // align} frames, file holds {held // align}"
+        pos += 8 + n + (n & 1)
+    return None
+
+
+def libsndfile_message(e: Exception) -> str:
+    """The first line of an error, without soundfile's "Error opening 'PATH': " (the report names the file)."""
+    text = str(e).strip()
+    msg = text.splitlines()[0] if text else type(e).__name__
+    return re.sub(r"^Error opening '.*?': ", "", msg)
+
+
+def short_read(promised: int, got: int) -> str | None:
+    """The reason for a decode that stopped early (an mp3 or ogg cut short, a damaged flac), or None."""
+    return f"truncated or damaged: header says {promised} frames, decoded {got}" if got < promised else None
+
+
+def bad_files_error(folder: Path, bad: list[tuple[str, str]], n_files: int) -> WavegenError:
+    """One error for all the bad files of a folder: how many, the first MAX_LISTED as `path: reason`, a hint."""
+    if len(bad) == n_files:
+        head, hint = f"all {n_files} audio files are bad", "no file is usable: fix or remove them"
+    else:
+        head = f"{len(bad)} of {n_files} audio files {'is' if len(bad) == 1 else 'are'} bad"
+        hint = "pass --skip-bad to train on the rest"
+    lines = [f"{folder}: {head}:"] + [f"  {folder / name}: {reason}" for name, reason in bad[:MAX_LISTED]]
+    if len(bad) > MAX_LISTED:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
+    return WavegenError("\n".join(lines + [hint]))
+
+
+def settle_bad(folder: Path, bad: list[tuple[str, str]], n_files: int, skip_bad: bool) -> None:
+    """Raise the error for `bad` files unless skip_bad (and some file is good) lets the caller leave them out."""
+    if bad and (not skip_bad or len(bad) == n_files):
+        raise bad_files_error(folder, bad, n_files)
+
+
+def describe_skipped(skipped: list[tuple[str, str]]) -> str:
+    """What a caller prints after a load with skip_bad: the files left out and why (at most MAX_LISTED by name)."""
+    if not skipped:
+        return ""
+    lines = [f"skipped {len(skipped)} bad file{'s' if len(skipped) != 1 else ''}:"]
+    lines += [f"  {name}: {reason}" for name, reason in skipped[:MAX_LISTED]]
+    if len(skipped) > MAX_LISTED:
+        lines.append(f"  ... and {len(skipped) - MAX_LISTED} more")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""Synthetic data sets made by wavegen: the post's Gaussian curves plus noise, and a small set of drum and tonal
+sounds in class folders. Each is written as wav files with a `wavegen_data.json` recording how it was made, so
+metrics can draw fresh examples from the same recipe."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..errors import WavegenError
+
+META_NAME = "wavegen_data.json"  # written beside a synthetic data set: how it was made
+
+
+@dataclass
+class GaussianSpec:
+    """A centred Gaussian curve plus white noise, as in the post. Defaults: see docs/findings.md, 'The transition'."""
+    n: int = 10000  # number of files
+    length: int = 100  # samples per file
+    sigma: float = 8.0  # width of the curve (standard deviation, in samples)
+    amplitude: float = 0.5  # height of the curve's peak (at 1.0 the post preset stays in its garbage phase)
+    noise: float = 0.1  # std of the white noise added to every sample (at 0.05 too, D wins too easily)
+    sample_rate: int = 16000  # written into the wav headers
+    seed: int = 0  # seeds the noise
+
+    def ideal(self) -> np.ndarray:
+        """The noiseless curve, centred between the two middle samples."""
+        t = np.arange(self.length, dtype=np.float64)
+        centre = (self.length - 1) / 2
+        return (self.amplitude * np.exp(-0.5 * ((t - centre) / self.sigma) ** 2)).astype(np.float32)
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> "GaussianSpec | None":
+        """The spec recorded in a data set's wavegen_data.json (or a run's data.json "meta"); None for other data."""
+        if not meta or meta.get("kind") != "gaussian":
+            return None
+        return cls(**{k: v for k, v in meta.items() if k != "kind"})
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """`n` noisy curves, (n, length) float32: the examples of the data set."""
+        return self.ideal()[None, :] + self.noise * rng.standard_normal((n, self.length), dtype=np.float32)
+
+
+def make_gaussian(out: str | Path, spec: GaussianSpec) -> Path:
+    """Write `spec.n` wav files (32-bit float, so no value is quantised or clipped) and a JSON of the spec."""
+    out = Path(out)
+    if spec.n <= 0 or spec.length <= 0 or spec.sigma <= 0 or spec.noise < 0 or spec.sample_rate <= 0:
+        raise WavegenError("gaussian data needs n, length, sigma, sample_rate > 0 and noise >= 0")
+    if out.exists() and any(out.iterdir()):
+        raise WavegenError(f"{out}: folder exists and is not empty; choose another or remove it")
+    out.mkdir(parents=True, exist_ok=True)
+    curves = spec.draw(spec.n, np.random.default_rng(spec.seed))
+    width = len(str(spec.n - 1))
+    for i, x in enumerate(curves):
+        sf.write(out / f"{i:0{width}d}.wav", x, spec.sample_rate, subtype="FLOAT")
+    (out / META_NAME).write_text(json.dumps({"kind": "gaussian", **spec.__dict__}, indent=2) + "\n")
+    return out
+
+
+SOUND_CLASSES = ("kick", "snare", "tone", "chirp")  # the sub-folders of `make_sounds`
+
+
+def _sound(kind: str, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One short percussive or tonal sound over times `t` (seconds), peak about 0.5-0.9."""
+    onset = rng.uniform(0, 0.1)
+    u = np.clip(t - onset, 0, None)  # time since the onset
+    on = (t >= onset).astype(np.float32)
+    if kind == "kick":  # a sine whose pitch drops fast, with a quick decay: a bass drum
+        f0, f1 = rng.uniform(100, 180), rng.uniform(40, 60)
+        phase = 2 * np.pi * (f1 * u + (f0 - f1) * 0.03 * (1 - np.exp(-u / 0.03)))
+        x = np.sin(phase) * np.exp(-u / rng.uniform(0.1, 0.25))
+    elif kind == "snare":  # a noise burst plus a short tone
+        x = rng.standard_normal(len(t)) * np.exp(-u / rng.uniform(0.04, 0.1)) * 0.6
+        x += 0.4 * np.sin(2 * np.pi * rng.uniform(160, 240) * u) * np.exp(-u / 0.05)
+    elif kind == "tone":  # a plucked note with two harmonics
+        f = 220 * 2 ** (rng.integers(0, 24) / 12)
+        x = (np.sin(2 * np.pi * f * u) + 0.4 * np.sin(4 * np.pi * f * u)) * np.exp(-u / rng.uniform(0.2, 0.5))
+    else:  # chirp: a sweep between two random pitches
+        f0, f1 = rng.uniform(200, 2000, size=2)
+        dur = t[-1] - onset
+        x = np.sin(2 * np.pi * (f0 * u + (f1 - f0) * u ** 2 / (2 * dur))) * np.exp(-u / rng.uniform(0.3, 0.6))
+    x = x * on
+    return (rng.uniform(0.5, 0.9) * x / max(np.abs(x).max(), 1e-6)).astype(np.float32)
+
+
+def make_sounds(out: str | Path, n: int = 2000, sample_rate: int = 16000, seconds: float = 1.0, seed: int = 0) -> Path:
+    """A small real-sounding set to try the audio presets on: `n` wavs of kicks, snares, plucked tones and chirps,
+    one class per sub-folder, `seconds` long (WaveGAN's SC09 clips are 1 s at 16 kHz)."""
+    out = Path(out)
+    if n <= 0 or sample_rate <= 0 or seconds <= 0:
+        raise WavegenError("sounds data needs n, sample_rate and seconds > 0")
+    if out.exists() and any(out.iterdir()):
+        raise WavegenError(f"{out}: folder exists and is not empty; choose another or remove it")
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(sample_rate * seconds))) / sample_rate
+    width = len(str(n - 1))
+    for i in range(n):
+        kind = SOUND_CLASSES[i % len(SOUND_CLASSES)]
+        (out / kind).mkdir(parents=True, exist_ok=True)
+        sf.write(out / kind / f"{i:0{width}d}.wav", _sound(kind, t, rng), sample_rate, subtype="FLOAT")
+    (out / META_NAME).write_text(json.dumps({"kind": "sounds", "n": n, "sample_rate": sample_rate, "seconds": seconds,
+                                             "seed": seed, "classes": list(SOUND_CLASSES)}, indent=2) + "\n")
+    return out
+
+
+def read_meta(folder: str | Path) -> dict | None:
+    """The JSON written beside a synthetic set, or None for ordinary audio."""
+    path = Path(folder) / META_NAME
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise WavegenError(f"{path}: cannot read ({e})") from None

@@ -1,0 +1,128 @@
+"""One training step: a G step, then D steps, with the losses, penalties and statistics of a run.
+
+One batch, as in the post (the `post` preset):
+  1. draw soft labels  y_real ~ N(label_real, label_noise), y_fake ~ N(label_fake, label_noise)
+  2. G step: fake = G(z); loss_G = BCE(D(fake), y_real); step G
+  3. D step: loss_D = BCE(D(real), y_real) + BCE(D(fake.detach()), y_fake); step D
+     (real and fake go through D separately, so BatchNorm normalises each batch on its own)
+Other presets change the loss (losses.py), add penalties, instance noise or an average of G (regularisers.py),
+or take d_steps D steps per G step, each on its own real batch.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+from ..config import Config
+from ..models.build import noise
+from . import losses
+from .distributed import DPair, World, shared_draw
+from .layerstats import LayerStats
+from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
+
+STAT_KEYS = ("loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
+PENALTY_KEY = "loss/penalty"  # logged when a gradient penalty is on (wgan-gp, R1)
+
+
+def stat_keys(cfg: Config) -> tuple[str, ...]:
+    """The per-batch stats of a run, in the order `gan_step` returns them."""
+    return STAT_KEYS + ((PENALTY_KEY,) if cfg.loss == "wgan-gp" or cfg.r1_gamma > 0 else ())
+
+
+def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    """The post's statistic: the mean over parameters of each parameter's gradient norm (no sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    return torch.stack(torch._foreach_norm(grads)).mean()
+
+
+def optimisers(G: torch.nn.Module, D: torch.nn.Module, cfg: Config) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G and for D, each with its own learning rate (TTUR when they differ) and the shared betas."""
+    return (torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2)),
+            torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2)))
+
+
+@contextmanager
+def frozen(model: torch.nn.Module):
+    """Inside, autograd records no gradient for `model`'s weights: the G step needs D's input gradients only.
+    The post computes D's weight gradients there too and then zeroes them unused; skipping them is the same
+    update for less work (a backward pass through D costs about two forwards, and this is one of them)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: Config, layers: LayerStats | None = None,
+             step: int = 0, ema: EMA | None = None, d_pair=None, world: World = World(),
+             shared: torch.Generator | None = None) -> torch.Tensor:
+    """One G step, then one D step per real batch in `real` ((B, C, L), or a list of cfg.d_steps of them).
+    Returns the stats in `stat_keys(cfg)` order, as one tensor on the device (no sync). With `layers`, also
+    measures per-layer norms around the optimiser steps; with `ema`, updates G's moving average. Under
+    torchrun, G and `d_pair` are the DDP-wrapped models (distributed.py) and `shared` the generator of the
+    draws every rank agrees on."""
+    reals = real if isinstance(real, list) else [real]
+    device = reals[0].device
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)  # bf16 needs no loss scaling
+    sigma = instance_noise_std(cfg.instance_noise, cfg.instance_noise_batches, step)
+    if d_pair is None:
+        d_pair = DPair(D)
+
+    def d(x: torch.Tensor) -> torch.Tensor:  # instance noise on D's input
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
+    def z(b: int) -> torch.Tensor:  # (b, nz, 1)
+        return shared_draw(lambda n, dev, g: noise(cfg, n, dev, g), b, world, shared, device)
+
+    def labels(b: int):  # the seed's soft labels, redrawn every batch (only "bce" uses them)
+        if cfg.loss != "bce":
+            return None, None
+        draw = lambda n, dev, g: torch.randn(n, device=dev, generator=g)  # noqa: E731
+        return (cfg.label_real + cfg.label_noise * shared_draw(draw, b, world, shared, device),
+                cfg.label_fake + cfg.label_noise * shared_draw(draw, b, world, shared, device))
+
+    # G step: make D call the fakes real
+    y_real, y_fake = labels(len(reals[0]))
+    with autocast, frozen(D):  # the graph keeps no path to D's weights, so backward skips their gradients
+        fake = G(z(len(reals[0])))  # (B, C, L)
+        loss_G = losses.g_loss(cfg.loss, D(d(fake)).float(), y_real)
+    opt_G.zero_grad(set_to_none=True)
+    loss_G.backward()
+    if layers:
+        layers.snapshot("G")
+    opt_G.step()
+    if ema:
+        ema.update(G, step)
+
+    # D steps: real and (detached) fake as two separate passes, as in the post
+    for i, real in enumerate(reals):
+        penalty = torch.zeros((), device=device)  # this D step's gradient penalties (the last one is logged)
+        if i:  # each further D step gets its own labels and fakes
+            y_real, y_fake = labels(len(real))
+            with torch.no_grad(), autocast:
+                fake = G(z(len(real)))
+        fake = fake.detach()
+        with autocast:
+            d_real, d_fake = (o.float() for o in d_pair(d(real), d(fake)))  # (B,) logits each
+        loss_D = losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake)
+        if cfg.loss == "wgan-gp":
+            penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
+        if cfg.r1_gamma > 0:
+            penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
+        opt_D.zero_grad(set_to_none=True)
+        (loss_D + penalty).backward()
+        if layers and i == len(reals) - 1:
+            layers.snapshot("D")
+        opt_D.step()
+    if layers:  # after all steps: G's gradients are untouched by the D steps (fakes were detached)
+        layers.measure("G")
+        layers.measure("D")
+    stats = [loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
+             mean_grad_norm(list(G.parameters())), mean_grad_norm(list(D.parameters()))]
+    if len(stat_keys(cfg)) > len(STAT_KEYS):
+        stats.append(penalty.detach())
+    return torch.stack(stats)
