@@ -6,7 +6,7 @@ DEMO_DATA ?= data/gaussian
 DEMO_RUN ?= runs/demo
 DEMO_BATCHES ?= 2000
 
-.PHONY: install demo test test-fast test-deps clean-demo
+.PHONY: install demo test test-fast fuzz test-deps clean-demo
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ test: install test-deps
 # The edit loop: every test but the slow end-to-end ones (marked in tests/conftest.py), no Chromium needed.
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+# Property-based fuzzing of every reader (tests/test_fuzz.py) with twenty times the examples `make test` tries.
+fuzz: install
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest tests/test_fuzz.py
 
 # The post preset on the post's data, past the transition; figures, wavs and summary land in runs/demo.
 # Run twice, it resumes the existing run instead of overwriting it.

@@ -55,12 +55,12 @@ def write_folder(folder: Path, files: int, samples_per_file: int, rate: int) -> 
     tmp.rename(folder)
 
 
-def worker_prepare(folder: str) -> dict:
+def worker_prepare(folder: str, cache_dir: str) -> dict:
     from wavegen.data import prepare, read_prepared
 
     before = status_mb()
     t = time.perf_counter()
-    out = prepare(folder)
+    out = prepare(folder, cache_dir=cache_dir)
     seconds = time.perf_counter() - t
     return {"seconds": seconds, "after_import": before, "end": status_mb(), "meta": read_prepared(out), "out": str(out)}
 
@@ -121,14 +121,15 @@ def main() -> None:
         write_folder(folder, a.files, per_file, a.rate)
     print(f"data: {a.files} files of {per_file / a.rate:.1f} s at {a.rate} Hz, written in {time.perf_counter() - t:.1f} s")
     try:
-        for cache in folder.glob(".wavegen-prepared-*"):  # measure a real decode, not a reuse
-            shutil.rmtree(cache)
-        pr = run_worker("prepare", str(folder))
+        cache = Path(a.root) / "cache"  # a cache of its own, emptied first: a real decode, not a reuse
+        shutil.rmtree(cache, ignore_errors=True)
+        pr = run_worker("prepare", str(folder), str(cache))
         m = pr["meta"]
         lp = run_worker("loop", pr["out"], str(a.seconds), str(a.batch), str(a.length))
     finally:
         if not a.keep:
             shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(Path(a.root) / "cache", ignore_errors=True)
     gb = m["bytes"] / 2**30
     base_p, base_l = pr["after_import"], lp["after_import"]  # Python, numpy, torch (its libraries are RssFile too)
     data_pages = lp["end"]["RssFile"] - base_l["RssFile"]  # samples.npy pages mapped by the loop

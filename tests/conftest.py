@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -5,22 +6,47 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, settings
 
 from wavegen.config import make_config
 from wavegen.data import GaussianSpec, make_gaussian
 
 # `make test-fast` leaves these out: end-to-end runs in several processes, crash and kill tests, the report in
 # Chromium. Everything else (each a second or two at most) stays in the edit loop.
-SLOW_FILES = {"test_crash.py", "test_distributed.py", "test_sweep.py", "test_report.py", "test_audio_train.py"}
+SLOW_FILES = {"test_fuzz.py", "test_crash.py", "test_distributed.py", "test_sweep.py", "test_report.py", "test_audio_train.py"}
 SLOW_TESTS = {"test_plot_generate_summary_end_to_end", "test_eval_cli_scores_against_real_vs_real",
               "test_plot_marks_and_layers_figure", "test_sigterm_checkpoints_and_resumes",
               "test_generate_best_samples_best_pt"}
 
 
-def pytest_collection_modifyitems(items):
+# Property tests (tests/test_fuzz.py): "ci" keeps them within about a minute of `make test` and derandomized, so a
+# failure reproduces; "deep" (HYPOTHESIS_PROFILE=deep, `make fuzz`) tries twenty times the examples.
+_FUZZ = dict(derandomize=True, database=None, deadline=None, print_blob=True,
+             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                    HealthCheck.data_too_large, HealthCheck.filter_too_much])
+settings.register_profile("ci", max_examples=25, **_FUZZ)
+settings.register_profile("deep", max_examples=500, **_FUZZ)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The cases test_fuzz.py tried on each input path: the figures in docs/robustness.md#fuzzing."""
+    cases = getattr(sys.modules.get("test_fuzz"), "CASES", None)
+    if cases:
+        terminalreporter.write_line(f"fuzz cases ({os.environ.get('HYPOTHESIS_PROFILE', 'ci')} profile):")
+        for path, n in sorted(cases.items()):
+            terminalreporter.write_line(f"  {n:7d}  {path}")
+
+
+def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SLOW_FILES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("HYPOTHESIS_PROFILE") != "deep":  # the deep fuzz tier runs in `make fuzz` only
+        deep = [item for item in items if item.get_closest_marker("deep")]
+        if deep:
+            config.hook.pytest_deselected(items=deep)
+            items[:] = [item for item in items if not item.get_closest_marker("deep")]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -130,7 +130,8 @@ def slow(real):
     return decode
 prepared._decode_into, folder._decode = slow(prepared._decode_into), slow(folder._decode)
 Path(ready, str(os.getpid())).touch()
-while len(os.listdir(ready)) < 2:
+deadline = time.time() + 120  # a partner that died on the way must not hang this one
+while len(os.listdir(ready)) < 2 and time.time() < deadline:
     time.sleep(0.01)
 if kind == "prepare":
     out, built = prepared._prepare(src, None, sample_rate=0, mono=True, formats=prepared.FORMATS, skip_bad=False,
@@ -146,7 +147,11 @@ print(out, built)
         ready.mkdir()
         procs = [subprocess.Popen([sys.executable, "-c", script, kind, src, cache, log, ready], text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-        results = [p.communicate(timeout=120) for p in procs]
+        try:
+            results = [p.communicate(timeout=300) for p in procs]
+        finally:
+            for p in procs:
+                p.kill()
         assert all(p.returncode == 0 for p in procs), [err for _, err in results]
         said = sorted(out.split() for out, _ in results)
         assert said[0][0] == said[1][0] and [b for _, b in said] == ["False", "True"], said  # one built, both use it
@@ -171,7 +176,7 @@ prepared.prepare(src, cache_dir=cache)
     src, cache, started = _tones(tmp_path / "src"), tmp_path / "cache", tmp_path / "started"
     p = subprocess.Popen([sys.executable, "-c", script, src, cache, started], stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 180
         while not started.exists():
             assert p.poll() is None and time.time() < deadline, p.stderr.read() if p.poll() is not None else "timeout"
             time.sleep(0.05)
@@ -259,7 +264,7 @@ def test_cache_list_and_clear(tmp_path, capsys):
     assert "2001-09-0" in out[3] and out[-1].startswith("2 data folders, ") and "kB" in out[-1]
     # one folder's caches (both of b's prepared option sets and its .npz)
     assert main(["cache", "clear", str(b), "--cache-dir", cache]) == 0
-    assert capsys.readouterr().out.startswith(f"removed 1 cache (")
+    assert capsys.readouterr().out.startswith("removed the caches of 1 data folder (")
     assert not entry(Path(cache), b).exists() and entry(Path(cache), a).exists()
     assert main(["cache", "clear", str(b), "--cache-dir", cache]) == 0
     assert capsys.readouterr().out.strip() == f"no cache of {b} in {cache}"
@@ -274,7 +279,7 @@ def test_cache_list_and_clear(tmp_path, capsys):
         finally:
             os.environ[ENV] = old
     out = capsys.readouterr().out
-    assert out.startswith(f"removed 1 cache (") and f"left the cache of {a}" in out
+    assert out.startswith("removed the caches of 1 data folder (") and f"left the cache of {a}" in out
     assert entry(Path(cache), a).exists() and not entry(Path(cache), b).exists()
     # turned off, there is nothing to list: a one-line error
     assert main(["cache", "list", "--cache-dir", "none"]) == 2
@@ -302,7 +307,7 @@ def test_caches_older_versions_left_beside_the_data_are_read_never_written(tmp_p
         w = open_windows(src, length=100, cache_dir=str(cache))
         assert w.folder == legacy and w.n == 12
         assert main(["data", "prepare", str(src), "--cache-dir", str(cache)]) == 0
-        assert f"already prepared (files unchanged), reusing 4 files" in capsys.readouterr().out
+        assert "already prepared (files unchanged), reusing 4 files" in capsys.readouterr().out
     assert not cache.exists()  # nothing built in the cache folder
     assert {d: _listing(d) for d in (src, eq)} == before  # nor anything written beside the data
     # a changed file makes the old cache stale: rebuilt in the cache folder, the old one left as it was

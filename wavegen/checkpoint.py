@@ -24,7 +24,10 @@ def ckpt_dir(run: str | Path) -> Path:
 
 def save(run: str | Path, step: int, state: dict, keep: int) -> Path:
     path = ckpt_dir(run) / f"ckpt_{step:08d}.pt"
-    runfolder.atomic_write(path, lambda f: torch.save(state, f))
+    try:
+        runfolder.atomic_write(path, lambda f: torch.save(state, f))
+    except OSError as e:  # the older checkpoints stay: a full disk loses no more than this one
+        raise runfolder.no_space(path, e) from None
     runfolder.remove_stale_temps(path.parent)
     if keep > 0:
         for old in list_ckpts(run)[:-keep]:
@@ -35,7 +38,10 @@ def save(run: str | Path, step: int, state: dict, keep: int) -> Path:
 def save_best(run: str | Path, state: dict) -> Path:
     """checkpoints/best.pt: the state at the best score so far (see Trainer.keep_best)."""
     path = ckpt_dir(run) / "best.pt"
-    runfolder.atomic_write(path, lambda f: torch.save(state, f))
+    try:
+        runfolder.atomic_write(path, lambda f: torch.save(state, f))
+    except OSError as e:
+        raise runfolder.no_space(path, e) from None
     return path
 
 

@@ -203,18 +203,20 @@ def _cache_clear(a: argparse.Namespace) -> None:
 
     root = _cache_root(a)
     removed, busy = clear(root, a.folder)
-    if a.folder and not removed and not busy:
-        print(f"no cache of {a.folder} in {root}")
+    if not removed and not busy:
+        print(f"no cache of {a.folder} in {root}" if a.folder else f"no caches in {root}")
     elif removed:
-        print(f"removed {len(removed)} cache{'s' if len(removed) != 1 else ''} ({human(sum(e.bytes for e in removed))}) "
+        n = len(removed)
+        print(f"removed the caches of {n} data folder{'s' if n != 1 else ''} ({human(sum(e.bytes for e in removed))}) "
               f"from {root}")
     for e in busy:
         print(f"left the cache of {e.folder} ({e.path}): a run is building it now")
     folder = Path(a.folder) if a.folder else None
-    if folder is not None and folder.is_dir():  # an older wavegen wrote into the data folder; only the user deletes there
+    if folder is not None and folder.is_dir():  # older versions cached inside the data folder: the user's to delete
         for old in [folder / CACHE_NAME, *folder.glob(PREPARED_PREFIX + "*")]:
             if old.exists():
-                print(f"{old}: a cache an older wavegen left in the data folder; wavegen never deletes there, remove it by hand")
+                print(f"{old}: a cache an older wavegen left in the data folder; wavegen never deletes there, "
+                      "remove it by hand")
 
 
 def _train(a: argparse.Namespace) -> None:

@@ -245,8 +245,10 @@ def validate(cfg: Config) -> None:
         ok = isinstance(v, t) and not (t is int and isinstance(v, bool))
         if t is float and isinstance(v, int) and not isinstance(v, bool):
             ok = True
+        if ok and t is tuple:  # every tuple field is tuple[str, ...]; a list of lists would pass isinstance
+            ok = all(isinstance(x, str) for x in v)
         if not ok:
-            raise WavegenError(f"config key {f.name!r} wants {t.__name__}, got {v!r}")
+            raise WavegenError(f"config key {f.name!r} wants {t.__name__}, got {v!r}"[:300])
     positive = ["nz", "ngf", "ndf", "batch_size", "stats_every", "print_every", "preview_every", "n_preview",
                 "ckpt_every"]
     for key in positive:
@@ -313,11 +315,18 @@ def config_from_dict(d: dict) -> Config:
 
 
 def load_config(path: str | Path) -> Config:
+    """A run's config.json; anything wrong with it is one WavegenError naming the file."""
     path = Path(path)
     try:
-        return config_from_dict(json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError) as e:
-        raise WavegenError(f"{path}: cannot read config ({e})") from None
+        d = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON
+        raise WavegenError(f"{path}: cannot read config ({str(e)[:200]})") from None
+    if not isinstance(d, dict):
+        raise WavegenError(f"{path}: a config is a JSON object, got {type(d).__name__}")
+    try:
+        return config_from_dict(d)
+    except WavegenError as e:
+        raise WavegenError(f"{path}: {e}") from None
 
 
 def field_docs() -> list[dict]:

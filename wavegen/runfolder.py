@@ -8,6 +8,7 @@ append-only log (stats.jsonl, layers.jsonl) that a crash may have cut short in i
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -36,6 +37,13 @@ def atomic_write(path: Path, write) -> None:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+
+
+def no_space(path: Path, e: OSError) -> OSError | WavegenError:
+    """A full disk as the one-line error a user can act on; any other OSError as it was."""
+    if e.errno == errno.ENOSPC:
+        return WavegenError(f"{path}: no space left on device; the previous file is kept, free space and resume")
+    return e
 
 
 def _alive(pid: int) -> bool:

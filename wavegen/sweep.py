@@ -71,6 +71,8 @@ def load_spec(path: str | Path) -> dict:
         raise WavegenError(f"{path}: cannot read the sweep spec ({e.strerror})") from None
     except json.JSONDecodeError as e:
         raise WavegenError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise WavegenError(f"{path}: not valid JSON (not UTF-8 text: byte {e.start})") from None
     if not isinstance(spec, dict):
         raise WavegenError(f"{path}: a sweep spec is a JSON object, got {type(spec).__name__}")
     _check_top(spec, path)

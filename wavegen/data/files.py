@@ -74,6 +74,8 @@ def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
     try:
         info = sf.info(str(path))
     except Exception as e:  # soundfile raises several types for broken files
+        if short:  # a wav cut inside its header: say that, not libsndfile's guess at what is missing
+            return None, short
         msg = libsndfile_message(e)
         if "not recognised" in msg.lower():
             return None, f"cannot read: not audio, or a format libsndfile does not know ({msg})"
@@ -88,7 +90,9 @@ def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
 def _wav_shortfall(f, head: bytes, size: int) -> str | None:
     """The reason a wav is truncated (its data chunk promises more bytes than the file holds), or None.
     libsndfile quietly reads what is there and sf.info reports that shorter length, so the header is checked
-    here. After the 12-byte RIFF header come chunks: id, u32 size, payload padded to an even length."""
+    here. After the 12-byte RIFF header come chunks: id, u32 size, payload padded to an even length. Every read
+    is checked for length: a file cut anywhere in its header, or one that shrinks while we read, is a reason,
+    never a struct.error."""
     pos, align = 12, 1  # align: bytes per frame, from the fmt chunk
 
     def read(at: int, n: int) -> bytes:  # from `head`, or from the file past it (after a large chunk)
@@ -98,9 +102,15 @@ def _wav_shortfall(f, head: bytes, size: int) -> str | None:
         return f.read(n)
 
     while pos + 8 <= size:
-        cid, n = struct.unpack("<4sI", read(pos, 8))
+        chunk = read(pos, 8)
+        if len(chunk) < 8:  # the file shrank since its size was taken
+            return f"truncated: file ends inside a chunk header at byte {pos}"
+        cid, n = struct.unpack("<4sI", chunk)
         if cid == b"fmt " and n >= 14:
-            align = max(1, struct.unpack("<H", read(pos + 20, 2))[0])
+            field = read(pos + 20, 2)  # nBlockAlign, at offset 12 of the fmt payload
+            if len(field) < 2:
+                return f"truncated: file ends inside its fmt chunk ({size} bytes)"
+            align = max(1, struct.unpack("<H", field)[0])
         elif cid == b"data":
             held = size - pos - 8
             if n in (0, 0xFFFFFFFF) or n <= held:  # 0 or all ones: written by a stream that did not know its length

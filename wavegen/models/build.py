@@ -24,7 +24,7 @@ def check_model(cfg, length: int | None) -> None:
 
 def build_models(cfg, channels: int, length: int | None = None) -> tuple[nn.Module, nn.Module]:
     """G and D from a Config (models are always rebuilt this way: from the config saved with the weights).
-    `length` is the examples' length (None: cfg.length, or the seed's 100 when that is 0)."""
+    `length` is the examples' length (None: cfg.length, or the post's 100 when that is 0)."""
     length = length or cfg.length or SEED_LENGTH
     if cfg.arch == "wavegan":
         strides = wavegan_strides(length, cfg.layers)

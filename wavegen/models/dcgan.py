@@ -1,12 +1,12 @@
-"""G and D for raw waveforms: the seed's 1-D DCGAN family, planned for any length (here), and WaveGAN (models/wavegan.py).
+"""G and D of the post's 1-D DCGAN family, planned for any length (WaveGAN is in wavegan.py).
 
 A DCGAN pair is built from one `Plan` (kernels, strides, channel widths), so the exact layers of the post are
 one plan among many. Each hidden layer is conv -> BatchNorm -> LeakyReLU(0.2) -> Dropout, no biases where
 BatchNorm's shift makes them redundant; G ends in Tanh, D in a raw logit (losses take logits).
 
 Planning a length L (`dcgan_plan`): G works backwards from L, each stride-2 layer with kernel 4 (even lengths)
-or 5 (odd), as the seed's kernel 4, until at most START_MAX samples remain; G's first layer makes those from
-the noise (stride 1, kernel = that length). D starts as the seed's (kernel 4, stride 1), halves with kernel 4
+or 5 (odd), as the post's kernel 4, until at most START_MAX samples remain; G's first layer makes those from
+the noise (stride 1, kernel = that length). D starts as the post's (kernel 4, stride 1), halves with kernel 4
 stride 2 while the length is at least 8, and its last layer's kernel is the length left, so it ends in one
 logit. At L = 100 the plan is the post's exact layers.
 """
@@ -23,7 +23,7 @@ from .layers import PhaseShuffle, hidden
 
 SEED_LENGTH = 100  # the post's examples, made by its exact layers
 MIN_LENGTH = 16  # shortest length the DCGAN planner takes
-START_MAX = 8  # G's first layer makes at most this many samples from the noise (the seed's: 4)
+START_MAX = 8  # G's first layer makes at most this many samples from the noise (the post's: 4)
 FIRST_MAX = 16  # with a fixed layer count, the longest first layer allowed before asking for more layers
 G_NARROWEST = 8  # G's widths halve per layer down to ngf / G_NARROWEST (the seed: 512 -> 64)
 D_NARROWEST = 16  # D's widths double per layer from ndf / D_NARROWEST (the seed: 32 -> 512)

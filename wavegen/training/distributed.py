@@ -87,7 +87,7 @@ def rank_device(world: World, device: torch.device) -> torch.device:
 
 def shared_draw(make, b: int, world: World, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
     """`make(n, device, generator)` for the whole global batch, this rank's `b` of it. In one process the draw is
-    made directly, from the global generator, as the seed's loop does."""
+    made directly, from the global generator, as the post's loop does."""
     if world.size == 1:
         return make(b, device, None)
     return make(b * world.size, torch.device("cpu"), generator)[world.rank * b:(world.rank + 1) * b].to(device)

@@ -36,7 +36,7 @@ from .stats import StatsLog
 from .step import gan_step, optimisers, stat_keys
 from .stop import StopFlag
 
-RESUMABLE = {"batches", "epochs", "device", "stats_every", "print_every", "tensorboard"}  # may change on resume
+RESUMABLE = {"batches", "epochs", "device", "stats_every", "print_every", "tensorboard", "cache_dir"}  # may change on resume
 
 
 def pick_device(name: str) -> torch.device:

@@ -1,7 +1,7 @@
 """What G and D minimise, given D's logits on real and fake examples: one small function pair per loss.
 
 `d_loss(name, d_real, d_fake, y_real, y_fake)` and `g_loss(name, d_fake, y_real)` take D's outputs (B,) as
-logits (critic values for wgan-gp). Only "bce" uses the soft labels y (the seed's N(1, 0.1) and N(0, 0.1));
+logits (critic values for wgan-gp). Only "bce" uses the soft labels y (the post's N(1, 0.1) and N(0, 0.1));
 "nonsat" is the same loss with exact labels, as the DCGAN paper trains it.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ LOSSES = ("bce", "nonsat", "lsgan", "hinge", "wgan-gp")
 
 
 def d_loss(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, y_real=None, y_fake=None) -> torch.Tensor:
-    if name == "bce":  # the seed's: a sum of the two BCE terms, soft labels
+    if name == "bce":  # the post's: a sum of the two BCE terms, soft labels
         return F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
     if name == "nonsat":  # -log sigmoid(real) - log(1 - sigmoid(fake))
         return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
@@ -27,7 +27,7 @@ def d_loss(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, y_real=None, y
 
 
 def g_loss(name: str, d_fake: torch.Tensor, y_real=None) -> torch.Tensor:
-    if name == "bce":  # the seed's: fakes labelled with the real soft labels
+    if name == "bce":  # the post's: fakes labelled with the real soft labels
         return F.binary_cross_entropy_with_logits(d_fake, y_real)
     if name == "nonsat":  # -log sigmoid(fake): strong gradients while D rejects the fakes
         return F.softplus(-d_fake).mean()

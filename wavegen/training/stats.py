@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from ..runfolder import no_space
+
 
 class StatsLog:
     """Buffers per-batch stats and writes them to stats.jsonl; also writes rows of other kinds (scores, timings,
@@ -37,6 +39,13 @@ class StatsLog:
         if not self.rows:
             return
         values = torch.stack([v for _, _, v in self.rows]).tolist()  # the one sync
+        try:
+            self._append(values)
+        except OSError as e:  # a torn last row is dropped on resume (runfolder.truncate_jsonl)
+            raise no_space(self.path, e) from None
+        self.rows.clear()
+
+    def _append(self, values: list) -> None:
         with open(self.path, "a") as f:
             for (step, epoch, _), vals in zip(self.rows, values):
                 row = {"step": step, "epoch": epoch, **dict(zip(self.keys, vals))}
@@ -45,15 +54,17 @@ class StatsLog:
                     for k in self.keys:
                         self.tb.add_scalar(k, row[k], step)
         self.last = row
-        self.rows.clear()
 
     def write(self, row: dict) -> None:
         """A row of its own (scores, timings, events), after the batch rows before it."""
         self.flush()
         if self.path is None:
             return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:
+            raise no_space(self.path, e) from None
 
     def close(self) -> None:
         if self.tb is not None:

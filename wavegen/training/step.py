@@ -78,7 +78,7 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
     def z(b: int) -> torch.Tensor:  # (b, nz, 1)
         return shared_draw(lambda n, dev, g: noise(cfg, n, dev, g), b, world, shared, device)
 
-    def labels(b: int):  # the seed's soft labels, redrawn every batch (only "bce" uses them)
+    def labels(b: int):  # the post's soft labels, redrawn every batch (only "bce" uses them)
         if cfg.loss != "bce":
             return None, None
         draw = lambda n, dev, g: torch.randn(n, device=dev, generator=g)  # noqa: E731

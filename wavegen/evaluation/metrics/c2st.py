@@ -18,7 +18,7 @@ from . import EvalSets, register
 from .features import set_features
 
 HIDDEN = 64
-STEPS = 100  # as sensitive as 200 steps at lr 3e-3 on the seed data's test cases, in half the time
+STEPS = 100  # as sensitive as 200 steps at lr 3e-3 on the post's data's test cases, in half the time
 LR = 1e-2
 WEIGHT_DECAY = 1e-3  # a little, so that a net fitting noise on the training halves does not wander far
 # torch threads while the classifier trains (restored after); None leaves torch's setting alone. For a net this

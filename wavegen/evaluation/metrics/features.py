@@ -1,6 +1,6 @@
 """Feature vectors of waveforms, shared by the distribution metrics (Frechet, MMD, C2ST, NDB, nn_ratio).
 
-Short signals (C * L <= RAW_MAX, e.g. the seed's 100-sample curves) are their own features: the samples,
+Short signals (C * L <= RAW_MAX, e.g. the post's 100-sample curves) are their own features: the samples,
 flattened. Longer audio has too many dimensions for a covariance or a nearest neighbour to mean much, and
 its samples are not aligned (a tone's phase differs between examples), so it is summarised by log-power
 spectral statistics, which do not depend on the phase or on where in the clip something happens:
