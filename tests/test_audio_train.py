@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import chirp
 
-from conftest import TINY, run_cli, tiny_config, write_wav
+from conftest import run_cli, tiny_config, write_wav
 from wavegen.runfolder import read_stats
 from wavegen.training import train
 

@@ -3,7 +3,6 @@ c10d rendezvous on loopback. Each test launches real processes, as a user would.
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch

@@ -14,7 +14,6 @@ import pickle
 import shutil
 import struct
 import tempfile
-import zipfile
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
