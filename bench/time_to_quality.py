@@ -48,10 +48,11 @@ def reference(data: str, batches: int, every: int, n: int, bar: float) -> dict:
     return {"hit": hit or None, "ran_batches": r["batches"], "ran_seconds": r["seconds"]}
 
 
-def wavegen_run(data: str, preset: str, batches: int, every: int, n: int, bar: float, seed: int = 0) -> dict:
+def wavegen_run(data: str, preset: str, batches: int, every: int, n: int, bar: float, seed: int = 0,
+                amp: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run = train(make_config(preset, data=data, out=f"{tmp}/run", batches=batches, eval_every=every, eval_n=n,
-                                eval_metrics=("frechet",), ckpt_every=10**9, print_every=10**9, seed=seed))
+                                eval_metrics=("frechet",), ckpt_every=10**9, print_every=10**9, seed=seed, amp=amp))
         rows = read_stats(run)
     wall = [r["time/wall_s"] for r in rows if "time/wall_s" in r][-1]
     print(f"  {preset} seed {seed}: " + " ".join(f"{r['step']}:{r['eval/frechet']:.2f}" for r in rows if "eval/frechet" in r),
@@ -69,11 +70,15 @@ def main() -> None:
     p.add_argument("--ref-batches", type=int, default=2000)
     p.add_argument("--batches", type=int, default=1500)
     p.add_argument("--seeds", default="0,1,2", help="seeds of the fast contender")
+    p.add_argument("--amp", default=None, choices=["auto", "true", "false"],
+                   help="bf16 autocast of the fast contender (default: the preset's, auto)")
+    p.add_argument("--fast-only", action="store_true", help="only the fast contender (to compare --amp settings)")
     a = p.parse_args()
-    results = {"reference (the post's loop)": reference(a.data, a.ref_batches, a.every, a.n, a.bar),
-               "wavegen post": wavegen_run(a.data, "post", a.ref_batches, a.every, a.n, a.bar)}
+    results = {} if a.fast_only else {
+        "reference (the post's loop)": reference(a.data, a.ref_batches, a.every, a.n, a.bar),
+        "wavegen post": wavegen_run(a.data, "post", a.ref_batches, a.every, a.n, a.bar)}
     for seed in map(int, a.seeds.split(",")):
-        results[f"wavegen fast, seed {seed}"] = wavegen_run(a.data, "fast", a.batches, a.every, a.n, a.bar, seed)
+        results[f"wavegen fast, seed {seed}"] = wavegen_run(a.data, "fast", a.batches, a.every, a.n, a.bar, seed, a.amp)
     sets, _ = real_sets(load_folder(a.data).x, read_meta(a.data), 16000, 0.0, 0, a.n)
     real_vs_real = METRICS["frechet"].fn(sets.real2, sets, 0)
     print(f"\nbar: Frechet distance <= {a.bar} ({a.n} samples vs {a.n} fresh real; real vs real {real_vs_real:.3f})\n")
@@ -88,7 +93,7 @@ def main() -> None:
     fast = [r for name, r in results.items() if name.startswith("wavegen fast")]
     if all(r["hit"] for r in fast):  # the slowest seed against each of the others
         slowest = max(r["hit"]["seconds"] for r in fast)
-        for name in list(results)[:2]:
+        for name in [k for k in results if not k.startswith("wavegen fast")]:
             other = results[name]
             if other["hit"]:
                 print(f"\nfast (slowest seed) vs {name}: {other['hit']['seconds'] / slowest:.1f}x sooner")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_cli, tiny_config
+from conftest import EXACT, run_cli, tiny_config
 from wavegen import read_stats, train
 from wavegen import checkpoint
 from wavegen.runfolder import read_layers
@@ -31,8 +31,8 @@ def test_scores_best_checkpoint_and_layer_stats(gauss_data, tmp_path):
 
 
 def test_resume_is_exact_with_scores_and_layer_stats(gauss_data, tmp_path):
-    straight = train(tiny_config(gauss_data, tmp_path / "a", batches=40, **EVAL))
-    half = train(tiny_config(gauss_data, tmp_path / "b", batches=20, **EVAL))
+    straight = train(tiny_config(gauss_data, tmp_path / "a", batches=40, **EVAL, **EXACT))
+    half = train(tiny_config(gauss_data, tmp_path / "b", batches=20, **EVAL, **EXACT))
     train_module.resume(half, batches=40)
     strip = lambda rows: [r for r in rows if "time/wall_s" not in r]  # noqa: E731
     assert strip(read_stats(straight)) == strip(read_stats(half))

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import TINY, run_cli, tiny_config
+from conftest import EXACT, TINY, run_cli, tiny_config
 from wavegen import generate, read_stats, resume, train, write_summary
 from wavegen import checkpoint
 from wavegen.errors import WavegenError
@@ -25,8 +25,8 @@ def final_state(run):
 
 
 def test_resume_is_bit_for_bit(gauss_data, tmp_path):
-    straight = train(tiny_config(gauss_data, tmp_path / "straight", batches=200))
-    half = train(tiny_config(gauss_data, tmp_path / "half", batches=100))
+    straight = train(tiny_config(gauss_data, tmp_path / "straight", batches=200, **EXACT))
+    half = train(tiny_config(gauss_data, tmp_path / "half", batches=100, **EXACT))
     resume(half, batches=200)
     a, b = final_state(straight), final_state(half)
     assert a["step"] == b["step"] == 200 and a["epoch"] == b["epoch"] == 40
@@ -197,10 +197,10 @@ def test_resume_of_a_folder_holding_another_model_is_refused(gauss_data, tmp_pat
 
 
 def test_run_stopped_before_its_first_checkpoint_resumes(gauss_data, tmp_path):
-    early = train(tiny_config(gauss_data, tmp_path / "early", batches=0))
+    early = train(tiny_config(gauss_data, tmp_path / "early", batches=0, **EXACT))
     assert not checkpoint.list_ckpts(early) and (early / "config.json").exists()
     resume(early, batches=10)
-    straight = train(tiny_config(gauss_data, tmp_path / "straight", batches=10))
+    straight = train(tiny_config(gauss_data, tmp_path / "straight", batches=10, **EXACT))
     assert batch_rows(early) == batch_rows(straight)
     assert torch.equal(final_state(early)["G"]["main.0.weight"], final_state(straight)["G"]["main.0.weight"])
 
@@ -236,7 +236,7 @@ def test_presets_are_overlays(gauss_data, tmp_path):
     assert make_config("seed") == post and post.preset == "post"  # the preset's older name still works
     assert (fast.lr_g, fast.beta1, fast.ngf, fast.dropout_masks) == (2e-4, 0.5, 128, "int32")
     assert make_config("fast", lr_g=1e-3).lr_g == 1e-3  # the command line wins over the preset
-    assert set(PRESETS["post"]) == {"init", "epochs"}
+    assert set(PRESETS["post"]) == {"init", "epochs", "amp"} and post.amp == "false"  # the post's float32, always
     run = train(make_config("fast", data=str(gauss_data), out=str(tmp_path / "r"), batches=10, batch_size=20, eval_every=5))
     assert [r["step"] for r in read_stats(run) if "eval/frechet" in r] == [5, 10]
 

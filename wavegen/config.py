@@ -121,7 +121,10 @@ class Config:
 
     seed: int = BOOK(0, 'seeds every random draw: same seed, same run on CPU')
     device: str = BOOK("auto", '"auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...')
-    amp: bool = BOOK(False, 'bfloat16 autocast for the forward passes (for GPUs; weights and optimiser stay float32)')
+    amp: str = BOOK("auto",
+        'bfloat16 autocast for the forward passes and penalties (weights and optimiser stay float32): "auto" = on '
+        'where measured to pay (bf16 hardware and a step big enough: wavegen/training/precision.py), "true", "false"',
+        choices=('auto', 'true', 'false'))
     stats_every: int = BOOK(10, 'batches between flushes of stats.jsonl and the progress bar (one device sync each)')
     print_every: int = BOOK(100, 'batches between console lines')
     preview_every: int = BOOK(100, "batches between saves of G's output on the fixed noise")
@@ -146,6 +149,10 @@ class Config:
         'batches between per-layer weight / gradient / update norms in layers.jsonl (0 = never)')
     preset: str = EVAL("", 'the preset these values started from (a record only; set by --preset)')
 
+    def __post_init__(self):
+        if isinstance(self.amp, bool):  # config.json files and callers from when amp was a bool
+            self.amp = "true" if self.amp else "false"
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         for k, v in d.items():
@@ -158,7 +165,7 @@ class Config:
 PRESETS: dict[str, dict] = {
     # The post's values, plus the weight init of the DCGAN tutorial the post builds on: with PyTorch's default
     # init G starts with a saturated Tanh and never leaves its garbage phase (docs/findings.md, "The transition").
-    "post": {"init": "dcgan", "epochs": 5000},
+    "post": {"init": "dcgan", "epochs": 5000, "amp": "false"},
     # The post's recipe made quick (docs/performance.md): the DCGAN paper's Adam settings (the transition 3x sooner in
     # the ablations), a quarter of the width (about 16x fewer FLOPs), cheaper dropout masks, scored as it trains.
     "fast": {"init": "dcgan", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "ngf": 128, "ndf": 128,

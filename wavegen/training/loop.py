@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -30,6 +30,7 @@ from ..runfolder import TEMP, read_stats, truncate_jsonl, write_json
 from .. import checkpoint
 from .distributed import check_batch, convert_sync_bn, init_world, rank_device, wrap
 from .layerstats import LayerStats
+from .precision import resolve_amp
 from .previews import preview_path, save_preview
 from .regularisers import EMA
 from .stats import StatsLog
@@ -69,6 +70,7 @@ class Progress:
     def load_state_dict(self, state: dict) -> None:
         for k in self.KEYS:
             setattr(self, k, state.get(k, 0) if k == "rollbacks" else state[k])  # older checkpoints: no rollbacks
+        self.order = self.order.cpu()  # it indexes the examples, which live on the CPU, wherever the weights loaded to
 
 
 def check_run(cfg: Config, resume: bool) -> Path:
@@ -93,10 +95,13 @@ class Trainer:
         asked = pick_device(cfg.device)
         self.world = world = init_world(asked)
         self.device = rank_device(world, asked)
+        if self.device.type == "cuda":  # a run's shapes are fixed: cuDNN times its algorithms once per shape and keeps
+            torch.backends.cudnn.benchmark = True  # the fastest (WaveGAN at the paper's size: 1.3x, docs/performance.md)
         self.main = world.main
         if self.main:  # the run folder is rank 0's (the others may see it appear)
             check_run(cfg, resume)
         self._open_data()
+        self._choose_precision()
         self._build_models()
         if self.main:  # only now that data and models are known to be good
             self._create_run(resume)
@@ -139,6 +144,13 @@ class Trainer:
         if cfg.eval_every and self.main:
             self.eval_sets, _ = real_sets(examples, self.data_info["meta"], examples.sample_rate, cfg.holdout,
                                           cfg.seed, cfg.eval_n)
+
+    def _choose_precision(self) -> None:
+        """Resolve amp "auto" for this device and length: config.json records the choice, so a resume keeps it."""
+        amp, why = resolve_amp(self.cfg, self.device, self.examples.channels, self.examples.length)
+        self.cfg = replace(self.cfg, amp=amp)
+        if self.main:
+            print(f"bf16 autocast: {'on' if amp == 'true' else 'off'} ({why})", flush=True)
 
     def _build_models(self) -> None:
         cfg, device = self.cfg, self.device

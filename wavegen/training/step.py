@@ -67,7 +67,8 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
     draws every rank agrees on."""
     reals = real if isinstance(real, list) else [real]
     device = reals[0].device
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)  # bf16 needs no loss scaling
+    # bf16 needs no loss scaling. The trainer resolves amp "auto" (precision.py); unresolved, it means off.
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "true")
     sigma = instance_noise_std(cfg.instance_noise, cfg.instance_noise_batches, step)
     if d_pair is None:
         d_pair = DPair(D)
@@ -109,10 +110,11 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         with autocast:
             d_real, d_fake = (o.float() for o in d_pair(d(real), d(fake)))  # (B,) logits each
         loss_D = losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake)
-        if cfg.loss == "wgan-gp":
-            penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
-        if cfg.r1_gamma > 0:
-            penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
+        with autocast:  # the penalties' double backward is D's costliest pass: it runs in bf16 too
+            if cfg.loss == "wgan-gp":
+                penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
+            if cfg.r1_gamma > 0:
+                penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
         opt_D.zero_grad(set_to_none=True)
         (loss_D + penalty).backward()
         if layers and i == len(reals) - 1:

@@ -1,0 +1,72 @@
+"""Whether a run computes in bfloat16: `--amp auto` turns it on only where it was measured to pay.
+
+bf16 autocast halves the bytes each activation moves and, on hardware with bf16 dot-product or matrix units, raises
+the arithmetic ceiling; it also adds casts and, on a GPU, kernel launches. So it pays only when a training step holds
+enough arithmetic: measured with bench/bf16.py (docs/performance.md, "bfloat16"), per batch of G and D forward FLOPs:
+  - a CPU with bf16 units (AVX-512 BF16 or AMX): 1.0x at the fast preset (0.1 GFLOP), 1.2x for WaveGAN at 4096
+    samples, d 16, batch 16 (0.7 GFLOP), 1.4x at 16384 samples, d 32 (13.7 GFLOP);
+  - an H200 with cuDNN's autotuner: 0.8x to 0.9x up to WaveGAN at d 32, batch 16 (13.7 GFLOP: launch-bound),
+    1.4x at the paper's size (d 64, batch 64: 217 GFLOP).
+The choice is made once, printed, and saved in the run's config.json, so a resumed run keeps it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..config import Config
+from ..models.build import build_models
+
+MIN_GFLOP = {"cpu": 0.5, "cuda": 100.0}  # G + D forward GFLOP per batch from which bf16 was measured to pay
+
+
+def cpu_bf16_units() -> str | None:
+    """The name of this CPU's bf16 arithmetic units ("AMX", "AVX-512 BF16"), or None (also off Linux)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return None
+    if "amx_bf16" in flags:
+        return "AMX"
+    if "avx512_bf16" in flags:
+        return "AVX-512 BF16"
+    return None
+
+
+def forward_gflops(cfg: Config, channels: int, length: int) -> float:
+    """GFLOP of one batch through G and then D, counted on the meta device (no memory, no arithmetic, no draws)."""
+    with torch.device("meta"):
+        G, D = build_models(cfg, channels, length)
+        z = torch.zeros(cfg.batch_size, cfg.nz, 1)  # (B, nz, 1)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        D(G(z))
+    return counter.get_total_flops() / 1e9
+
+
+def auto_amp(device: torch.device, gflops: float) -> tuple[bool, str]:
+    """(on, why) for `--amp auto` on `device`, for a step of `gflops` G + D forward GFLOP per batch."""
+    if device.type == "cuda":
+        if not torch.cuda.is_bf16_supported():
+            return False, f"{torch.cuda.get_device_name(device)} has no bf16 support"
+        units = torch.cuda.get_device_name(device)
+    elif device.type == "cpu":
+        units = cpu_bf16_units()
+        if units is None:
+            return False, "this CPU has no bf16 units"
+        units = f"this CPU's {units} units"
+    else:
+        return False, f"not measured on {device.type}"
+    least = MIN_GFLOP[device.type]
+    if gflops < least:
+        return False, f"{gflops:.1f} GFLOP per batch is too little for {units} to pay (from {least:g})"
+    return True, f"{gflops:.1f} GFLOP per batch on {units}"
+
+
+def resolve_amp(cfg: Config, device: torch.device, channels: int, length: int) -> tuple[str, str]:
+    """The run's amp value ("true" / "false") for cfg.amp ("auto", "true", "false"), and why."""
+    if cfg.amp != "auto":
+        return cfg.amp, "as configured"
+    on, why = auto_amp(device, forward_gflops(cfg, channels, length))
+    return ("true" if on else "false"), f"auto: {why}"
