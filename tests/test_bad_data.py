@@ -1,6 +1,7 @@
 """Every kind of bad input is found before training and reported together, file by file, with a reason;
 skip_bad trains on the rest and says what it left out."""
 import os
+import re
 import struct
 
 import numpy as np
@@ -64,10 +65,13 @@ def bad_folder(tmp_path):
 
 
 def _reasons(message: str) -> dict[str, str]:
-    """{file name: reason} from the `  path: reason` lines of an error."""
+    """{file name: reason} from an error: its first line `path: reason (and N more ...)` and the
+    `  path: reason` lines below it."""
     out = {}
-    for line in message.splitlines():
-        if line.startswith("  ") and ": " in line and not line.strip().startswith("..."):
+    lines = message.splitlines()
+    first = re.sub(r" \((and \d+ more bad files?:|pass --skip-bad|the only audio file).*\)$", "", lines[0])
+    for line in [first] + [line for line in lines[1:] if line.startswith("  ")]:
+        if ": " in line and not line.strip().startswith("..."):
             path, reason = line.strip().split(": ", 1)
             out[os.path.basename(path)] = reason
     return out
@@ -77,7 +81,9 @@ def test_load_folder_lists_every_bad_file(bad_folder):
     with pytest.raises(WavegenError) as e:
         load_folder(bad_folder)
     msg = str(e.value)
-    assert msg.startswith(f"{bad_folder}: 10 of 13 audio files are bad:")
+    first = msg.splitlines()[0]  # names a file and its problem, and counts the rest
+    assert first.startswith(f"{bad_folder}{os.sep}") and first.endswith(
+        f"(and 9 more bad files: 10 of 13 audio files in {bad_folder} are bad)")
     assert msg.endswith("pass --skip-bad to train on the rest")
     reasons = _reasons(msg)
     assert set(reasons) == set(UNUSABLE) | set(MISMATCHED)
@@ -105,8 +111,9 @@ def test_cli_train_stops_before_writing_anything(bad_folder):
     out = bad_folder.parent / "run"
     r = run_cli("train", bad_folder, "--out", out, "--batches", 1)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.startswith(f"wavegen: error: {bad_folder}: 10 of 13 audio files are bad:")
-    assert set(_reasons(r.stderr)) == set(UNUSABLE) | set(MISMATCHED)
+    assert r.stderr.startswith(f"wavegen: error: {bad_folder}{os.sep}")
+    assert "10 of 13 audio files in" in r.stderr.splitlines()[0]
+    assert set(_reasons(r.stderr.removeprefix("wavegen: error: "))) == set(UNUSABLE) | set(MISMATCHED)
     assert "pass --skip-bad to train on the rest" in r.stderr
     assert not out.exists()
 
@@ -118,13 +125,31 @@ def test_more_than_ten_bad_files_are_counted(tmp_path):
     with pytest.raises(WavegenError) as e:
         load_folder(tmp_path)
     lines = str(e.value).splitlines()
-    assert lines[0] == f"{tmp_path}: 13 of 14 audio files are bad:"
+    assert lines[0] == f"{tmp_path / 'note00.wav'}: cannot read: not audio, or a format libsndfile does not know " \
+        f"(Format not recognised.) (and 12 more bad files: 13 of 14 audio files in {tmp_path} are bad)"
     assert len(_reasons(str(e.value))) == 10 and "  ... and 3 more" in lines
     # with nothing good, skip_bad cannot help, and the message says so
     (tmp_path / "good.wav").unlink()
-    with pytest.raises(WavegenError, match="all 13 audio files are bad") as e:
+    with pytest.raises(WavegenError, match="all 13 audio files in .* are bad") as e:
         load_folder(tmp_path, skip_bad=True)
     assert "no file is usable" in str(e.value)
+
+
+def test_one_bad_file_is_one_line(tmp_path):
+    """The usual case, one bad file among good ones: one line naming it and its problem, through the CLI too."""
+    for i in range(3):
+        write_wav(tmp_path / "data" / f"good{i}.wav", GOOD, subtype="FLOAT")
+    (tmp_path / "data" / "text.wav").write_text("this is a note, not audio\n")
+    with pytest.raises(WavegenError) as e:
+        load_folder(tmp_path / "data")
+    assert str(e.value) == f"{tmp_path / 'data' / 'text.wav'}: cannot read: not audio, or a format libsndfile " \
+        "does not know (Format not recognised.) (pass --skip-bad to train on the rest)"
+    with pytest.raises(WavegenError, match=r"^[^\n]*text.wav: cannot read: not audio[^\n]*$"):
+        prepare(tmp_path / "data")
+    for name in ("good0.wav", "good1.wav", "good2.wav"):
+        (tmp_path / "data" / name).unlink()
+    with pytest.raises(WavegenError, match=r"text.wav: cannot read: .*\(the only audio file in .*data\)$"):
+        load_folder(tmp_path / "data")
 
 
 def test_prepare_reports_and_skips_the_same_way(bad_folder, monkeypatch):
@@ -132,7 +157,8 @@ def test_prepare_reports_and_skips_the_same_way(bad_folder, monkeypatch):
     bad = {**UNUSABLE, "cut.mp3": "truncated or damaged: header says 16000 frames"}
     with pytest.raises(WavegenError) as e:
         prepare(bad_folder, sample_rate=16000)
-    assert str(e.value).startswith(f"{bad_folder}: 8 of 14 audio files are bad:")
+    assert str(e.value).startswith(f"{bad_folder}{os.sep}")
+    assert str(e.value).splitlines()[0].endswith(f"(and 7 more bad files: 8 of 14 audio files in {bad_folder} are bad)")
     reasons = _reasons(str(e.value))
     assert set(reasons) == set(bad)
     for name, words in bad.items():
@@ -150,7 +176,7 @@ def test_prepare_reports_and_skips_the_same_way(bad_folder, monkeypatch):
     assert w.get(np.arange(6)).isfinite().all()
     # the cache that skipped files serves skip_bad only; anyone else gets the same error, without a decode
     monkeypatch.setattr(sf, "SoundFile", lambda *a, **k: pytest.fail("decoded although cached"))
-    with pytest.raises(WavegenError, match="8 of 14 audio files are bad"):
+    with pytest.raises(WavegenError, match="8 of 14 audio files in .* are bad"):
         prepare(bad_folder, sample_rate=16000)
     assert prepare(bad_folder, sample_rate=16000, skip_bad=True) == out
 
@@ -194,3 +220,46 @@ def test_train_with_skip_bad_reports_what_it_left_out(bad_folder, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "skipped 10 bad files:" in r.stdout and "text.wav: cannot read: not audio" in r.stdout
     assert (tmp_path / "run" / "checkpoints").is_dir()
+
+
+def _flac_claiming(total: int, tmp_path):
+    """A valid 1000-frame flac whose STREAMINFO claims `total` frames (36 bits at bytes 18-25 of the file)."""
+    raw = bytearray(write_wav(tmp_path / "whole.flac", np.sin(np.arange(1000) / 5)[:, None] * 0.3).read_bytes())
+    field = int.from_bytes(raw[18:26], "big")
+    raw[18:26] = ((field & ~(2**36 - 1)) | total).to_bytes(8, "big")
+    path = tmp_path / f"claims{total}.flac"
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_a_header_claiming_more_frames_than_the_file_can_hold(tmp_path):
+    """A FLAC header's frame count sizes the decode: one past what the file's bytes can hold is refused before
+    anything is allocated, and so is the unknown length (0) a stream leaves, which libsndfile reports as 2**63 - 1."""
+    from wavegen.data.files import probe
+
+    path = _flac_claiming(2**36 - 1, tmp_path)
+    size = path.stat().st_size
+    assert probe(path) == (None, f"damaged: header promises {2**36 - 1} frames, more than a file of {size} bytes "
+                                 f"can hold (at most {size * 8192})")
+    assert probe(_flac_claiming(0, tmp_path))[1] == ("its header leaves its length unknown (written as a stream); "
+                                                     "re-encode it")
+
+
+def test_decode_caps_the_frames_a_header_claims(tmp_path):
+    """prepare's decode sizes its buffer from pass 1's header, which may lie (or the file may have shrunk since):
+    the claim is capped at what the file's size allows, so the buffer stays small and the file is refused."""
+    import tracemalloc
+    from types import SimpleNamespace
+
+    path = _flac_claiming(1000, tmp_path)
+    info = sf.info(str(path))
+    lying = SimpleNamespace(frames=2**36 - 1, samplerate=info.samplerate, channels=1, subtype=info.subtype,
+                            format=info.format)
+    tracemalloc.start()
+    try:
+        got = prepared._decode_into(path, lying, 8000, True, lambda x, pos: None, 0)  # resampled: gathered whole
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == (0, f"truncated or damaged: header says {2**36 - 1} frames, decoded 1000")
+    assert peak < 8192 * 4 * path.stat().st_size + 2**20  # without the cap: 2**36 float32, 256 GiB

@@ -15,7 +15,7 @@ import shutil
 import struct
 import tempfile
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,16 @@ from wavegen.errors import WavegenError
 
 CASES: Counter = Counter()  # input path -> generated cases tried (printed by conftest at the end of the session)
 N = settings.default.max_examples
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The models trained here are tiny: one thread costs them little, and spares them OpenMP threads spinning
+    against other processes for the cores, which made the same trainings ten times slower on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def few(k: int):
@@ -161,6 +171,21 @@ def test_every_cut_of_the_first_200_bytes(kind, tmp_path):
         CASES["audio: probe, every cut in the first 200 bytes"] += 1
 
 
+@pytest.mark.parametrize("kind", sorted(set(VALID) - {"empty_wav"}))
+def test_valid_files_are_used_as_they_are(kind, tmp_path):
+    """The other half of every property: an undamaged file of each kind is accepted, with its samples."""
+    x = np.sin(np.arange(4000) / 7).astype(np.float32) * 0.5  # compresses well: a FLAC of it is ~4 frames a byte
+    path = tmp_path / f"a{EXT[kind]}"
+    path.write_bytes(_encode(kind, x))
+    info, reason = probe(path)
+    assert reason is None and info.frames == 4000
+    with folder_with(path.name, path.read_bytes()) as data:
+        (data / path.name).write_bytes(_encode(kind, X))  # the neighbours' length, for load_folder
+        assert load_folder(data).x.shape == (4, 1, 100)
+        assert prepare(data, formats=("wav", "flac", "ogg")).is_dir()
+    CASES["audio: valid files, probe and both folder readers"] += 1
+
+
 @given(CONTENT)
 def test_probe_never_crashes(case):
     ext, content = case
@@ -171,8 +196,18 @@ def test_probe_never_crashes(case):
     CASES["audio: probe"] += 1
 
 
+def _windows(data: Path):
+    """prepare resampling to 8 kHz, then cut windows and read them: the path `wavegen train` takes with audio."""
+    from wavegen.data.windows import open_windows
+
+    w = open_windows(data, length=32, sample_rate=8000, formats=("wav", "flac", "ogg"))
+    assert w.get(np.arange(w.n)).isfinite().all()
+    return w
+
+
 READ_FOLDER = {"load_folder": lambda data: load_folder(data),
-               "prepare": lambda data: prepare(data, formats=("wav", "flac", "ogg"))}
+               "prepare": lambda data: prepare(data, formats=("wav", "flac", "ogg")),
+               "prepare, resampled, windows": _windows}
 
 
 @pytest.mark.parametrize("reader", sorted(READ_FOLDER))
@@ -205,18 +240,45 @@ def test_wav_cut_in_its_fmt_chunk_is_one_line_through_train(tmp_path):
 
 @pytest.fixture(scope="module")
 def run(gauss_data, tmp_path_factory):
-    """A small finished run: config, stats, layers, two checkpoints."""
+    """A small finished run, built once for the module: config, stats with scores, layers, two checkpoints, two
+    previews. Every example damages one file of it and puts the folder back as it was (`damaged`)."""
     from wavegen.training.loop import train
 
     out = tmp_path_factory.mktemp("fuzzrun") / "run"
-    train(tiny_config(gauss_data, out, batches=40, ckpt_every=20, keep_ckpts=0))
+    train(tiny_config(gauss_data, out, batches=20, ckpt_every=10, keep_ckpts=0, preview_every=20, layer_every=5,
+                      eval_every=10, eval_n=20))
     return out
 
 
 @contextmanager
-def copy_of(run: Path):
-    with tempfile.TemporaryDirectory() as d:
-        yield Path(shutil.copytree(run, Path(d) / "run"))
+def restored(run: Path):
+    """Afterwards every file of `run` is as it was before and whatever the body wrote is gone, so that one run
+    folder serves every example and no example sees another's figures or analysis.json."""
+    before = snapshot(run)
+    try:
+        yield
+    finally:
+        for p in sorted(run.rglob("*"), reverse=True):  # files before the folders that hold them
+            rel = str(p.relative_to(run))
+            if p.is_file() and rel not in before:
+                p.unlink()
+            elif p.is_dir() and not any(k.startswith(rel + os.sep) for k in before):
+                shutil.rmtree(p)
+        for rel, data in before.items():
+            p = run / rel
+            if not p.is_file() or p.read_bytes() != data:
+                p.write_bytes(data)
+
+
+@contextmanager
+def damaged(run: Path, name: str, content: bytes | None = None):
+    """`run` with its file `name` replaced by `content` (or left for the caller to damage) for the body of the
+    with, and restored afterwards."""
+    with restored(run):
+        path = run / name
+        if content is not None:
+            path.write_bytes(content)
+        yield path
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -246,25 +308,29 @@ def configs(draw, run: Path):
     return text.encode() if draw(st.booleans()) else text[:draw(st.integers(0, len(text)))].encode()
 
 
-@settings(max_examples=max(3, N // 2))
+@few(2)
 @given(st.data())
 def test_config_json_loads_or_names_the_file(run, data):
-    content = data.draw(configs(run))
-    with copy_of(run) as r:
-        (r / "config.json").write_bytes(content)
-        accepted_or_refused(lambda: load_config(r / "config.json"), r / "config.json", r)
+    with damaged(run, "config.json", data.draw(configs(run))) as path:
+        accepted_or_refused(lambda: load_config(path), path, run)
     CASES["run folder: config.json (load_config)"] += 1
 
 
 @st.composite
 def logs(draw, text: str):
-    kind = draw(st.integers(0, 3))
+    """A log torn anywhere, random bytes, a line of JSON or text put between its rows, or one row with a field
+    of the wrong type (the readers index rows by their keys)."""
+    kind = draw(st.integers(0, 4))
     if kind == 0:
-        return text.encode()[:draw(st.integers(0, len(text)))]  # torn anywhere
+        return text.encode()[:draw(st.integers(0, len(text)))]
     if kind == 1:
         return draw(st.binary(max_size=300))
     lines = text.splitlines()
-    at = draw(st.integers(0, len(lines)))
+    at = draw(st.integers(0, len(lines) - 1))
+    if kind == 4:
+        row = json.loads(lines[at])
+        row[draw(st.sampled_from(sorted(row)))] = draw(WEIRD)
+        return ("\n".join(lines[:at] + [json.dumps(row)] + lines[at + 1:]) + "\n").encode()
     bad = json.dumps(draw(JSON)) if kind == 2 else draw(st.text(max_size=40)).replace("\n", " ")
     return ("\n".join(lines[:at] + [bad] + lines[at:]) + "\n").encode()
 
@@ -281,24 +347,17 @@ def _readers():
 READERS = {"analyse": 2, "write_summary": 2, "plot_run": 8, "write_report": 8}  # name -> 1/k of the examples
 
 
-@pytest.mark.deep  # only in `make fuzz`: each example copies a run folder and redraws its figures
 @pytest.mark.parametrize("name", ["stats.jsonl", "layers.jsonl"])
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_logs_read_or_name_the_file(run, name, reader):
     fn = _readers()[reader]
+    text = (run / name).read_text()
 
     @settings(max_examples=max(2, N // READERS[reader]))
-    @given(st.data())
-    def check(data):
-        content = data.draw(logs((run / name).read_text()))
-        with copy_of(run) as r:
-            (r / name).write_bytes(content)
-            before = snapshot(r)
-            try:
-                fn(r)
-            except WavegenError as e:
-                assert name in str(e), str(e)
-                assert snapshot(r) == before  # a refused log writes no figure, summary or page
+    @given(logs(text))
+    def check(content):
+        with damaged(run, name, content) as path:
+            accepted_or_refused(lambda: fn(run), path, run)  # a refused log writes no figure, summary or page
         CASES[f"run folder: {name} ({reader})"] += 1
 
     check()
@@ -309,9 +368,12 @@ def _wrong_shapes(state: dict) -> dict:
     return {**state, "G": G}
 
 
+PWNED = Path(tempfile.gettempdir()) / "wavegen-fuzz-pwned"
+
+
 class _Evil:
     def __reduce__(self):
-        return (os.system, ("touch /tmp/wavegen-fuzz-pwned",))
+        return (os.system, (f"touch {PWNED}",))
 
 
 CKPT = st.one_of(
@@ -344,38 +406,59 @@ def damage_ckpt(path: Path, how: tuple) -> None:
         path.write_bytes(b"")
 
 
-@pytest.mark.deep  # only in `make fuzz`: each example copies a run folder and redraws its figures
-@settings(max_examples=max(3, N // 2))
+@few(2)
 @given(CKPT)
 def test_checkpoint_loads_or_names_the_file(run, how):
     from wavegen.sampling import load_generator
 
-    with copy_of(run) as r:
-        newest = checkpoint.list_ckpts(r)[-1]
-        damage_ckpt(newest, how)
-        accepted_or_refused(lambda: load_generator(checkpoint.find(r)), newest, r)
-        path, _ = checkpoint.load_latest_good(r)  # the older one is still there
-        assert path.exists()
-    assert not Path("/tmp/wavegen-fuzz-pwned").exists()
+    newest = checkpoint.list_ckpts(run)[-1]
+    with damaged(run, str(newest.relative_to(run))) as path:
+        damage_ckpt(path, how)
+        accepted_or_refused(lambda: load_generator(checkpoint.find(run)), path, run)
+        older, _ = checkpoint.load_latest_good(run)  # the older one still loads
+        assert older.exists()
+    assert not PWNED.exists()
     CASES["run folder: checkpoint (find, load, load_generator)"] += 1
 
 
-@pytest.mark.deep  # only in `make fuzz`: each example copies a run folder and redraws its figures
-def test_cli_on_damaged_run_folders(run, tmp_path):
-    """A few end-to-end cases: one line on stderr, exit status 2."""
-    cases = [("config.json", b"{", ["summary"]), ("config.json", b'{"lr_g": "x"}', ["train", "--resume"]),
-             ("config.json", b"[1, 2]", ["eval", "--n", "8"]), ("stats.jsonl", b"\x00garbage\n{}\n", ["analyse"]),
-             ("checkpoints/ckpt_00000040.pt", b"PK\x03\x04 nope", ["generate", "--n", "2", "--step", "40", "--out"])]
-    for i, (name, content, args) in enumerate(cases):
-        r = shutil.copytree(run, tmp_path / f"r{i}")
-        (r / name).write_bytes(content)
-        argv = [args[0], r, *args[1:]] + ([tmp_path / f"w{i}"] if args[-1] == "--out" else [])
-        if args[:2] == ["train", "--resume"]:
-            argv = ["train", "--resume", r]
-        p = run_cli(*argv)
-        assert p.returncode == 2 and p.stderr.startswith("wavegen: error:"), (argv, p.stderr)
-        assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
-        CASES["run folder: through the CLI"] += 1
+def _main_quietly(argv) -> int:
+    """cli.main in this process, stdout and stderr captured: a refusal is exit status 2 with one
+    `wavegen: error:` line (a traceback would fail the test where it is raised)."""
+    from wavegen.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with redirect_stderr(err), redirect_stdout(out):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse's own refusals (a value that is not a number)
+            code = e.code
+    if code:
+        assert code == 2, (argv, code, err.getvalue())
+        assert err.getvalue().startswith("wavegen: error:") and len(err.getvalue().strip().splitlines()) == 1, \
+            (argv, err.getvalue())
+    return code
+
+
+# eval and generate read the checkpoint's own config, not config.json: their cases damage the checkpoint
+CLI_CASES = [("config.json", b"{", ["summary"]), ("config.json", b'{"lr_g": "x"}', ["train", "--resume"]),
+             ("config.json", b"[1, 2]", ["plot"]), ("config.json", b"\xff\xfe", ["report"]),
+             ("config.json", b'{"best_metric": 7}', ["analyse"]),
+             ("data.json", b"{", ["report"]), ("stats.jsonl", b"\x00garbage\n{}\n", ["analyse"]),
+             ("layers.jsonl", b'{"step": 5}\nnot json\n', ["plot"]),
+             ("checkpoints/ckpt_00000020.pt", b"PK\x03\x04 nope", ["generate", "--n", "2", "--step", "20", "--out"]),
+             ("checkpoints/ckpt_00000020.pt", b"", ["eval", "--step", "20", "--n", "20"])]
+
+
+@pytest.mark.parametrize("name, content, args", CLI_CASES)
+def test_cli_on_damaged_run_folders(run, tmp_path, name, content, args):
+    """A few cases through the command: one line on stderr, exit status 2, nothing written."""
+    argv = ["train", "--resume", run] if args[:2] == ["train", "--resume"] else [args[0], run, *args[1:]]
+    argv += [tmp_path / "out"] if args[-1] == "--out" else []
+    with damaged(run, name, content):
+        before = snapshot(run)
+        assert _main_quietly(argv) == 2
+        assert snapshot(run) == before and not (tmp_path / "out").exists()
+    CASES["run folder: through the CLI (cli.main)"] += 1
 
 
 # Sweep specs and arguments ---------------------------------------------------------------------------------------
@@ -412,53 +495,61 @@ def test_sweep_spec_expands_or_names_the_file(gauss_data, data):
     CASES["sweep spec (load_spec, expand)"] += 1
 
 
-ARGS = st.sampled_from(["-1", "0", "abc", "1e99", str(10**30), "", "nan", "-0", "３"])
+ARGS = st.sampled_from(["-1", "0", "abc", "1e99", str(10**30), "", "nan", "-0", "３", "1"])
+FLAGS = ["generate --n", "generate --step", "generate --seed", "eval --n", "eval --step", "plot --steps",
+         "train --length", "train --batches", "train --batch-size", "train --lr-g", "train --hop", "train --eval-n",
+         "data-prepare --sample-rate", "data-gaussian --n", "data-gaussian --length"]
 
 
-@pytest.mark.deep  # only in `make fuzz`: each example copies a run folder and redraws its figures
 @few(2)
-@given(st.sampled_from(["generate --n", "generate --step", "eval --n", "eval --step", "plot --steps",
-                        "train --length", "train --batches", "train --batch-size", "train --lr-g"]), ARGS)
-def test_bad_arguments_are_one_line(run, flag, value):
-    from wavegen.cli import main
+@given(st.sampled_from(FLAGS), ARGS)
+def test_bad_arguments_are_one_line(run, gauss_data, monkeypatch, flag, value):
+    """Each value is accepted (exit status 0) or refused in one line with exit status 2, writing nothing."""
+    from wavegen.training.loop import Trainer
 
+    # Every check of a train argument is done by the time the Trainer is built; stopping there keeps an accepted
+    # `--batches 1000000000000000000000000000000` from training for ever.
+    monkeypatch.setattr(Trainer, "run", lambda self: self.run_dir)
     cmd, opt = flag.split()
-    with copy_of(run) as r, tempfile.TemporaryDirectory() as out:
-        before = snapshot(r)
-        argv = {"generate": ["generate", str(r), "--out", out], "eval": ["eval", str(r)], "plot": ["plot", str(r)],
-                "train": ["train", str(r / "config.json"), "--out", str(Path(out) / "run")]}[cmd] + [opt, value]
-        code = _main_quietly(main, argv)
-        if code != 0:
-            assert code == 2 and snapshot(r) == before
+    with restored(run), tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "out"
+        argv = {"generate": ["generate", run, "--out", out], "eval": ["eval", run], "plot": ["plot", run],
+                "train": ["train", gauss_data, "--out", out, "--batches", "1", "--ngf", "32", "--ndf", "32"],
+                "data-prepare": ["data", "prepare", gauss_data, "--out", out],
+                "data-gaussian": ["data", "gaussian", out, "--n", "3"]}[cmd] + [opt, value]
+        before = snapshot(run)
+        if _main_quietly(argv) != 0:
+            assert snapshot(run) == before and not out.exists()
     CASES["subcommand arguments (cli.main)"] += 1
 
 
-def _main_quietly(main, argv) -> int:
-    """cli.main with stdout and stderr captured: a refusal is exit status 2 with one `wavegen: error:` line."""
-    import contextlib
+@pytest.mark.xfail(strict=True, raises=TypeError, reason="config.validate puts no upper bound on the widths")
+@pytest.mark.parametrize("flag", ["--ngf", "--ndf", "--nz"])
+def test_enormous_widths_are_one_line(gauss_data, tmp_path, monkeypatch, flag):
+    from wavegen.training.loop import Trainer
 
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            code = main(argv)
-        except SystemExit as e:  # argparse's own refusals (a value that is not a number)
-            code = e.code
-    if code:
-        assert err.getvalue().startswith("wavegen: error:") and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
-    return code
+    monkeypatch.setattr(Trainer, "run", lambda self: self.run_dir)
+    assert _main_quietly(["train", gauss_data, "--out", tmp_path / "run", flag, str(10**30)]) == 2
+    CASES["subcommand arguments (cli.main)"] += 1
 
 
-@pytest.mark.deep  # only in `make fuzz`: each example copies a run folder and redraws its figures
 @pytest.mark.parametrize("argv", [["generate", "{file}", "--out", "{dir}"], ["eval", "{file}"], ["plot", "{file}"],
-                                  ["train", "{dir}", "--out", "{file}"], ["train", "--resume", "{file}"],
-                                  ["sweep", "{dir}", "--dry-run"], ["summary", "{missing}"], ["report", "{file}"]])
-def test_files_where_folders_are_wanted(argv, tmp_path):
-    from wavegen.cli import main
-
+                                  pytest.param(["train", "{dir}", "--out", "{file}"], marks=pytest.mark.xfail(
+                                      strict=True, raises=NotADirectoryError,
+                                      reason="training/loop.py check_run lists the --out FILE as a folder")),
+                                  ["train", "--resume", "{file}"],
+                                  ["sweep", "{dir}", "--dry-run"], ["summary", "{missing}"], ["report", "{file}"],
+                                  ["analyse", "{file}"], ["generate", "{run}", "--out", "{file}", "--n", "2"],
+                                  ["data", "prepare", "{file}", "--out", "{dir}/p"],
+                                  ["data", "prepare", "{run}", "--out", "{file}"],
+                                  ["data", "gaussian", "{file}", "--n", "2"]])
+def test_files_where_folders_are_wanted(argv, run, tmp_path):
     f = tmp_path / "a_file"
     f.write_text("x")
-    names = {"file": str(f), "dir": str(tmp_path), "missing": str(tmp_path / "nope")}
-    assert _main_quietly(main, [a.format(**names) for a in argv]) == 2
+    names = {"file": str(f), "dir": str(tmp_path), "missing": str(tmp_path / "nope"), "run": str(run)}
+    with restored(run):
+        assert _main_quietly([a.format(**names) for a in argv]) == 2
+    assert f.read_text() == "x"
     CASES["subcommand arguments: files for folders and back"] += 1
 
 

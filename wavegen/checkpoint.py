@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .config import Config, config_from_dict
 from .errors import WavegenError
 from . import runfolder
 
@@ -65,7 +66,50 @@ def load(path: str | Path, map_location="cpu") -> dict:
         raise WavegenError(f"{path}: not a loadable wavegen checkpoint ({msg[:200]})") from None
     if not isinstance(state, dict) or "config" not in state or "G" not in state:
         raise WavegenError(f"{path}: not a wavegen checkpoint (no config or generator inside)")
+    problem = _problem(state)
+    if problem:
+        raise WavegenError(f"{path}: not a usable wavegen checkpoint ({problem})")
     return state
+
+
+def _problem(state: dict) -> str | None:
+    """What makes a loaded checkpoint unusable, or None: its readers build a model from "config" and "data",
+    fill it from "G" (or "G_ema"), and report "step"."""
+    if not isinstance(state["config"], dict):
+        return "its config is not an object"
+    for key in ("G", "G_ema"):
+        weights = state.get(key, {})
+        if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+            return f"its {key} is not a set of weights"
+    data = state.get("data")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), int) and data[k] > 0
+                                             for k in ("channels", "length", "sample_rate")):
+        return "no description of its data (channels, length, sample_rate)"
+    if not isinstance(state.get("step"), int):
+        return "no batch number"
+    return None
+
+
+def load_weights(model: torch.nn.Module, weights: dict, path: str | Path) -> None:
+    """Fill `model` from `weights` (a state dict of the checkpoint at `path`), or refuse in one line when they
+    belong to another model than the checkpoint's config describes."""
+    own = model.state_dict()
+    missing = next((k for k in own if k not in weights), None) or next((k for k in weights if k not in own), None)
+    if missing is not None:
+        raise WavegenError(f"{path}: holds another model than its config describes ({missing!r} in one, not the other)")
+    for k, v in own.items():
+        if weights[k].shape != v.shape:
+            raise WavegenError(f"{path}: holds another model than its config describes ({k!r} is "
+                               f"{tuple(weights[k].shape)}, the model's {tuple(v.shape)})")
+    model.load_state_dict(weights)
+
+
+def config_of(state: dict, path: str | Path) -> Config:
+    """The Config a checkpoint was trained with, or a WavegenError naming the file."""
+    try:
+        return config_from_dict(state["config"])
+    except WavegenError as e:
+        raise WavegenError(f"{path}: {e}") from None
 
 
 def find(run: str | Path, step: int | None = None, best: bool = False) -> Path:

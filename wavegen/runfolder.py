@@ -73,9 +73,10 @@ def remove_stale_temps(folder: str | Path) -> list[Path]:
     return removed
 
 
-def read_jsonl(path: str | Path) -> list[tuple[str, object]]:
+def read_jsonl(path: str | Path, check=None) -> list[tuple[str, object]]:
     """The (line, parsed value) pairs of a JSON-lines log, blank lines skipped. A last line without its newline
-    that does not parse was cut short by a crash mid-append and is dropped; any other bad line is corruption."""
+    that does not parse was cut short by a crash mid-append and is dropped; any other bad line is corruption,
+    and so is a row for which `check(row)` returns a reason."""
     path = Path(path)
     text = path.read_bytes().decode("utf-8", errors="replace")
     lines = text.split("\n")  # a complete file ends with "\n": its last piece is then ""
@@ -84,12 +85,49 @@ def read_jsonl(path: str | Path) -> list[tuple[str, object]]:
         if not line.strip():
             continue
         try:
-            out.append((line, json.loads(line)))
+            row = json.loads(line)
         except ValueError as e:
             if i == len(lines):  # the unterminated last line: torn by a crash, written again on resume
                 break
             raise WavegenError(f"{path}: line {i} is not valid JSON ({str(e)[:100]}); the file is corrupt") from None
+        reason = check(row) if check else None
+        if reason:
+            raise WavegenError(f"{path}: line {i}: {reason}; the file is corrupt")
+        out.append((line, row))
     return out
+
+
+def require_run(run: str | Path) -> Path:
+    """`run` as a Path, or a WavegenError when it is not a run folder: the readers of a run start here, so that
+    a file or a missing folder given for one is refused before anything is read or written."""
+    run = Path(run)
+    if not (run / "config.json").is_file():
+        raise WavegenError(f"{run}: not a run folder (no config.json)")
+    return run
+
+
+def read_json_object(path: Path, what: str) -> dict:
+    """A JSON file of the run folder that holds one object (data.json, eval.json, analysis.json), or a
+    WavegenError naming it."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON
+        raise WavegenError(f"{path}: cannot read {what} ({str(e)[:200]})") from None
+    if not isinstance(value, dict):
+        raise WavegenError(f"{path}: {what} is not a JSON object")
+    return value
+
+
+def read_eval(run: str | Path) -> dict | None:
+    """eval.json ({"step", "checkpoint", "metrics": {name: {"value", "real_vs_real", ...}}}) or None."""
+    path = Path(run) / "eval.json"
+    if not path.exists():
+        return None
+    e = read_json_object(path, "the evaluation")
+    metrics = e.get("metrics")
+    if not isinstance(metrics, dict) or not all(isinstance(m, dict) and "value" in m for m in metrics.values()):
+        raise WavegenError(f"{path}: no 'metrics' object of {{name: {{value, real_vs_real, ...}}}}")
+    return e
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -103,26 +141,79 @@ def truncate_jsonl(path: Path, step: int) -> None:
         return
     rows = read_jsonl(path)
     for line, row in rows:
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+        if not has_step(row):
             raise WavegenError(f"{path}: a row without a batch number ('step'), {line[:60]!r}; the file is corrupt")
     keep = [line for line, row in rows if row["step"] <= step]
     atomic_write(path, lambda f: f.write("".join(line + "\n" for line in keep).encode()))
 
 
-def _rows(path: Path) -> list[dict]:
+def _rows(path: Path, check) -> list[dict]:
     if not path.exists():
         return []
-    return [row for _, row in read_jsonl(path)]  # a last line torn by a crash is dropped
+    return [row for _, row in read_jsonl(path, check)]  # a last line torn by a crash is dropped
+
+
+# The keys every batch row of stats.jsonl holds: the readers index them (training/step.py's STAT_KEYS, and epoch).
+BATCH_KEYS = ("epoch", "loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
+
+
+def has_step(row) -> bool:
+    """Whether a log row is an object with an integer batch number, "step"."""
+    return isinstance(row, dict) and isinstance(row.get("step"), int) and not isinstance(row["step"], bool)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _short(v) -> str:
+    text = json.dumps(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def stats_row_problem(row) -> str | None:
+    """Why a row of stats.jsonl cannot be read, or None. A row of no kind RunLog knows (another version's) is
+    kept apart, not refused; a row of a known kind must hold numbers, since every reader computes with them."""
+    if RunLog.kind(row) == "other":
+        return None
+    if "loss/G" in row:
+        missing = [k for k in BATCH_KEYS if k not in row]
+        if missing:
+            return f"a batch row without {missing[0]!r}"
+    for k, v in row.items():
+        if not _number(v):
+            return f"{k!r} is {_short(v)}, not a number"
+    return None
+
+
+def layers_checker():
+    """A check for the rows of one layers.jsonl: each {"step": int, "<model>/<param>": [three numbers], ...},
+    with the layers of the first row (plot_layers draws each layer's line through every row)."""
+    first: list = []
+
+    def check(row) -> str | None:
+        if not has_step(row):
+            return f"a row without a batch number ('step'): {_short(row)}"
+        for k, v in row.items():
+            if k != "step" and not (isinstance(v, list) and len(v) == 3 and all(_number(x) for x in v)):
+                return f"{k!r} is {_short(v)}, not [weight norm, gradient norm, update ratio]"
+        if not first:
+            first.append(set(row))
+        elif set(row) != first[0]:
+            return "its layers are not the first row's"
+        return None
+
+    return check
 
 
 def read_stats(run: str | Path) -> list[dict]:
     """All rows of a run's stats.jsonl, of every kind, in the order written (`read_log` sorts them by kind)."""
-    return _rows(Path(run) / "stats.jsonl")
+    return _rows(Path(run) / "stats.jsonl", stats_row_problem)
 
 
 def read_layers(run: str | Path) -> list[dict]:
     """The rows of a run's layers.jsonl: {"step": s, "G/<param>": [weight norm, grad norm, update ratio], ...}."""
-    return _rows(Path(run) / "layers.jsonl")
+    return _rows(Path(run) / "layers.jsonl", layers_checker())
 
 
 @dataclass
@@ -147,18 +238,23 @@ class RunLog:
         return log
 
     def kind_of(self, row: dict) -> list[dict]:
-        """The list a row belongs in, told by its keys (each kind of row has keys of its own prefix)."""
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-            return self.other
+        """The list a row belongs in."""
+        return getattr(self, self.kind(row))
+
+    @staticmethod
+    def kind(row) -> str:
+        """A row's kind, told by its keys (each kind of row has keys of its own prefix)."""
+        if not has_step(row):
+            return "other"
         if "loss/G" in row:
-            return self.batches
+            return "batches"
         if any(k.startswith("eval/") for k in row):
-            return self.evals
+            return "evals"
         if any(k.startswith("event/") for k in row):
-            return self.events
+            return "events"
         if "time/wall_s" in row:
-            return self.timings
-        return self.other
+            return "timings"
+        return "other"
 
     def metrics(self) -> list[str]:
         """The metrics scored during training, sorted."""

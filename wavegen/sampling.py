@@ -8,18 +8,19 @@ import soundfile as sf
 import torch
 
 from . import checkpoint
-from .config import config_from_dict
 from .errors import WavegenError
 from .models.build import build_models, generator_mode, noise
+
+MAX_FILES = 1_000_000  # wavs one generate writes: its samples are drawn in memory at once
 
 
 def load_generator(path: str | Path, device: str = "cpu"):
     """G with the weights of a checkpoint file (see `checkpoint.find`), plus its config and whole state.
     A run with an average of G's weights (ema) samples from the average."""
     state = checkpoint.load(path, map_location=device)
-    cfg = config_from_dict(state["config"])
+    cfg = checkpoint.config_of(state, path)
     G, _ = build_models(cfg, state["data"]["channels"], state["data"]["length"])
-    G.load_state_dict(state["G_ema"] if "G_ema" in state else state["G"])
+    checkpoint.load_weights(G, state["G_ema"] if "G_ema" in state else state["G"], path)
     return G.to(device), cfg, state
 
 
@@ -53,11 +54,15 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     """Write `n` wavs at the data's sample rate (see `draw`), or with `walk` the `n` steps of a latent walk
     (see `interpolate`) as numbered wavs plus one wav of them all in a row (`walk.wav`). The checkpoint is the
     newest, the one at batch `step`, or with `best` checkpoints/best.pt."""
-    if n <= 0:
-        raise WavegenError(f"--n must be positive, got {n}")
+    if not 0 < n <= MAX_FILES:
+        raise WavegenError(f"--n must be between 1 and {MAX_FILES:,}, got {n}")
+    if not 0 <= seed < 2**63:
+        raise WavegenError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise WavegenError(f"{out}: is a file, not a folder to generate into")
     G, cfg, state = load_generator(checkpoint.find(run, step, best), device)
     mode = mode or cfg.sample_mode
-    out = Path(out)
     width = max(4, len(str(n - 1)))
     names = [out / f"{'step' if walk else 'sample'}_{i:0{width}d}.wav" for i in range(n)]
     clash = next((p for p in [*names, out / "walk.wav"] if p.exists()), None)

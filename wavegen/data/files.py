@@ -1,8 +1,8 @@
 """Finding the audio files of a folder and checking each before anything trains.
 
-Every bad file is reported, together, in one error (the first MAX_LISTED by name): files that cannot be opened,
-are empty, are not audio, use an encoding libsndfile cannot decode, are truncated, or hold NaN/Inf. With
-skip_bad the readers leave them out and list them instead.
+Every bad file is reported, together, in one error whose first line names a bad file and its problem (the first
+MAX_LISTED by name): files that cannot be opened, are empty, are not audio, use an encoding libsndfile cannot
+decode, are truncated, or hold NaN/Inf. With skip_bad the readers leave them out and list them instead.
 """
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ from ..errors import WavegenError
 
 MAX_LISTED = 10  # bad files named in an error message; the rest are counted
 HEADER_BYTES = 512  # read from the start of every file to check a wav's header
+MAX_RATE = 1_000_000  # Hz: above the 768 kHz of the fastest audio interfaces
+PCM_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4,
+             "DOUBLE": 8}  # bytes per sample of the uncompressed encodings
+# A bound on any compressed encoding: FLAC's smallest frame (a constant subframe, ~10 bytes) codes up to 65,535
+# samples, Vorbis and Opus a few thousand per one- or two-byte packet, MP3 1,152 per frame of 24 bytes or more.
+COMPRESSED_FRAMES_PER_BYTE = 8192
+UNKNOWN_FRAMES = 2**63 - 1  # what libsndfile reports for a stream that did not record its length (a FLAC's 0)
 
 
 def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]:
@@ -57,7 +64,8 @@ NONFINITE = "holds NaN or Inf samples"
 def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
     """Open `path` and read its header: (info, None) for a file soundfile can decode, else (None, reason).
     This catches what shows before decoding: a file that cannot be opened (a broken link, no permission), an
-    empty file, one that is not audio, an encoding libsndfile cannot decode, and a truncated wav."""
+    empty file, one that is not audio, an encoding libsndfile cannot decode, a truncated wav, and a header that
+    claims more frames than the file's size allows (nothing is allocated from such a claim)."""
     try:
         with open(path, "rb") as f:
             head = f.read(HEADER_BYTES)  # a wav's fmt and data chunk headers are nearly always in here
@@ -84,7 +92,24 @@ def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
         return None, short
     if info.frames <= 0:
         return None, "holds no samples"
+    if not 0 < info.samplerate <= MAX_RATE:  # resampling designs its filter from the rate: a lying one must not
+        return None, f"damaged: header says {info.samplerate} Hz, past the {MAX_RATE:,} Hz any audio is recorded at"
+    if info.frames > frame_bound(info, size):
+        if info.frames == UNKNOWN_FRAMES:
+            return None, "its header leaves its length unknown (written as a stream); re-encode it"
+        return None, (f"damaged: header promises {info.frames} frames, more than a file of {size} bytes can hold "
+                      f"(at most {frame_bound(info, size)})")
     return info, None
+
+
+def frame_bound(info, size: int) -> int:
+    """The most frames a file of `size` bytes in the encoding `info` describes can hold: exact for PCM, and for a
+    compressed encoding the frames at COMPRESSED_FRAMES_PER_BYTE. A header that claims more is lying; nothing
+    is ever sized by more than this."""
+    width = PCM_BYTES.get(info.subtype)
+    if width is None or info.format == "FLAC":  # a FLAC's subtype (PCM_16, ...) is its bit depth, not its coding
+        return size * COMPRESSED_FRAMES_PER_BYTE
+    return size // (width * max(1, info.channels))
 
 
 def _wav_shortfall(f, head: bytes, size: int) -> str | None:
@@ -133,13 +158,19 @@ def short_read(promised: int, got: int) -> str | None:
 
 
 def bad_files_error(folder: Path, bad: list[tuple[str, str]], n_files: int) -> WavegenError:
-    """One error for all the bad files of a folder: how many, the first MAX_LISTED as `path: reason`, a hint."""
-    if len(bad) == n_files:
-        head, hint = f"all {n_files} audio files are bad", "no file is usable: fix or remove them"
-    else:
-        head = f"{len(bad)} of {n_files} audio files {'is' if len(bad) == 1 else 'are'} bad"
-        hint = "pass --skip-bad to train on the rest"
-    lines = [f"{folder}: {head}:"] + [f"  {folder / name}: {reason}" for name, reason in bad[:MAX_LISTED]]
+    """One error for all the bad files of a folder. Its first line names the first bad file and its problem (and
+    is the whole message when that file is the only bad one); below it, up to MAX_LISTED files in all as
+    `path: reason`, the count of the rest, and a hint."""
+    (first, reason), rest = bad[0], bad[1:]
+    every = len(bad) == n_files
+    hint = "no file is usable: fix or remove them" if every else "pass --skip-bad to train on the rest"
+    if not rest:
+        where = f"the only audio file in {folder}" if every else hint
+        return WavegenError(f"{folder / first}: {reason} ({where})")
+    count = f"all {n_files} audio files" if every else f"{len(bad)} of {n_files} audio files"
+    lines = [f"{folder / first}: {reason} (and {len(rest)} more bad file{'s' if len(rest) != 1 else ''}: "
+             f"{count} in {folder} are bad)"]
+    lines += [f"  {folder / name}: {why}" for name, why in rest[:MAX_LISTED - 1]]
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
     return WavegenError("\n".join(lines + [hint]))

@@ -32,7 +32,7 @@ from scipy.signal import resample_poly
 from ..errors import WavegenError
 from ..runfolder import atomic_write
 from .cache import CacheUnwritable, cache_root, claim, locked, touch, unwritable, warn
-from .files import NONFINITE, find_files, libsndfile_message, probe, settle_bad, short_read
+from .files import MAX_RATE, NONFINITE, find_files, frame_bound, libsndfile_message, probe, settle_bad, short_read
 
 FORMATS = ("wav", "flac", "ogg", "mp3")  # extensions prepare() decodes
 PREPARED_PREFIX = ".wavegen-prepared-"  # older versions' cache folder inside the source: still read, never written
@@ -100,6 +100,8 @@ def _prepare(src, out, *, sample_rate, mono, formats, skip_bad, cache_dir) -> tu
     if not _reusable(out, src, fingerprint, options, skip_bad):
         with locked(out):
             if not _reusable(out, src, fingerprint, options, skip_bad):  # or another process built it meanwhile
+                if out.exists() and not out.is_dir():
+                    raise WavegenError(f"{out}: is a file, not a folder to prepare into; choose another --out")
                 if out.exists() and any(out.iterdir()) and not (out / "prepared.json").exists():
                     raise WavegenError(f"{out}: exists and is not a prepared folder; choose another --out or remove it")
                 _build(out, src, _plan(src, files, sample_rate, mono, skip_bad), fingerprint, options, formats,
@@ -168,8 +170,8 @@ def _source(src: str | Path, sample_rate: int, mono: bool) -> tuple[Path, dict]:
     src = Path(src)
     if not src.is_dir():
         raise WavegenError(f"{src}: not a folder")
-    if sample_rate < 0:
-        raise WavegenError(f"sample rate must be 0 (keep the files' own) or more, got {sample_rate}")
+    if not 0 <= sample_rate <= MAX_RATE:
+        raise WavegenError(f"sample rate must be 0 (keep the files' own) or up to {MAX_RATE:,} Hz, got {sample_rate}")
     return src, {"sample_rate": int(sample_rate), "mono": bool(mono)}
 
 
@@ -338,12 +340,15 @@ def _decode_into(path: Path, info, rate: int, mono: bool, write, at: int) -> tup
     # resample_poly filters the whole signal at once, so a file to resample is gathered whole: its decoded float32
     # samples plus the output (for an hour of 48 kHz audio, mono, 0.7 GB + 0.2 GB at 16 kHz). Resample very long
     # recordings beforehand, or split them, if that is too much.
-    whole = np.empty((1 if mono else info.channels, info.frames), np.float32) if resample else None  # (C', frames)
     got = 0
     try:
+        # probe held the header's frame count to what the file's size allows, but the file may have changed since:
+        # the count is capped again against the file as it is now, so no header can size a larger array
+        frames = min(info.frames, frame_bound(info, os.stat(path).st_size))
+        whole = np.empty((1 if mono else info.channels, frames), np.float32) if resample else None  # (C', frames)
         with sf.SoundFile(str(path)) as f:
-            while got < info.frames:
-                block = f.read(min(BLOCK_FRAMES, info.frames - got), dtype="float32", always_2d=True)  # (b, C)
+            while got < frames:
+                block = f.read(min(BLOCK_FRAMES, frames - got), dtype="float32", always_2d=True)  # (b, C)
                 if len(block) == 0:
                     break
                 if not np.isfinite(block).all():

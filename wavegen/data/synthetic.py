@@ -4,7 +4,8 @@ metrics can draw fresh examples from the same recipe."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import soundfile as sf
 from ..errors import WavegenError
 
 META_NAME = "wavegen_data.json"  # written beside a synthetic data set: how it was made
+MAX_SAMPLES = 2**30  # of a gaussian data set (drawn in memory at once) or one sound: 4 GB of float32
 
 
 @dataclass
@@ -33,24 +35,51 @@ class GaussianSpec:
         return (self.amplitude * np.exp(-0.5 * ((t - centre) / self.sigma) ** 2)).astype(np.float32)
 
     @classmethod
-    def from_meta(cls, meta: dict | None) -> "GaussianSpec | None":
-        """The spec recorded in a data set's wavegen_data.json (or a run's data.json "meta"); None for other data."""
-        if not meta or meta.get("kind") != "gaussian":
+    def from_meta(cls, meta) -> "GaussianSpec | None":
+        """The spec recorded in a data set's wavegen_data.json (or a run's data.json "meta"); None for other data,
+        and for a record that is not a recipe make_gaussian could have written (read_meta refuses those)."""
+        if not isinstance(meta, dict) or meta.get("kind") != "gaussian":
             return None
-        return cls(**{k: v for k, v in meta.items() if k != "kind"})
+        values = {k: v for k, v in meta.items() if k != "kind"}
+        names = {f.name for f in fields(cls)}
+        if set(values) - names or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
+            return None
+        if any(not isinstance(values.get(k, 0), int) for k in ("n", "length", "sample_rate", "seed")):
+            return None
+        spec = cls(**values)
+        return spec if spec.problem() is None else None
+
+    def problem(self) -> str | None:
+        """Why this recipe cannot be drawn, or None."""
+        if self.n <= 0 or self.length <= 0 or not self.sigma > 0 or not self.noise >= 0 or self.sample_rate <= 0 \
+                or not all(math.isfinite(v) for v in (self.sigma, self.amplitude, self.noise)):
+            return "gaussian data needs n, length, sigma, sample_rate > 0, noise >= 0, and finite numbers"
+        if self.seed < 0:
+            return f"the seed of gaussian data must be 0 or more, got {self.seed}"
+        if self.n * self.length > MAX_SAMPLES:
+            return (f"gaussian data of {self.n} x {self.length} samples is more than the {MAX_SAMPLES:,} samples "
+                    "drawn at once allow")
+        return None
 
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """`n` noisy curves, (n, length) float32: the examples of the data set."""
         return self.ideal()[None, :] + self.noise * rng.standard_normal((n, self.length), dtype=np.float32)
 
 
+def _check_out(out: Path) -> None:
+    """A data set is written into a new or empty folder only."""
+    if out.exists() and not out.is_dir():
+        raise WavegenError(f"{out}: is a file, not a folder to write the data into")
+    if out.exists() and any(out.iterdir()):
+        raise WavegenError(f"{out}: folder exists and is not empty; choose another or remove it")
+
+
 def make_gaussian(out: str | Path, spec: GaussianSpec) -> Path:
     """Write `spec.n` wav files (32-bit float, so no value is quantised or clipped) and a JSON of the spec."""
     out = Path(out)
-    if spec.n <= 0 or spec.length <= 0 or spec.sigma <= 0 or spec.noise < 0 or spec.sample_rate <= 0:
-        raise WavegenError("gaussian data needs n, length, sigma, sample_rate > 0 and noise >= 0")
-    if out.exists() and any(out.iterdir()):
-        raise WavegenError(f"{out}: folder exists and is not empty; choose another or remove it")
+    if spec.problem():
+        raise WavegenError(spec.problem())
+    _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     curves = spec.draw(spec.n, np.random.default_rng(spec.seed))
     width = len(str(spec.n - 1))
@@ -90,10 +119,11 @@ def make_sounds(out: str | Path, n: int = 2000, sample_rate: int = 16000, second
     """A small real-sounding set to try the audio presets on: `n` wavs of kicks, snares, plucked tones and chirps,
     one class per sub-folder, `seconds` long (WaveGAN's SC09 clips are 1 s at 16 kHz)."""
     out = Path(out)
-    if n <= 0 or sample_rate <= 0 or seconds <= 0:
-        raise WavegenError("sounds data needs n, sample_rate and seconds > 0")
-    if out.exists() and any(out.iterdir()):
-        raise WavegenError(f"{out}: folder exists and is not empty; choose another or remove it")
+    if n <= 0 or sample_rate <= 0 or not seconds > 0 or seed < 0:
+        raise WavegenError("sounds data needs n, sample_rate and seconds > 0 and a seed of 0 or more")
+    if sample_rate * seconds > MAX_SAMPLES:
+        raise WavegenError(f"sounds of {seconds:g} s at {sample_rate} Hz are more than {MAX_SAMPLES:,} samples each")
+    _check_out(out)
     rng = np.random.default_rng(seed)
     t = np.arange(int(round(sample_rate * seconds))) / sample_rate
     width = len(str(n - 1))
@@ -112,6 +142,11 @@ def read_meta(folder: str | Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise WavegenError(f"{path}: cannot read ({e})") from None
+        meta = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON
+        raise WavegenError(f"{path}: cannot read ({str(e)[:200]})") from None
+    if not isinstance(meta, dict):
+        raise WavegenError(f"{path}: not a JSON object")
+    if meta.get("kind") == "gaussian" and GaussianSpec.from_meta(meta) is None:
+        raise WavegenError(f"{path}: not a gaussian recipe wavegen wrote (fields {', '.join(sorted(meta))})")
+    return meta

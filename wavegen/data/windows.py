@@ -14,6 +14,7 @@ from .prepared import FORMATS, Prepared, load_prepared, open_prepared
 WINDOW_MODES = ("random", "all", "first")  # see Windows
 NORMALISE_MODES = ("none", "peak", "rms")
 RMS_TARGET = 0.1  # normalise="rms" scales each window to this RMS
+MAX_WINDOW = 2**24  # samples in a window or between windows: 17 minutes at 16 kHz, far past any model's length
 SILENT = 1e-6  # a window whose peak (or RMS) is below this is silence: left as it is rather than blown up
 
 
@@ -115,10 +116,10 @@ class Windows:
 
 
 def _check_window_args(length: int, hop: int, window: str, normalise: str) -> None:
-    if length <= 0:
-        raise WavegenError(f"length must be at least 1 sample, got {length}")
-    if hop < 0:
-        raise WavegenError(f"hop must be 0 (= length) or more, got {hop}")
+    if not 0 < length <= MAX_WINDOW:
+        raise WavegenError(f"length must be between 1 and {MAX_WINDOW:,} samples, got {length}")
+    if not 0 <= hop <= MAX_WINDOW:
+        raise WavegenError(f"hop must be 0 (= length) or up to {MAX_WINDOW:,} samples, got {hop}")
     if window not in WINDOW_MODES:
         raise WavegenError(f"window must be one of {', '.join(WINDOW_MODES)}; got {window!r}")
     if normalise not in NORMALISE_MODES:

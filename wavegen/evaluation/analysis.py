@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runfolder import RunLog, atomic_write, read_stats
+from ..config import load_config
+from ..runfolder import RunLog, atomic_write, read_stats, require_run
 from .metrics import METRICS
 
 MIN_PEAK = 2.0  # a garbage phase means D separated real from fake by at least this many logits
@@ -144,10 +145,10 @@ def analyse_rows(rows: list[dict], metric: str | None = None) -> dict:
 
 def analyse(run: str | Path, metric: str | None = None) -> dict:
     """Analyse a run's stats.jsonl and write run/analysis.json."""
-    if metric is None and (Path(run) / "config.json").exists():
-        metric = json.loads((Path(run) / "config.json").read_text()).get("best_metric")  # the run's own choice
-    result = analyse_rows(read_stats(run), metric)
-    atomic_write(Path(run) / "analysis.json", lambda f: f.write((json.dumps(result, indent=2) + "\n").encode()))
+    run = require_run(run)
+    config = load_config(run / "config.json")  # read even with a metric given: a broken run is refused either way
+    result = analyse_rows(read_stats(run), metric if metric is not None else config.best_metric)
+    atomic_write(run / "analysis.json", lambda f: f.write((json.dumps(result, indent=2) + "\n").encode()))
     return result
 
 

@@ -16,12 +16,14 @@ import numpy as np
 import torch
 
 from .. import checkpoint, runfolder
+from ..errors import WavegenError
 from ..data.synthetic import GaussianSpec
 from ..sampling import draw, load_generator
 from .metrics import METRICS, EvalSets, check_names, evaluate, format_table
 from ..data.source import InMemory, open_examples
 
 TRAIN_SUBSET = 5000  # training examples kept for the memorisation and NDB metrics
+MIN_N, MAX_N = 20, 100_000  # examples per set of `wavegen eval`: as few as training's eval_n allows; the sets live in memory
 
 
 def split_holdout(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,6 +67,8 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
                  names: list[str] | None = None, mode: str | None = None, seed: int = 0) -> dict:
     """Score a run's checkpoint (newest, at `step`, or best.pt) and write run/eval.json."""
     run = Path(run)
+    if not MIN_N <= n <= MAX_N:
+        raise WavegenError(f"--n must be between {MIN_N} and {MAX_N:,}, got {n}")
     check_names(names or [])  # before the slow part
     path = checkpoint.find(run, step, best)
     G, cfg, state = load_generator(path)
@@ -72,7 +76,7 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
         cfg.sample_mode = mode
     examples = open_examples(cfg)
     examples.set_epoch(0, cfg.seed)
-    sets, source = real_sets(examples, state["data"]["meta"], examples.sample_rate, cfg.holdout, cfg.seed, n)
+    sets, source = real_sets(examples, state["data"].get("meta"), examples.sample_rate, cfg.holdout, cfg.seed, n)
     samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu")).numpy()
     results = evaluate(samples, sets, names, seed)
     out = {"step": state["step"], "checkpoint": path.name, "n": len(sets.real), "real": source,

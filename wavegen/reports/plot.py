@@ -1,7 +1,6 @@
 """Figures of a run: the post's 3-panel progress plot, and generated samples against the ideal curve."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..evaluation.analysis import analyse
-from ..runfolder import atomic_write, read_layers, read_log
+from ..runfolder import RunLog, atomic_write, read_json_object, read_layers, read_log, require_run
 from ..data.synthetic import GaussianSpec
 from ..errors import WavegenError
 
@@ -22,7 +21,7 @@ SAMPLES_PER_FIGURE = 16  # a 4 x 4 grid
 def ideal_curve(run: str | Path) -> np.ndarray | None:
     """The noiseless curve of a synthetic Gaussian data set, from the run's data.json; None for other data."""
     path = Path(run) / "data.json"
-    spec = GaussianSpec.from_meta(json.loads(path.read_text()).get("meta") if path.exists() else None)
+    spec = GaussianSpec.from_meta(read_json_object(path, "the data description").get("meta") if path.exists() else None)
     return spec.ideal() if spec else None
 
 
@@ -56,13 +55,18 @@ def _mark(axes, found: dict) -> None:
                 ax.axvline(found[key], color=color, ls="--", lw=1.2, label=f"{key} ({found[key]})" if i == 0 else None)
 
 
+def _plottable_log(run: str | Path) -> RunLog:
+    log = read_log(run)
+    if not log.batches:
+        raise WavegenError(f"{run}: no training statistics (stats.jsonl) to plot")
+    return log
+
+
 def plot_progress(run: str | Path, found: dict | None = None) -> Path:
     """Losses; mean D logits on real and fake; mean gradient norms, against batch (raw and smoothed); the
     quality scores logged during training in a fourth panel; transition and divergence marked."""
-    log = read_log(run)
+    log = _plottable_log(run)
     rows = log.batches
-    if not rows:
-        raise WavegenError(f"{run}: no training statistics (stats.jsonl) to plot")
     evals = log.metrics()
     found = found if found is not None else analyse(run)
     step = np.array([r["step"] for r in rows])
@@ -93,10 +97,11 @@ def plot_progress(run: str | Path, found: dict | None = None) -> Path:
     return _savefig(fig, Path(run) / "figures" / "progress.png")
 
 
-def plot_layers(run: str | Path, found: dict) -> Path | None:
+def plot_layers(run: str | Path, found: dict, rows: list[dict] | None = None) -> Path | None:
     """Per-layer weight norm, gradient norm and update/weight ratio of the conv weights (G solid, D dashed,
-    darker = deeper), over the run and, when a transition was found, zoomed around it."""
-    rows = read_layers(run)
+    darker = deeper), over the run and, when a transition was found, zoomed around it. `rows`: layers.jsonl's,
+    when the caller has read them."""
+    rows = read_layers(run) if rows is None else rows
     if len(rows) < 2:
         return None
     step = np.array([r["step"] for r in rows])
@@ -184,15 +189,16 @@ def choose_steps(available: list[int], wanted: list[int] | None) -> list[int]:
 
 
 def plot_run(run: str | Path, steps: list[int] | None = None) -> list[Path]:
-    run = Path(run)
-    if not (run / "config.json").exists():
-        raise WavegenError(f"{run}: not a run folder (no config.json)")
+    run = require_run(run)
+    # the logs and the asked-for batches are checked before anything is written: a refusal leaves the run as it was
+    _plottable_log(run)
+    rows = read_layers(run)
+    chosen = choose_steps(preview_steps(run), steps)
     found = analyse(run)
     paths = [plot_progress(run, found)]
-    layers = plot_layers(run, found)
+    layers = plot_layers(run, found, rows)
     if layers is not None:
         paths.append(layers)
-    chosen = choose_steps(preview_steps(run), steps)
     paths += [plot_samples(run, s) for s in chosen]
     if chosen:
         paths.append(plot_sample_overview(run, chosen))

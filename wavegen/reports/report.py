@@ -36,7 +36,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import soundfile as sf
 
-from ..runfolder import RunLog, atomic_write, read_log
+from ..runfolder import RunLog, atomic_write, read_eval, read_json_object, read_log, require_run
+from ..config import load_config
 from ..errors import WavegenError
 from .plot import POST_STEPS, choose_steps, load_preview, plot_progress, plot_samples, preview_steps
 
@@ -70,16 +71,6 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }
 """
 
 
-def _read_json(path: Path, what: str) -> dict:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WavegenError(f"{path}: cannot read {what} ({e})") from None
-    if not isinstance(value, dict):
-        raise WavegenError(f"{path}: {what} is not a JSON object")
-    return value
-
-
 def _optional_int(value, path: Path, key: str) -> int | None:
     if value is None:
         return None
@@ -93,22 +84,10 @@ def read_analysis(run: Path) -> dict | None:
     path = run / "analysis.json"
     if not path.exists():
         return None
-    a = _read_json(path, "the analysis")
+    a = read_json_object(path, "the analysis")
     for key in ("transition", "divergence"):
         a[key] = _optional_int(a.get(key), path, key)
     return a
-
-
-def read_eval(run: Path) -> dict | None:
-    """eval.json ({"step", "checkpoint", "metrics": {name: {"value", "real_vs_real", ...}}}) or None."""
-    path = run / "eval.json"
-    if not path.exists():
-        return None
-    e = _read_json(path, "the evaluation")
-    metrics = e.get("metrics")
-    if not isinstance(metrics, dict) or not all(isinstance(m, dict) and "value" in m for m in metrics.values()):
-        raise WavegenError(f"{path}: no 'metrics' object of {{name: {{value, real_vs_real, ...}}}}")
-    return e
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -432,11 +411,9 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     Draws figures/progress.png and figures/samples_<batch>.png where missing (progress.png also where older
     than stats.jsonl or analysis.json). eval.json and analysis.json are optional; a folder without
     config.json, or a config/data/analysis/eval file that cannot be read, raises WavegenError."""
-    run = Path(run)
-    if not (run / "config.json").is_file():
-        raise WavegenError(f"{run}: not a run folder (no config.json)")
-    cfg = _read_json(run / "config.json", "the config")
-    data = _read_json(run / "data.json", "the data description") if (run / "data.json").exists() else {}
+    run = require_run(run)
+    cfg = load_config(run / "config.json").to_dict()
+    data = read_json_object(run / "data.json", "the data description") if (run / "data.json").exists() else {}
     analysis = read_analysis(run)
     evaluation = read_eval(run)
     try:

@@ -2,7 +2,6 @@
 Gaussian data how far the fixed-noise samples are from the ideal curve at every preview."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,8 @@ import numpy as np
 from ..data.synthetic import GaussianSpec
 from ..errors import WavegenError
 from ..evaluation.analysis import analyse, describe
-from ..runfolder import atomic_write, read_log
+from ..config import load_config
+from ..runfolder import atomic_write, read_eval, read_json_object, read_log, require_run
 from ..training.step import STAT_KEYS
 from .plot import load_preview, preview_steps
 
@@ -28,7 +28,8 @@ def shape_score(x: np.ndarray, ideal: np.ndarray) -> float:
 
 def ideal_errors(run: str | Path) -> tuple[list[dict], float] | None:
     """Per preview: shape score, offset and RMSE (in noise std) to the ideal curve; and the real data's score."""
-    spec = GaussianSpec.from_meta(json.loads((Path(run) / "data.json").read_text())["meta"])
+    path = Path(run) / "data.json"
+    spec = GaussianSpec.from_meta(read_json_object(path, "the data description").get("meta") if path.exists() else None)
     if spec is None:
         return None
     ideal = spec.ideal()
@@ -50,12 +51,12 @@ def shape_milestone(errors: list[dict], real_score: float, hold: int = 3) -> int
 
 
 def write_summary(run: str | Path) -> str:
-    run = Path(run)
+    run = require_run(run)
+    cfg = load_config(run / "config.json").to_dict()
     log = read_log(run)
     batch_rows = log.batches
     if not batch_rows:
         raise WavegenError(f"{run}: no training statistics (stats.jsonl) to summarise")
-    cfg = json.loads((run / "config.json").read_text())
     wall = log.wall_s()
     last = batch_rows[-1]
     tail = batch_rows[-TAIL:]
@@ -66,8 +67,8 @@ def write_summary(run: str | Path) -> str:
              f"- mean of the last {len(tail)} batches: "
              + ", ".join(f"{k} {np.mean([r[k] for r in tail]):.4f}" for k in STAT_KEYS)]
     lines += ["", "From the statistics: " + describe(analyse(run)) + "."]
-    if (run / "eval.json").exists():
-        result = json.loads((run / "eval.json").read_text())
+    result = read_eval(run)
+    if result is not None:
         lines += ["", f"Scores of checkpoint {result['checkpoint']} (batch {result['step']}, `wavegen eval`), "
                   f"{result['n']} generated vs {result['n']} real ({result['real']}):", "",
                   "| metric | generated | real vs real |", "|---|---:|---:|"]
