@@ -24,7 +24,8 @@ from reference_loop import post_step  # noqa: E402
 
 from wavegen.config import make_config  # noqa: E402
 from wavegen.models import build_models  # noqa: E402
-from wavegen.training.precision import MIN_CPU_LENGTH, auto_amp, cpu_bf16_units  # noqa: E402
+from wavegen.training.precision import (MIN_GFLOP, auto_amp, autotune_convolutions, cpu_bf16_units,  # noqa: E402
+                                        forward_gflops)
 from wavegen.training.step import gan_step, optimisers  # noqa: E402
 
 ROWS = {  # name: (preset, length, overrides, batch size)
@@ -45,9 +46,11 @@ def sync(device: torch.device) -> None:
 
 
 def wavegen_step(row: str, amp: str, device: torch.device):
-    """One training step of `row` in the given precision, as a function of no arguments (fixed random batch)."""
+    """One training step of `row` in the given precision, as a function of no arguments (fixed random batch), with
+    cuDNN's autotuner set as the trainer sets it for this model."""
     preset, length, overrides, batch = ROWS[row]
     cfg = make_config(preset, length=length, batch_size=batch, amp=amp, **overrides)
+    autotune_convolutions(device, forward_gflops(cfg, 1, length))
     torch.manual_seed(0)
     G, D = (m.to(device) for m in build_models(cfg, 1, length))
     opt_G, opt_D = optimisers(G, D, cfg)
@@ -116,39 +119,42 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2, help="timed steps per round")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--profile", action="store_true", help="also print each row's top operators in both precisions")
-    ap.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms for each shape")
+    ap.add_argument("--cudnn-benchmark", default="auto", choices=["auto", "true", "false"],
+                    help="let cuDNN time its algorithms for each shape (auto: as the trainer decides for the row)")
     a = ap.parse_args()
     device = torch.device(a.device)
-    torch.backends.cudnn.benchmark = a.cudnn_benchmark
     rows = (a.rows or (",".join(ROWS) if device.type == "cuda" else CPU_ROWS)).split(",")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, bf16 units: {cpu_bf16_units()}"
     print(f"torch {torch.__version__}, {device} ({name}), {torch.get_num_threads()} threads, "
           f"cudnn.benchmark {a.cudnn_benchmark}")
     print(op_rates(device), flush=True)
-    print("\n| row | length | batch | float32 s/step | bf16 s/step | bf16 gain | `--amp auto` here |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("\n| row | length | batch | G + D forward GFLOP | float32 s/step | bf16 s/step | bf16 gain | `--amp auto` here |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
         preset, length, _, batch = ROWS[row]
+        gflops = forward_gflops(make_config(preset, length=length, batch_size=batch, **ROWS[row][2]), 1, length)
         steps = {"float32": wavegen_step(row, "false", device), "bf16": wavegen_step(row, "true", device)}
         if row == "post":
             steps[REF] = reference_step(device)
+        if a.cudnn_benchmark != "auto":
+            torch.backends.cudnn.benchmark = a.cudnn_benchmark == "true"
         for step in steps.values():
             step()  # warm-up: oneDNN and cuDNN pick their kernels on first use
         best = dict.fromkeys(steps, float("inf"))
         for _ in range(a.rounds):
             for k, step in steps.items():
                 best[k] = min(best[k], seconds_per_step(step, a.steps, device))
-        on, _ = auto_amp(device, length)
-        print(f"| {row} | {length} | {batch} | {best['float32']:.4f} | {best['bf16']:.4f} | "
+        on, _ = auto_amp(device, gflops)
+        print(f"| {row} | {length} | {batch} | {gflops:.1f} | {best['float32']:.4f} | {best['bf16']:.4f} | "
               f"{best['float32'] / best['bf16']:.2f}x | {'on' if on else 'off'} |", flush=True)
         if row == "post":
-            print(f"| {REF} (float32) | 100 | 100 | {best[REF]:.4f} | | post bf16 vs it: {best[REF] / best['bf16']:.2f}x "
+            print(f"| {REF} (float32) | 100 | 100 | | {best[REF]:.4f} | | post bf16 vs it: {best[REF] / best['bf16']:.2f}x "
                   "| |", flush=True)
         if a.profile:
             profile(steps["float32"], f"{row}: float32")
             profile(steps["bf16"], f"{row}: bf16")
-    if device.type == "cpu":
-        print(f"\n`--amp auto` on a CPU: on with bf16 units and examples of at least {MIN_CPU_LENGTH} samples.")
+    print(f"\n`--amp auto` on {device.type}: on with bf16 hardware and at least {MIN_GFLOP[device.type]:g} GFLOP per batch "
+          "(wavegen/training/precision.py).")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     python bench/throughput.py [--data data/gaussian] [--batches 200] [--rounds 3]
 
 Each round runs the reference, then wavegen's post preset, then the post preset with `--dropout-masks int32`
-(the same law for the masks, drawn from another random stream), in fresh processes on the same data (10,000 wavs of the seed set,
+(the same law for the masks, drawn from another random stream), then both with `--amp true` (bf16), in fresh
+processes on the same data (10,000 wavs of the seed set,
 made under bench/.data if --data is not given), and reads each one's own training-loop time and peak memory.
 It prints batches per second of each, their ratio, peak RSS, and the share of the machine's FLOP ceiling:
 FLOPs per batch counted by torch's FlopCounterMode over one real batch, against a float32 matmul measured here.
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
+KINDS = ["reference", "wavegen", "wavegen-int32", "wavegen-bf16", "wavegen-int32-bf16"]
 
 
 def peak_rss_mb() -> float:
@@ -38,9 +40,11 @@ def worker(kind: str, data: str, batches: int) -> dict:
         return {"batches": r["batches"], "seconds": r["seconds"], "peak_rss_mb": peak_rss_mb()}
     from wavegen import make_config, read_stats, train
 
-    masks = "int32" if kind == "wavegen-int32" else "torch"
+    masks = "int32" if kind in ("wavegen-int32", "wavegen-int32-bf16") else "torch"
+    amp = "true" if kind.endswith("bf16") else "false"
     with tempfile.TemporaryDirectory() as tmp:
-        run = train(make_config("post", data=data, out=f"{tmp}/run", batches=batches, ckpt_every=10**9, dropout_masks=masks))
+        run = train(make_config("post", data=data, out=f"{tmp}/run", batches=batches, ckpt_every=10**9, dropout_masks=masks,
+                                amp=amp))
         wall = [r["time/wall_s"] for r in read_stats(run) if "time/wall_s" in r][-1]
     return {"batches": batches, "seconds": wall, "peak_rss_mb": peak_rss_mb()}
 
@@ -91,20 +95,20 @@ def main() -> None:
     p.add_argument("--data")
     p.add_argument("--batches", type=int, default=200)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--worker", choices=["reference", "wavegen", "wavegen-int32"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         print(json.dumps(worker(a.worker, a.data, a.batches)))
         return
     data = ensure_data(a.data)
-    results: dict[str, list[dict]] = {"reference": [], "wavegen": [], "wavegen-int32": []}
+    results: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     for i in range(a.rounds):
         for kind in results:
             out = subprocess.run([sys.executable, __file__, "--worker", kind, "--data", data, "--batches", str(a.batches)],
                                  capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             results[kind].append(r)
-            print(f"round {i + 1} {kind:13s} {r['batches'] / r['seconds']:6.2f} batches/s  peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+            print(f"round {i + 1} {kind:18s} {r['batches'] / r['seconds']:6.2f} batches/s  peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     flops = flops_per_batch()
     ceiling = matmul_gflops()
     print(f"\nmachine: {torch.get_num_threads()} threads, torch {torch.__version__}; float32 matmul {ceiling:.0f} GFLOP/s; "

@@ -30,7 +30,7 @@ from ..runfolder import TEMP, read_stats, truncate_jsonl, write_json
 from .. import checkpoint
 from .distributed import check_batch, convert_sync_bn, init_world, rank_device, wrap
 from .layerstats import LayerStats
-from .precision import resolve_amp
+from .precision import autotune_convolutions, forward_gflops, resolve_amp
 from .previews import preview_path, save_preview
 from .regularisers import EMA
 from .stats import StatsLog
@@ -95,8 +95,6 @@ class Trainer:
         asked = pick_device(cfg.device)
         self.world = world = init_world(asked)
         self.device = rank_device(world, asked)
-        if self.device.type == "cuda":  # a run's shapes are fixed: cuDNN times its algorithms once per shape and keeps
-            torch.backends.cudnn.benchmark = True  # the fastest (WaveGAN at the paper's size: 1.3x, docs/performance.md)
         self.main = world.main
         if self.main:  # the run folder is rank 0's (the others may see it appear)
             check_run(cfg, resume)
@@ -146,9 +144,12 @@ class Trainer:
                                           cfg.seed, cfg.eval_n)
 
     def _choose_precision(self) -> None:
-        """Resolve amp "auto" for this device and length: config.json records the choice, so a resume keeps it."""
-        amp, why = resolve_amp(self.cfg, self.device, self.examples.channels, self.examples.length)
+        """Resolve amp "auto" for this device and model (config.json records the choice, so a resume keeps it), and
+        whether cuDNN autotunes."""
+        gflops = forward_gflops(self.cfg, self.examples.channels, self.examples.length)
+        amp, why = resolve_amp(self.cfg.amp, self.device, gflops)
         self.cfg = replace(self.cfg, amp=amp)
+        autotune_convolutions(self.device, gflops)
         if self.main:
             print(f"bf16 autocast: {'on' if amp == 'true' else 'off'} ({why})", flush=True)
 
