@@ -159,11 +159,16 @@ BATCH_KEYS = ("epoch", "loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "g
 
 def has_step(row) -> bool:
     """Whether a log row is an object with an integer batch number, "step"."""
-    return isinstance(row, dict) and isinstance(row.get("step"), int) and not isinstance(row["step"], bool)
+    return isinstance(row, dict) and _int64(row.get("step"))
+
+
+def _int64(v) -> bool:
+    """An int numpy keeps as one: a larger one makes an array of Python objects, which no reader can compute on."""
+    return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
 
 
 def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, float) or _int64(v)
 
 
 def _short(v) -> str:
