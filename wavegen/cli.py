@@ -72,11 +72,28 @@ def _add_data_parser(sub) -> None:
     so.add_argument("--seed", type=int, default=0, help="seed (default 0)")
 
 
+def _add_classifier_parser(sub) -> None:
+    """`wavegen classifier fit`."""
+    c = sub.add_parser("classifier", help="the judge: a classifier fitted on a folder's classes, for the classifier metrics")
+    csub = c.add_subparsers(dest="kind", required=True)
+    f = csub.add_parser("fit", help="fit the judge on a folder with class sub-folders (or a run's data) and report "
+                                    "its held-out accuracy; kept in the cache folder, reused until the data changes")
+    f.add_argument("data", help="folder of audio with one sub-folder per class, or a run folder (its data and settings)")
+    f.add_argument("--length", type=int, default=None, help="samples per window, as the run's --length (default: the longest file)")
+    f.add_argument("--sample-rate", type=int, default=None, help="resample to this rate, as the run's (default: keep)")
+    f.add_argument("--normalise", default=None, choices=["none", "peak", "rms"], help="per window, as the run's (default none)")
+    f.add_argument("--epochs", type=int, default=None, help="passes over the training windows (default 20)")
+    f.add_argument("--seed", type=int, default=None, help="seed of the split, the weights and the augmentation (default 0)")
+    f.add_argument("--force", action="store_true", help="fit again even if a judge for these files exists")
+    f.add_argument("--cache-dir", default=None, help="cache folder (default: $WAVEGEN_CACHE_DIR, else the user cache folder)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     _add_data_parser(sub)
+    _add_classifier_parser(sub)
 
     t = sub.add_parser("train", help="train a GAN on a folder of audio, or resume a run",
                        description="Train a GAN on a folder of audio, or resume a run. Each flag overrides the "
@@ -234,6 +251,33 @@ def _train(a: argparse.Namespace) -> None:
     train(make_config(a.preset, data=a.data, out=a.out, **overrides))
 
 
+def _classifier_fit(a: argparse.Namespace) -> None:
+    """`wavegen classifier fit DATA|RUN`: fit (or reuse) the judge and print its held-out accuracy."""
+    from pathlib import Path
+
+    from .config import load_config
+    from .evaluation.judge import JudgeSpec, fit
+
+    if a.epochs is not None and not 1 <= a.epochs <= 10_000:
+        raise WavegenError(f"--epochs must be between 1 and 10,000, got {a.epochs}")
+    if (Path(a.data) / "config.json").exists():  # a run folder: its data, as the run sees it
+        spec = JudgeSpec.of_config(load_config(Path(a.data) / "config.json"))
+    else:
+        spec = JudgeSpec(a.data)
+    for key in ("length", "sample_rate", "normalise", "cache_dir"):
+        if getattr(a, key) is not None:
+            setattr(spec, key, getattr(a, key))
+    if spec.length < 0 or spec.sample_rate < 0:
+        raise WavegenError("--length and --sample-rate must be 0 or more")
+    if a.seed is not None and not 0 <= a.seed < 2**63:
+        raise WavegenError(f"--seed must be between 0 and 2**63 - 1, got {a.seed}")
+    judge = fit(spec, epochs=a.epochs, seed=a.seed, force=a.force)
+    m = judge.meta
+    print(f"held-out accuracy {m['accuracy']:.3f} on {m['held_out_windows']} windows of files it never trained on "
+          f"({', '.join(f'{k} {v:.3f}' for k, v in m['per_class'].items())})")
+    print(f"saved in {judge.path}" if judge.path else "not saved: the cache is turned off (--cache-dir none)")
+
+
 def _gaussian(a: argparse.Namespace) -> None:
     from .data import GaussianSpec, make_gaussian
 
@@ -322,13 +366,14 @@ def _config(a: argparse.Namespace) -> None:
 
 COMMANDS = {"prepare": _prepare, "gaussian": _gaussian, "sounds": _sounds, "train": _train, "plot": _plot,
             "generate": _generate, "eval": _eval, "report": _report, "analyse": _analyse, "summary": _summary,
-            "sweep": _sweep, "config": _config, "cache-list": _cache_list, "cache-clear": _cache_clear}
+            "sweep": _sweep, "config": _config, "cache-list": _cache_list, "cache-clear": _cache_clear,
+            "classifier-fit": _classifier_fit}
 
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
-        COMMANDS[a.kind if a.cmd == "data" else f"cache-{a.kind}" if a.cmd == "cache" else a.cmd](a)
+        COMMANDS[a.kind if a.cmd == "data" else f"{a.cmd}-{a.kind}" if a.cmd in ("cache", "classifier") else a.cmd](a)
     except WavegenError as e:
         print(f"wavegen: error: {e}", file=sys.stderr)
         return 2

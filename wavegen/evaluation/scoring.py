@@ -22,6 +22,8 @@ from ..sampling import draw, load_generator
 from .metrics import METRICS, EvalSets, check_names, evaluate, format_table
 from ..data.source import InMemory, open_examples
 
+# metrics that read the judge when the data has classes (precision..coverage fall back to spectral features)
+JUDGED_METRICS = ("cls_fd", "kid", "is", "mis", "cls_acc", "precision", "recall", "density", "coverage")
 TRAIN_SUBSET = 5000  # training examples kept for the memorisation and NDB metrics
 MIN_N, MAX_N = 20, 100_000  # examples per set of `wavegen eval`: as few as training's eval_n allows; the sets live in memory
 
@@ -54,7 +56,23 @@ def real_sets(examples, meta: dict | None, sample_rate: int, holdout: float, see
         pool = pool[torch.randperm(len(pool), generator=g)]
         half = min(n, len(pool) // 2)
         real, real2 = examples.get(pool[:half]).numpy(), examples.get(pool[half:2 * half]).numpy()
+        labels = getattr(examples, "labels", None)  # (N,) class numbers of windows of data with class folders
+        if labels is not None and getattr(examples, "classes", None):
+            sets = EvalSets(real=real, real2=real2, train=train, sample_rate=sample_rate, meta=meta,
+                            real_labels=labels[pool[:half].numpy()], real2_labels=labels[pool[half:2 * half].numpy()])
+            return sets, source
     return EvalSets(real=real, real2=real2, train=train, sample_rate=sample_rate, meta=meta), source
+
+
+def add_judge(sets: EvalSets, cfg, names: list[str] | None, say=print) -> None:
+    """Give `sets` the judge of the run's data (fitted now if there is none yet) when the data has classes and a
+    metric in `names` (None: all) can use it."""
+    if sets.real_labels is None or not any(
+            name in JUDGED_METRICS for name in (names if names is not None else METRICS)):
+        return
+    from .judge import JudgeSpec, judge_for
+
+    sets.judge = judge_for(JudgeSpec.of_config(cfg), say=say)
 
 
 def score(G, cfg, sets: EvalSets, names: list[str], device: torch.device, seed: int = 0) -> dict[str, float]:
@@ -77,6 +95,7 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
     examples = open_examples(cfg)
     examples.set_epoch(0, cfg.seed)
     sets, source = real_sets(examples, state["data"].get("meta"), examples.sample_rate, cfg.holdout, cfg.seed, n)
+    add_judge(sets, cfg, names)
     samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu")).numpy()
     results = evaluate(samples, sets, names, seed)
     out = {"step": state["step"], "checkpoint": path.name, "n": len(sets.real), "real": source,

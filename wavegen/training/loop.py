@@ -24,7 +24,7 @@ from ..data.synthetic import GaussianSpec, read_meta
 from ..errors import WavegenError
 from ..evaluation.analysis import analyse_rows
 from ..evaluation.metrics import METRICS
-from ..evaluation.scoring import real_sets, score, split_holdout
+from ..evaluation.scoring import add_judge, real_sets, score, split_holdout
 from ..models.build import build_models, check_model, generator_mode, noise
 from ..runfolder import TEMP, read_stats, truncate_jsonl, write_json
 from .. import checkpoint
@@ -142,6 +142,7 @@ class Trainer:
         if cfg.eval_every and self.main:
             self.eval_sets, _ = real_sets(examples, self.data_info["meta"], examples.sample_rate, cfg.holdout,
                                           cfg.seed, cfg.eval_n)
+            add_judge(self.eval_sets, cfg, list(cfg.eval_metrics))  # fitted before training, once per data
 
     def _choose_precision(self) -> None:
         """Resolve amp "auto" for this device and model (config.json records the choice, so a resume keeps it), and

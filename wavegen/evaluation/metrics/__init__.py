@@ -33,6 +33,10 @@ class EvalSets:
     train: np.ndarray  # (m, C, L) training examples (for the memorisation metric and the NDB bins)
     sample_rate: int
     meta: dict | None = None  # synthetic gaussian data: the dict of wavegen_data.json (kind="gaussian", ...); else None
+    judge: object | None = None  # a classifier fitted on the real data's classes (evaluation/judge.py), or None
+    real_labels: np.ndarray | None = None  # (n,) class numbers of real set A, for data with classes
+    real2_labels: np.ndarray | None = None  # (n,) those of real set B
+    sample_labels: np.ndarray | None = None  # (n,) the classes the generated samples were asked for (conditional)
     cache: dict = field(default_factory=dict, repr=False, compare=False)  # features, fits, bins of the sets' own arrays
 
     def cached(self, key, compute: Callable[[], object]):
@@ -45,6 +49,12 @@ class EvalSets:
         """The name of the set `x` is ("real", "real2", "train"), or None for generated samples. By identity,
         so that the real-vs-real pass (which passes sets.real2 as the samples) can use the cache."""
         return next((name for name in ("real", "real2", "train") if x is getattr(self, name)), None)
+
+    def labels_of(self, x: np.ndarray) -> np.ndarray | None:
+        """The classes of `x`: the true ones for the real sets, the asked-for ones for generated samples."""
+        own = self.own(x)
+        labels = {"real": self.real_labels, "real2": self.real2_labels, "train": None}[own] if own else self.sample_labels
+        return labels if labels is not None and len(labels) == len(x) else None
 
 
 @dataclass(frozen=True)
@@ -142,5 +152,6 @@ def format_table(results: dict[str, dict]) -> str:
 
 # Importing the metric modules fills METRICS (each registers its metrics at import).
 from . import frechet, mmd, c2st, ndb, memorisation, gaussian_fit  # noqa: E402,F401
+from . import prdc, cls_fd, kid, inception, mis, cls_acc  # noqa: E402,F401
 
 __all__ = ["EvalSets", "Metric", "METRICS", "register", "evaluate", "format_table"]
