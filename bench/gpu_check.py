@@ -65,7 +65,7 @@ def time_to_bar(data: str, batches: int, tmp: str, bar: float = 1.5) -> str:
     samples, scored every 50 batches: bench/time_to_quality.py's bar), seed 0."""
     every = max(1, min(50, batches // 2))
     run = train(make_config("fast", data=data, out=f"{tmp}/ttq", batches=batches, eval_every=every, eval_n=500,
-                            eval_metrics=("frechet",), ckpt_every=10**9, print_every=10**9))
+                            eval_metrics=("frechet",), best_metric="frechet", ckpt_every=10**9, print_every=10**9))
     rows = read_stats(run)
     wall = [r["time/wall_s"] for r in rows if "time/wall_s" in r][-1]
     hit = next((r["step"] for r in rows if r.get("eval/frechet", float("inf")) <= bar), None)
