@@ -1,6 +1,8 @@
 """The benchmarks' reference (the post's loop as written) runs, and wavegen's step makes the same updates.
 (The benchmarks' figures come from running them in full, not from here.)"""
 import copy
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -112,3 +114,16 @@ def test_frozen_d_makes_bit_identical_updates(monkeypatch):
         results.append((stats, [p.detach().clone() for p in [*g.parameters(), *d.parameters()]]))
     assert torch.equal(results[0][0], results[1][0])
     assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
+def test_gpu_check_runs_without_a_gpu():
+    """bench/gpu_check.sh, the script to run the day a GPU is lent, runs every row at smoke size on a CPU, so that it
+    cannot rot unseen."""
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(["bash", "bench/gpu_check.sh", "--smoke"], cwd=root, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""})
+    assert r.returncode == 0, r.stderr[-2000:]
+    table = r.stdout[r.stdout.index("| check |"):]
+    for row in ("post preset", "fast preset", "time to Frechet", "float32", "bf16", "audio preset", "torchrun"):
+        assert row in table
+    assert "failed" not in table
