@@ -1,0 +1,70 @@
+"""An inverse-STFT generator (Vocos, Siuzdak 2023; iSTFTNet, Kaneko et al. 2022), for generation from noise.
+
+G works at the STFT's frame rate: z -> a dense layer to (width, frames) -> ConvNeXt blocks over frames -> per frame,
+a log-magnitude and a phase for each of the n_fft / 2 + 1 bins -> torch.istft -> the waveform. No layer upsamples, so
+there are no checkerboard artefacts, and it runs hop times fewer positions than a G that draws every sample.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import WavegenError
+
+MAX_LOG_MAG = 7.0  # exp(7) ~ 1100: bounds a magnitude before the first steps have learned a scale (Vocos clips too)
+
+
+def istft_sizes(length: int, n_fft: int = 0, hop: int = 0) -> tuple[int, int]:
+    """(n_fft, hop): given ones, or from the length: a window about 1/32 of the clip, a power of two between 16 and
+    1024 (512 for one second at 16 kHz), and hop a quarter of it."""
+    if not n_fft:
+        n_fft = 2 ** min(10, max(4, round(math.log2(max(length, 1) / 32))))
+    hop = hop or n_fft // 4
+    if n_fft < 4 or not 0 < hop <= n_fft or n_fft > length:
+        raise WavegenError(f"istft needs 4 <= n_fft <= the length ({length}) and 0 < hop <= n_fft; "
+                           f"got n_fft {n_fft}, hop {hop}")
+    return n_fft, hop
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise convolution (kernel 7) over frames, LayerNorm over channels, a 4x pointwise MLP, and a learned
+    per-channel scale on the residual branch (starting small, so that a deep stack starts near the identity)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.dw = nn.Conv1d(width, width, 7, padding=3, groups=width)
+        self.norm = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.scale = nn.Parameter(torch.full((width,), 0.1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, W, T)
+        h = self.norm(self.dw(x).transpose(1, 2))  # (B, T, W)
+        return x + (self.scale * self.mlp(h)).transpose(1, 2)
+
+
+class ISTFTGenerator(nn.Module):
+    def __init__(self, length: int, nz: int, width: int, channels: int, blocks: int = 4, n_fft: int = 0, hop: int = 0):
+        super().__init__()
+        self.length, self.channels = length, channels
+        self.n_fft, self.hop = istft_sizes(length, n_fft, hop)
+        self.frames = length // self.hop + 1  # torch.istft's centred frames for `length` samples
+        self.bins = self.n_fft // 2 + 1
+        self.width = width
+        self.dense = nn.Linear(nz, width * self.frames)
+        self.blocks = nn.Sequential(*(ConvNeXtBlock(width) for _ in range(blocks)))
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Conv1d(width, channels * 2 * self.bins, 1)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        b = len(z)
+        h = self.blocks(self.dense(z.flatten(1)).view(b, self.width, self.frames))  # (B, W, T)
+        h = self.norm(h.transpose(1, 2)).transpose(1, 2)
+        out = self.head(h).float().view(b * self.channels, 2, self.bins, self.frames)  # iSTFT in float32 always
+        mag = out[:, 0].clamp(max=MAX_LOG_MAG).exp()  # (B C, F, T)
+        phase = out[:, 1]
+        spec = torch.polar(mag, phase)  # mag * e^(i phase): Vocos' phase as one unbounded angle
+        x = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=self.length)
+        return x.view(b, self.channels, self.length)  # (B, C, L)
