@@ -55,7 +55,7 @@ def few(k: int):
 X = (0.3 * np.sin(np.arange(100) / 5)).astype(np.float32)
 KINDS = {"wav8": ("WAV", "PCM_U8"), "wav16": ("WAV", "PCM_16"), "wav24": ("WAV", "PCM_24"), "wav32": ("WAV", "PCM_32"),
          "float": ("WAV", "FLOAT"), "double": ("WAV", "DOUBLE"), "wavex": ("WAVEX", "PCM_16"),
-         "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
+         "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III")}
 
 
 def _encode(kind: str, x=X) -> bytes:
@@ -67,7 +67,8 @@ def _encode(kind: str, x=X) -> bytes:
 
 VALID = {k: _encode(k) for k in KINDS}
 VALID["empty_wav"] = _encode("wav16", np.zeros(0, np.float32))  # a header and no frames
-EXT = {k: ".flac" if k == "flac" else ".ogg" if k == "ogg" else ".wav" for k in VALID}
+EXT = {k: f".{k}" if k in ("flac", "ogg", "mp3") else ".wav" for k in VALID}
+FORMATS = ("wav", "flac", "ogg", "mp3")
 
 
 def _chunk(data: bytes, cid: bytes) -> int | None:
@@ -115,7 +116,7 @@ DAMAGE = st.one_of(
               U32, st.just(0)))
 CONTENT = st.one_of(
     st.tuples(st.sampled_from(sorted(VALID)), DAMAGE).map(lambda t: (EXT[t[0]], mutate(VALID[t[0]], t[1]))),
-    st.tuples(st.sampled_from([".wav", ".flac", ".ogg"]), st.binary(max_size=300)),
+    st.tuples(st.sampled_from([".wav", ".flac", ".ogg", ".mp3"]), st.binary(max_size=300)),
     st.tuples(st.sampled_from([".wav"]), st.binary(max_size=60).map(lambda b: b"RIFF\x24\0\0\0WAVEfmt " + b)))
 
 
@@ -203,8 +204,8 @@ def test_valid_files_are_used_as_they_are(kind, tmp_path):
     assert reason is None and info.frames == 4000
     with folder_with(path.name, path.read_bytes()) as data:
         (data / path.name).write_bytes(_encode(kind, X))  # the neighbours' length, for load_folder
-        assert load_folder(data).x.shape == (4, 1, 100)
-        assert prepare(data, formats=("wav", "flac", "ogg")).is_dir()
+        assert load_folder(data, formats=FORMATS).x.shape == (4, 1, 100)
+        assert prepare(data, formats=FORMATS).is_dir()
     CASES["audio: valid files, probe and both folder readers"] += 1
 
 
@@ -223,13 +224,13 @@ def _windows(data: Path):
     """prepare resampling to 8 kHz, then cut windows and read them: the path `wavegen train` takes with audio."""
     from wavegen.data.windows import open_windows
 
-    w = open_windows(data, length=32, sample_rate=8000, formats=("wav", "flac", "ogg"))
+    w = open_windows(data, length=32, sample_rate=8000, formats=FORMATS)
     assert w.get(np.arange(w.n)).isfinite().all()
     return w
 
 
-READ_FOLDER = {"load_folder": lambda data: load_folder(data),
-               "prepare": lambda data: prepare(data, formats=("wav", "flac", "ogg")),
+READ_FOLDER = {"load_folder": lambda data: load_folder(data, formats=FORMATS),
+               "prepare": lambda data: prepare(data, formats=FORMATS),
                "prepare, resampled, windows": _windows}
 
 
@@ -389,7 +390,7 @@ def _readers():
     return {"analyse": analyse, "write_summary": write_summary, "plot_run": plot_run, "write_report": write_report}
 
 
-READERS = {"analyse": 2, "write_summary": 2, "plot_run": 8, "write_report": 8}  # name -> 1/k of the examples
+READERS = {"analyse": 2, "write_summary": 2, "plot_run": 12, "write_report": 12}  # name -> 1/k of the examples
 
 
 # plot_run alone reads layers.jsonl

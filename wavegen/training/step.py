@@ -4,7 +4,8 @@ One batch, as in the post (the `post` preset):
   1. draw soft labels  y_real ~ N(label_real, label_noise), y_fake ~ N(label_fake, label_noise)
   2. G step: fake = G(z); loss_G = BCE(D(fake), y_real); step G
   3. D step: loss_D = BCE(D(real), y_real) + BCE(D(fake.detach()), y_fake); step D
-     (real and fake go through D separately, so BatchNorm normalises each batch on its own)
+     (real and fake go through D separately, so BatchNorm normalises each batch on its own; with d_batch
+     "joint" they go through together, in the G step too, so that BatchNorm cannot hide an offset or gain)
 Other presets change the loss (losses.py), add penalties, instance noise or an average of G (regularisers.py),
 or take d_steps D steps per G step, each on its own real batch.
 """
@@ -90,7 +91,11 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
     y_real, y_fake = labels(len(reals[0]))
     with autocast, frozen(D):  # the graph keeps no path to D's weights, so backward skips their gradients
         fake = G(z(len(reals[0])))  # (B, C, L)
-        loss_G = losses.g_loss(cfg.loss, D(d(fake)).float(), y_real)
+        if cfg.d_batch == "joint":  # the real batch shares BatchNorm's statistics; only the fakes' logits count
+            d_fake_g = D(torch.cat([d(reals[0]), d(fake)]))[len(reals[0]):]
+        else:
+            d_fake_g = D(d(fake))
+        loss_G = losses.g_loss(cfg.loss, d_fake_g.float(), y_real)
     opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     if layers:
@@ -108,7 +113,7 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
                 fake = G(z(len(real)))
         fake = fake.detach()
         with autocast:
-            d_real, d_fake = (o.float() for o in d_pair(d(real), d(fake)))  # (B,) logits each
+            d_real, d_fake = (o.float() for o in d_pair(d(real), d(fake), joint=cfg.d_batch == "joint"))  # (B,) each
         loss_D = losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake)
         with autocast:  # the penalties' double backward is D's costliest pass: it runs in bf16 too
             if cfg.loss == "wgan-gp":
