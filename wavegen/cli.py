@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     ge.add_argument("--interpolate", action="store_true",
                     help="write a walk between two noise vectors instead: N steps, plus walk.wav of them in a row")
+    ge.add_argument("--class", dest="klass", default=None, metavar="NAME",
+                    help="conditional runs: make this class (a sub-folder name of the data)")
+    ge.add_argument("--per-class", action="store_true", help="conditional runs: N files of every class, in OUT/<class>/")
 
     su = sub.add_parser("summary", help="print and write a short summary of a run (summary.md)")
     su.add_argument("run")
@@ -310,7 +313,8 @@ def _generate(a: argparse.Namespace) -> None:
 
     if a.best and a.step is not None:
         raise WavegenError("--best and --step choose the checkpoint two ways; give one")
-    files = generate(a.run, a.n, a.out, step=a.step, best=a.best, mode=a.mode, seed=a.seed, walk=a.interpolate)
+    files = generate(a.run, a.n, a.out, step=a.step, best=a.best, mode=a.mode, seed=a.seed, walk=a.interpolate,
+                     klass=a.klass, per_class=a.per_class)
     print(f"wrote {len(files)} wav files to {a.out}")
 
 

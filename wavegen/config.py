@@ -95,11 +95,11 @@ class Config:
     init: str = MODEL("default",
         'weight init: "default" (PyTorch\'s) or "dcgan" (conv N(0, 0.02), BN N(1, 0.02))',
         choices=('default', 'dcgan'))
-    phase_shuffle: int = MODEL(0, 'D shifts each example by up to this many samples between layers (WaveGAN: 2)')
-    spectral_norm: bool = MODEL(False, "spectral normalisation of D's weights")
-    init: str = MODEL("default",
-        'weight init: "default" (PyTorch\'s) or "dcgan" (conv N(0, 0.02), BN N(1, 0.02))',
-        choices=('default', 'dcgan'))
+    conditional: bool = MODEL(False,
+        'class-conditional G and D (docs/conditional.md): G joins a learned class embedding to its noise, D is a '
+        'projection discriminator; needs class sub-folders and --length')
+    balanced_classes: bool = MODEL(False,
+        'batches drawn with every class equally likely, for data with classes whose sizes differ')
 
     loss: str = LOSS("bce",
         '"bce" (soft labels below), "nonsat", "lsgan", "hinge" or "wgan-gp"',
@@ -305,6 +305,9 @@ def validate(cfg: Config) -> None:
         if cache == data or data in cache.parents:
             raise WavegenError(f"cache_dir {cfg.cache_dir} is inside the data folder {cfg.data}: wavegen never writes "
                                "into a data folder; choose a cache folder outside it")
+    if (cfg.conditional or cfg.balanced_classes) and cfg.length == 0:
+        raise WavegenError("conditional and balanced_classes read the classes of windows cut from the data: give "
+                           "--length N (the files' own length if they all have one)")
     if cfg.d_steps < 1:
         raise WavegenError(f"config key 'd_steps' must be >= 1, got {cfg.d_steps}")
     for f in fields(cfg):

@@ -20,6 +20,7 @@ from ..errors import WavegenError
 from ..data.synthetic import GaussianSpec
 from ..sampling import draw, load_generator
 from .metrics import METRICS, EvalSets, check_names, evaluate, format_table
+from .metrics.cls_acc import per_class
 from ..data.source import InMemory, open_examples
 
 # metrics that read the judge when the data has classes (precision..coverage fall back to spectral features)
@@ -75,9 +76,16 @@ def add_judge(sets: EvalSets, cfg, names: list[str] | None, say=print) -> None:
     sets.judge = judge_for(JudgeSpec.of_config(cfg), say=say)
 
 
+def asked_classes(cfg, sets: EvalSets) -> np.ndarray | None:
+    """The classes a conditional G is asked for when scored: those of real set A, so that both sets have the same
+    mix of classes (recorded in sets.sample_labels for cls_acc); None for an unconditional G."""
+    sets.sample_labels = sets.real_labels if getattr(cfg, "conditional", False) else None
+    return sets.sample_labels
+
+
 def score(G, cfg, sets: EvalSets, names: list[str], device: torch.device, seed: int = 0) -> dict[str, float]:
     """The named metrics of `len(sets.real)` samples of G (no real-vs-real: for use during training)."""
-    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, device).numpy()  # (n, C, L)
+    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, device, asked_classes(cfg, sets)).numpy()  # (n, C, L)
     return {name: float(METRICS[name].fn(samples, sets, seed)) for name in names if METRICS[name].applies(sets)}
 
 
@@ -96,10 +104,12 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
     examples.set_epoch(0, cfg.seed)
     sets, source = real_sets(examples, state["data"].get("meta"), examples.sample_rate, cfg.holdout, cfg.seed, n)
     add_judge(sets, cfg, names)
-    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu")).numpy()
+    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu"), asked_classes(cfg, sets)).numpy()
     results = evaluate(samples, sets, names, seed)
     out = {"step": state["step"], "checkpoint": path.name, "n": len(sets.real), "real": source,
            "sample_mode": cfg.sample_mode, "metrics": results}
+    if "cls_acc" in results:
+        out["per_class"] = {"generated": per_class(samples, sets), "real_vs_real": per_class(sets.real2, sets)}
     runfolder.atomic_write(run / "eval.json", lambda f: f.write((json.dumps(out, indent=2) + "\n").encode()))
     return out
 
@@ -107,4 +117,10 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
 def format_eval(result: dict) -> str:
     head = (f"checkpoint {result['checkpoint']} (batch {result['step']}), {result['n']} generated vs "
             f"{result['n']} real ({result['real']}), sample mode {result['sample_mode']}")
-    return head + "\n" + format_table(result["metrics"])
+    text = head + "\n" + format_table(result["metrics"])
+    if result.get("per_class"):  # conditional runs: cls_acc of each class asked for
+        gen, real = result["per_class"]["generated"], result["per_class"]["real_vs_real"]
+        width = max(len(c) for c in gen)
+        text += "\ncls_acc per class (generated / real vs real):\n" + "".join(
+            f"  {c:<{width}}  {gen[c]:.3f}  {real[c]:.3f}\n" for c in gen)
+    return text

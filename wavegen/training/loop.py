@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -25,7 +26,8 @@ from ..errors import WavegenError
 from ..evaluation.analysis import analyse_rows
 from ..evaluation.metrics import METRICS
 from ..evaluation.scoring import add_judge, real_sets, score, split_holdout
-from ..models.build import build_models, check_model, generator_mode, noise
+from ..models.build import check_model, generator_mode, noise
+from ..models.conditional import build_pair
 from ..runfolder import TEMP, read_stats, truncate_jsonl, write_json
 from .. import checkpoint
 from .distributed import check_batch, convert_sync_bn, init_world, rank_device, wrap
@@ -107,7 +109,7 @@ class Trainer:
         self.z_fix = noise(cfg, cfg.n_preview, self.device)  # drawn first: the same for every run of a seed
         if self.shared is not None:  # continues the stream one process would use: N ranks can reproduce one process
             self.shared.set_state(torch.get_rng_state())
-        self.progress = Progress(order=torch.randperm(self.n, generator=self.shared))
+        self.progress = Progress(order=self.new_order())
         if world.size > 1:
             torch.manual_seed(cfg.seed * 1000 + 1 + world.rank)  # each rank its own dropout masks
         self._resume_or_start(resume)
@@ -139,10 +141,39 @@ class Trainer:
                           "sample_rate": examples.sample_rate, "meta": read_meta(cfg.data),
                           "held_out": examples.n - n, "classes": examples.classes}
         self.audio = GaussianSpec.from_meta(self.data_info["meta"]) is None  # audio, not the post's curves
+        self.labels = self._check_classes()  # (n,) the training examples' classes, or None
         if cfg.eval_every and self.main:
             self.eval_sets, _ = real_sets(examples, self.data_info["meta"], examples.sample_rate, cfg.holdout,
                                           cfg.seed, cfg.eval_n)
             add_judge(self.eval_sets, cfg, list(cfg.eval_metrics))  # fitted before training, once per data
+
+    def _check_classes(self) -> np.ndarray | None:
+        """The classes of the training examples when the run uses them (conditional, balanced_classes); data
+        without two classes, or with files outside the class folders, is refused."""
+        cfg, ex = self.cfg, self.examples
+        if not (cfg.conditional or cfg.balanced_classes):
+            return None
+        what = "conditional" if cfg.conditional else "balanced_classes"
+        if len(ex.classes) < 2:
+            raise WavegenError(f"{cfg.data}: {what} needs at least two classes (first-level sub-folders with audio), "
+                               f"found {len(ex.classes)}{': ' + ex.classes[0] if ex.classes else ''}")
+        labels = ex.labels[self.train_idx.numpy()]
+        if (labels < 0).any():
+            raise WavegenError(f"{cfg.data}: {what}: {int((labels < 0).sum())} training examples come from files "
+                               "outside the class sub-folders; move them into one")
+        missing = [c for k, c in enumerate(ex.classes) if not (labels == k).any()]
+        if missing:
+            raise WavegenError(f"{cfg.data}: {what}: class {missing[0]!r} has no training examples")
+        return labels
+
+    def new_order(self) -> torch.Tensor:
+        """An epoch's order of the training examples: a shuffle, or with balanced_classes a draw (with repeats)
+        in which every class is equally likely."""
+        if self.labels is None or not self.cfg.balanced_classes:
+            return torch.randperm(self.n, generator=self.shared)
+        counts = np.bincount(self.labels)
+        weights = torch.from_numpy(1.0 / counts[self.labels])  # (n,) each class sums to 1
+        return torch.multinomial(weights, self.n, replacement=True, generator=self.shared)
 
     def _choose_precision(self) -> None:
         """Resolve amp "auto" for this device and model (config.json records the choice, so a resume keeps it), and
@@ -157,7 +188,7 @@ class Trainer:
     def _build_models(self) -> None:
         cfg, device = self.cfg, self.device
         torch.manual_seed(cfg.seed)  # before the models: their initial weights are the run's first random draws
-        G, D = build_models(cfg, self.examples.channels, self.examples.length)
+        G, D = build_pair(cfg, self.examples.channels, self.examples.length, len(self.examples.classes))
         if cfg.sync_bn:
             G, D = convert_sync_bn(G), convert_sync_bn(D)
         self.G, self.D = G.to(device), D.to(device)
@@ -241,7 +272,7 @@ class Trainer:
         torch.manual_seed(self.cfg.seed * 1000 + 1 + world.rank + p.step)
         if self.shared is not None:
             self.shared.manual_seed(self.cfg.seed + p.step)
-        p.pos, p.order = 0, torch.randperm(self.n, generator=self.shared)
+        p.pos, p.order = 0, self.new_order()
         if self.main:
             print(f"the checkpoint is from {len(ranks)} process(es), this run has {world.size}: continuing from its "
                   "weights with a new data order", flush=True)
@@ -256,16 +287,24 @@ class Trainer:
 
     def fetch(self) -> torch.Tensor:
         """This rank's shard of the next batch, (b, C, L) on the device."""
+        return self.examples.get(self.train_idx[self._batch()]).to(self.device)
+
+    def fetch_labels(self) -> torch.Tensor:
+        """The classes (b,) of the batch `fetch` returns, on the device."""
+        return torch.from_numpy(self.labels[self._batch().numpy()]).to(self.device)
+
+    def _batch(self) -> torch.Tensor:
+        """Which training examples (positions in train_idx) this rank's shard of the next batch is."""
         p = self.progress
         start = p.pos * self.global_b + self.world.rank * self.b
-        return self.examples.get(self.train_idx[p.order[start:start + self.b]]).to(self.device)
+        return p.order[start:start + self.b]
 
     def advance(self) -> None:
         p = self.progress
         p.pos += 1
         if p.pos == self.batches_per_epoch:  # reshuffle, as a DataLoader with shuffle=True does
             p.epoch, p.pos = p.epoch + 1, 0
-            p.order = torch.randperm(self.n, generator=self.shared)
+            p.order = self.new_order()
             self.examples.set_epoch(p.epoch, self.cfg.seed)
 
     def done(self) -> bool:
@@ -365,13 +404,15 @@ class Trainer:
         """One batch: G step and D steps on the next d_steps real batches. False when it went back after a NaN."""
         cfg, p = self.cfg, self.progress
         track = self.main and cfg.layer_every and (p.step + 1) % cfg.layer_every == 0
-        reals = []
+        reals, labels = [], [] if cfg.conditional else None
         for i in range(cfg.d_steps):  # the post's order: a batch is fetched, used, and only then the epoch may end
             if i:
                 self.advance()
             reals.append(self.fetch())  # (b, C, L) each
+            if labels is not None:
+                labels.append(self.fetch_labels())  # (b,)
         stats = gan_step(self.G_run, self.D, self.opt_G, self.opt_D, reals, cfg, self.layers if track else None,
-                         p.step, self.ema, self.d_pair, self.world, self.shared)
+                         p.step, self.ema, self.d_pair, self.world, self.shared, labels)
         stats = self.world.mean(stats)
         if not torch.isfinite(stats).all():  # one sync per batch: a NaN must never be trained past or saved
             self.on_nan(stats)

@@ -17,6 +17,7 @@ import torch
 
 from ..config import Config
 from ..models.build import noise
+from ..models.conditional import given_classes
 from . import losses
 from .distributed import DPair, World, shared_draw
 from .layerstats import LayerStats
@@ -60,13 +61,16 @@ def frozen(model: torch.nn.Module):
 
 def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: Config, layers: LayerStats | None = None,
              step: int = 0, ema: EMA | None = None, d_pair=None, world: World = World(),
-             shared: torch.Generator | None = None) -> torch.Tensor:
+             shared: torch.Generator | None = None, labels: list[torch.Tensor] | None = None) -> torch.Tensor:
     """One G step, then one D step per real batch in `real` ((B, C, L), or a list of cfg.d_steps of them).
     Returns the stats in `stat_keys(cfg)` order, as one tensor on the device (no sync). With `layers`, also
     measures per-layer norms around the optimiser steps; with `ema`, updates G's moving average. Under
     torchrun, G and `d_pair` are the DDP-wrapped models (distributed.py) and `shared` the generator of the
-    draws every rank agrees on."""
+    draws every rank agrees on. A conditional pair gets the classes (B,) of each real batch in `labels`; its fakes
+    are made for the same classes."""
     reals = real if isinstance(real, list) else [real]
+    ys = labels if labels is not None else [None] * len(reals)
+    given_classes(G, D, ys[0])  # the G step's fakes are made for the first real batch's classes
     device = reals[0].device
     # bf16 needs no loss scaling. The trainer resolves amp "auto" (precision.py); unresolved, it means off.
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "true")
@@ -106,6 +110,7 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
 
     # D steps: real and (detached) fake as two separate passes, as in the post
     for i, real in enumerate(reals):
+        given_classes(G, D, ys[i])
         penalty = torch.zeros((), device=device)  # this D step's gradient penalties (the last one is logged)
         if i:  # each further D step gets its own labels and fakes
             y_real, y_fake = labels(len(real))
@@ -125,6 +130,7 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         if layers and i == len(reals) - 1:
             layers.snapshot("D")
         opt_D.step()
+    given_classes(G, D, None)
     if layers:  # after all steps: G's gradients are untouched by the D steps (fakes were detached)
         layers.measure("G")
         layers.measure("D")

@@ -1,0 +1,94 @@
+"""Class-conditional G and D for any model family, as wrappers around the family's own pair (`--conditional true`).
+
+G: a learned embedding of the class (EMBED values) is joined to the noise, so the family's G is built for
+nz + EMBED inputs and is otherwise unchanged:  G(z, y) = G_family(concat(z, embed(y)))   (B, nz + EMBED, 1).
+D: a projection discriminator (Miyato and Koyama 2018): with phi(x) the features D's last layer reads (flattened)
+and psi that last layer,  D(x, y) = psi(phi(x)) + <embed_D(y), phi(x)>,  so D judges the pair (sound, class),
+not the sound alone, at the cost of one embedding row per class.
+
+The training step gives both the classes of a batch with `given_classes(G, D, y)`, so every call it makes (the
+G step, the D steps, joint batches, gradient penalties) stays `G(z)` and `D(x)`; D tiles the classes over a
+batch that is several of them (a joint real + fake batch: the fakes are made for the real batch's classes). Called
+without classes, G makes class i % K for the i-th example of a batch, so code that samples G(z) (previews,
+giveaways) gets every class in turn.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from ..errors import WavegenError
+from .build import build_models
+
+EMBED = 32  # the class embedding joined to G's noise
+
+
+def default_labels(n: int, classes: int, device: torch.device) -> torch.Tensor:
+    """(n,) classes 0, 1, ..., K-1, 0, 1, ...: every class in turn."""
+    return torch.arange(n, device=device) % classes
+
+
+def given_classes(G: nn.Module, D: nn.Module, y: torch.Tensor | None) -> None:
+    """The classes (B,) the next calls of a conditional G and D are for (None: back to G's default); a no-op for
+    an unconditional pair. G may be wrapped for torchrun."""
+    for m in (getattr(G, "module", G), D):
+        if isinstance(m, (ConditionalG, ConditionalD)):
+            m.given = y
+
+
+class ConditionalG(nn.Module):
+    def __init__(self, G: nn.Module, classes: int, nz: int):
+        super().__init__()
+        self.G, self.classes, self.nz = G, classes, nz
+        self.embed = nn.Embedding(classes, EMBED)
+        self.out_length = getattr(G, "out_length", None)
+        self.given: torch.Tensor | None = None  # set by given_classes
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            y = self.given if self.given is not None and len(self.given) == len(z) else \
+                default_labels(len(z), self.classes, z.device)
+        e = self.embed(y)[:, :, None].to(z.dtype)  # (B, EMBED, 1)
+        return self.G(torch.cat([z, e], 1))  # (B, nz + EMBED, 1) -> (B, C, L)
+
+
+class ConditionalD(nn.Module):
+    """Splits the family's D into its body (to phi(x)) and its last layer (psi) to add the projection term."""
+
+    def __init__(self, D: nn.Module, classes: int, spectral_norm: bool = False):
+        super().__init__()
+        self.D, self.classes = D, classes
+        head = D.out if hasattr(D, "out") else D.main[-1]  # WaveGAN's dense layer, or the DCGAN's last conv
+        width = head.in_features if isinstance(head, nn.Linear) else head.in_channels * head.kernel_size[0]
+        self.embed = nn.Embedding(classes, width)
+        nn.init.xavier_uniform_(self.embed.weight)  # as the projection discriminator's code: N(0, 1) rows would swamp psi
+        if spectral_norm:
+            nn.utils.parametrizations.spectral_norm(self.embed)
+        self.given: torch.Tensor | None = None  # set by given_classes
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            if self.given is None or len(x) % len(self.given):
+                raise RuntimeError(f"a conditional D needs the classes of its {len(x)} inputs")
+            y = self.given.repeat(len(x) // len(self.given))  # a joint batch: real then fake, the same classes
+        D = self.D
+        if hasattr(D, "out"):  # WaveGAN: dense layer on the flattened features
+            h = D.main(x).flatten(1)  # (B, F)
+            logit = D.out(h).squeeze(1)
+        else:  # DCGAN: the last conv's kernel spans the whole remaining length, a dense layer in effect
+            h = D.main[:-1](x)  # (B, C, l)
+            logit = D.main[-1](h).flatten(1).mean(1)
+            h = h.flatten(1)  # (B, C * l)
+        return logit + (self.embed(y).to(h.dtype) * h).sum(1)  # (B,)
+
+
+def build_pair(cfg, channels: int, length: int | None = None, classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """G and D for `cfg`: the family's own pair, or with cfg.conditional the conditional pair for `classes`."""
+    if not getattr(cfg, "conditional", False):
+        return build_models(cfg, channels, length)
+    if classes < 2:
+        raise WavegenError(f"conditional needs data with at least two classes (class sub-folders), got {classes}")
+    G, D = build_models(replace(cfg, nz=cfg.nz + EMBED), channels, length)  # G's input: noise and class embedding
+    return ConditionalG(G, classes, cfg.nz), ConditionalD(D, classes, cfg.spectral_norm)
