@@ -1,7 +1,9 @@
+import pytest
 import torch
 
 from wavegen.config import make_config
 from wavegen.models import Discriminator, Generator, build_models, generator_mode, seed_plan
+from wavegen.models.layers import NoiseInjection, UpConv, minibatch_stddev
 
 
 def lengths_through(model, x):
@@ -82,3 +84,73 @@ def test_seed_discriminator_is_blind_to_a_common_offset():
         with torch.no_grad():
             a, b = D(x), D(x + 0.3)
         assert torch.allclose(a, b, atol=1e-4) == blind
+
+
+@pytest.mark.parametrize("arch,length", [("dcgan", 100), ("dcgan", 37), ("dcgan", 1001), ("wavegan", 256)])
+@pytest.mark.parametrize("upsample", ["transpose", "nearest", "linear"])
+def test_options_keep_every_family_and_length(arch, length, upsample):
+    """Noise inputs, upsampling + convolution and the minibatch std channel fit any length G and D plan for."""
+    width = 16 if arch == "wavegan" else 32
+    cfg = make_config("fast", arch=arch, ngf=width, ndf=width, upsample=upsample, g_noise="all", d_mbstd=4)
+    G, D = build_models(cfg, 2, length)
+    x = G(torch.randn(6, cfg.nz, 1))
+    assert x.shape == (6, 2, length) and D(x).shape == (6,)
+    noises = [m for m in G.modules() if isinstance(m, NoiseInjection)]
+    assert noises[-1] is G.main[-1] and not noises[-1].shared  # the output's: after the Tanh, its own per channel
+    assert len(noises) >= 2 and all(m.shared for m in noises[:-1])
+
+
+def test_noise_inputs_start_silent_and_differ_per_example():
+    layer = NoiseInjection(3)
+    x = torch.zeros(4, 3, 50)
+    assert torch.equal(layer(x), x)  # a zero scale: G starts as it would without noise inputs
+    with torch.no_grad():
+        layer.scale.fill_(0.1)
+    y = layer(x)  # (4, 3, 50)
+    assert torch.equal(y[:, 0], y[:, 1]) and not torch.equal(y[0], y[1])  # one map per example, shared by channels
+    own = NoiseInjection(2, shared=False)
+    with torch.no_grad():
+        own.scale.fill_(1.0)
+    with torch.no_grad():
+        z = own(torch.zeros(200, 2, 100))
+    assert not torch.equal(z[:, 0], z[:, 1]) and abs(float(z.std()) - 1.0) < 0.02
+    assert abs(float((z[..., 1:] * z[..., :-1]).mean())) < 0.01  # white: no correlation between neighbours
+
+
+@pytest.mark.parametrize("kernel,stride,length", [(4, 2, 10), (5, 2, 11), (10, 2, 46), (25, 4, 16), (3, 1, 20)])
+def test_upconv_has_the_transposed_length_and_no_checkerboard(kernel, stride, length):
+    for mode in ("nearest", "linear"):
+        up = UpConv(1, 1, kernel, stride, mode, bias=False)
+        torch.nn.init.ones_(up.conv.weight)
+        y = up(torch.ones(1, 1, length))[0, 0]
+        assert len(y) == (length - 1) * stride + kernel
+        inner = y[up.conv_kernel:-up.conv_kernel]  # away from the zero padding
+        assert torch.allclose(inner, inner[0].expand_as(inner))  # a constant input stays constant
+    t = torch.nn.ConvTranspose1d(1, 1, 5, stride=2, bias=False)
+    torch.nn.init.ones_(t.weight)
+    inner = t(torch.ones(1, 1, 11))[0, 0, 5:-5]
+    assert inner.max() > inner.min()  # what it replaces: alternate samples get 3 and 2 taps
+
+
+def test_minibatch_stddev_appends_each_groups_spread():
+    x = torch.zeros(8, 3, 5)
+    x[::2] = 1.0  # group size 2 takes examples 4 apart: (0, 4), (1, 5), ...: equal pairs, std 0
+    y = minibatch_stddev(x, 2)
+    assert y.shape == (8, 4, 5) and torch.allclose(y[:, :3], x) and float(y[:, 3].max()) < 1e-3
+    x = torch.arange(8.0)[:, None, None].expand(8, 3, 5)
+    y = minibatch_stddev(x, 4)  # groups (0, 2, 4, 6) and (1, 3, 5, 7): std sqrt(5) each
+    assert torch.allclose(y[:, 3], torch.full((8, 5), 5 ** 0.5), atol=1e-3)
+    assert minibatch_stddev(torch.randn(7, 3, 5), 4).shape == (7, 4, 5)  # 7 examples: one group
+
+
+def test_joint_batch_lets_batchnorm_d_see_an_offset():
+    """The post's two passes hide a shift of every fake (BatchNorm removes it); one joint pass does not."""
+    from wavegen.training.distributed import DPair
+
+    torch.manual_seed(0)
+    _, D = build_models(make_config("post", ngf=32, ndf=32, dropout_d=0.0), 1)
+    pair, real, fake = DPair(D), torch.randn(16, 1, 100), torch.randn(16, 1, 100)
+    with torch.no_grad():
+        for joint, blind in ((False, True), (True, False)):
+            a, b = pair(real, fake, joint=joint)[1], pair(real, fake + 0.3, joint=joint)[1]
+            assert torch.allclose(a, b, atol=1e-4) == blind

@@ -231,10 +231,11 @@ def test_presets_are_overlays(gauss_data, tmp_path):
     from wavegen.config import PRESETS, Config, make_config
 
     post, fast = make_config("post"), make_config("fast")
-    for key in ("nz", "batch_size", "label_noise", "dropout_g"):  # what the presets do not name stays the default
+    for key in ("nz", "batch_size", "label_noise", "dropout_d"):  # what the presets do not name stays the default
         assert getattr(post, key) == getattr(fast, key) == getattr(Config(), key)
     assert make_config("seed") == post and post.preset == "post"  # the preset's older name still works
     assert (fast.lr_g, fast.beta1, fast.ngf, fast.dropout_masks) == (2e-4, 0.5, 128, "int32")
+    assert (fast.g_noise, fast.upsample, fast.d_batch, fast.best_metric) == ("output", "nearest", "joint", "c2st")
     assert make_config("fast", lr_g=1e-3).lr_g == 1e-3  # the command line wins over the preset
     assert set(PRESETS["post"]) == {"init", "epochs", "amp"} and post.amp == "false"  # the post's float32, always
     run = train(make_config("fast", data=str(gauss_data), out=str(tmp_path / "r"), batches=10, batch_size=20, eval_every=5))
@@ -263,3 +264,20 @@ def test_generate_skips_a_torn_newest_checkpoint(gauss_data, tmp_path):
     r = run_cli("generate", run, "--n", "2", "--out", tmp_path / "wavs")
     assert r.returncode == 0, r.stderr
     assert "not a complete checkpoint" in r.stdout and len(list((tmp_path / "wavs").glob("*.wav"))) == 2
+
+
+def test_issue16_options_train_and_resume_bit_for_bit(gauss_data, tmp_path):
+    """Noise inputs draw from the run's random stream, so a resumed run still repeats a straight one exactly."""
+    opts = dict(g_noise="all", upsample="linear", d_mbstd=4, d_batchnorm=False, dropout_g=0.0, ema=0.99,
+                eval_every=10, eval_n=20, eval_metrics=("frechet", "c2st"), best_metric="c2st", **EXACT)
+    straight = train(tiny_config(gauss_data, tmp_path / "straight", "fast", batches=40, **opts))
+    half = train(tiny_config(gauss_data, tmp_path / "half", "fast", batches=20, **opts))
+    resume(half, batches=40)
+    a, b = final_state(straight), final_state(half)
+    for part in ("G", "D", "G_ema"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs"
+    assert batch_rows(straight) == batch_rows(half)
+    out_scale = [v for k, v in a["G"].items() if k.endswith("scale")][-1]  # the output's noise inputs, G's last layer
+    assert float(out_scale.sub(0.02).abs().max()) > 0  # trained away from where it starts
+    assert (straight / "checkpoints" / "best.pt").exists()

@@ -72,8 +72,8 @@ class Config:
         'G\'s upsampling layers: "transpose"d convolutions, or "nearest" / "linear" upsampling + a convolution '
         '(no checkerboard artefacts; the output length is the same)', choices=('transpose', 'nearest', 'linear'))
     g_noise: str = MODEL("none",
-        'StyleGAN noise inputs in G, fresh per example, times a learned per-channel scale that starts at 0: after '
-        'every "hidden" upsampling layer, added to the "output" after the Tanh, or "all"',
+        'StyleGAN noise inputs in G, fresh per example, times a learned per-channel scale (starting at 0; at the '
+        'output at 0.02): after every "hidden" upsampling layer, added to the "output" after the Tanh, or "all"',
         choices=('none', 'hidden', 'output', 'all'))
     dropout_g: float = MODEL(0.2, 'Dropout after every hidden layer of G')
     dropout_d: float = MODEL(0.2, 'Dropout after every hidden layer of D')

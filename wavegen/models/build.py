@@ -1,7 +1,7 @@
 """G and D from a Config: one entry point for every family, noise for G, and sampling G without disturbing it."""
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -28,12 +28,14 @@ def build_models(cfg, channels: int, length: int | None = None) -> tuple[nn.Modu
     length = length or cfg.length or SEED_LENGTH
     if cfg.arch == "wavegan":
         strides = wavegan_strides(length, cfg.layers)
-        G = WaveGANGenerator(strides, cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm, cfg.dropout_g)
-        D = WaveGANDiscriminator(strides, cfg.ndf, channels, cfg.phase_shuffle, cfg.d_batchnorm, cfg.dropout_d)
+        G = WaveGANGenerator(strides, cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm, cfg.dropout_g,
+                             cfg.g_noise)
+        D = WaveGANDiscriminator(strides, cfg.ndf, channels, cfg.phase_shuffle, cfg.d_batchnorm, cfg.dropout_d,
+                                 cfg.d_mbstd)
     else:
         plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
-        G = Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm)
-        D = Discriminator(plan, channels, cfg.dropout_d, cfg.d_batchnorm, cfg.phase_shuffle)
+        G = Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise)
+        D = Discriminator(plan, channels, cfg.dropout_d, cfg.d_batchnorm, cfg.phase_shuffle, cfg.d_mbstd)
     if cfg.init == "dcgan":
         dcgan_init(G)
         dcgan_init(D)
@@ -61,6 +63,7 @@ def generator_mode(G: nn.Module, mode: str, device: torch.device):
 
     mode "batch": BatchNorm normalises with the batch's own statistics (as in training), no Dropout;
     mode "train": exactly as in training, Dropout included; mode "eval": BatchNorm's running averages.
+    Noise inputs (cfg.g_noise) are part of G and draw fresh noise in every mode.
     """
     bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     drops = [m for m in G.modules() if isinstance(m, nn.Dropout)]
@@ -73,7 +76,8 @@ def generator_mode(G: nn.Module, mode: str, device: torch.device):
     if mode == "batch":
         for m in drops:
             m.eval()
-    fork = torch.random.fork_rng(devices=[device] if device.type == "cuda" else []) if mode == "train" else nullcontext()
+    # every mode draws from the global stream when G has noise inputs, "train" for Dropout too: fork it always
+    fork = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
     try:
         with fork, torch.no_grad():
             yield G

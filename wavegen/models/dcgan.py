@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from .layers import PhaseShuffle, hidden
+from .layers import MinibatchStd, PhaseShuffle, UpConv, hidden, output_noise
 
 
 SEED_LENGTH = 100  # the post's examples, made by its exact layers
@@ -110,15 +110,27 @@ def dcgan_plan(length: int, ngf: int, ndf: int, channels: int = 1, layers: int =
 
 
 class Generator(nn.Module):
-    def __init__(self, plan: Plan, nz: int, dropout: float, batchnorm: bool = True):
+    """`upsample`: "transpose"d convolutions (the post's), or "nearest" / "linear" upsampling + convolution
+    (layers.UpConv) in every stride-2 layer. `noise`: StyleGAN noise inputs (layers.NoiseInjection) after every
+    hidden convolution ("hidden"), added to the output after the Tanh ("output"), or "all" of them."""
+
+    def __init__(self, plan: Plan, nz: int, dropout: float, batchnorm: bool = True, upsample: str = "transpose",
+                 noise: str = "none"):
         super().__init__()
         self.nz = nz
         layers: list[nn.Module] = []
         c_in = nz
         last = len(plan.g_channels) - 1
         for i, (c, k, s) in enumerate(zip(plan.g_channels, plan.g_kernels, plan.g_strides)):
-            conv = nn.ConvTranspose1d(c_in, c, k, stride=s, bias=not batchnorm and i != last)
-            layers += [conv, nn.Tanh()] if i == last else hidden(conv, c, dropout, batchnorm)
+            bias = not batchnorm and i != last
+            if upsample == "transpose" or s == 1:  # a stride-1 layer has no checkerboard to remove
+                conv = nn.ConvTranspose1d(c_in, c, k, stride=s, bias=bias)
+            else:
+                conv = UpConv(c_in, c, k, s, upsample, bias=bias)
+            if i == last:
+                layers += [conv, nn.Tanh()] + ([output_noise(c)] if noise in ("output", "all") else [])
+            else:
+                layers += hidden(conv, c, dropout, batchnorm, noise in ("hidden", "all"))
             c_in = c
         self.main = nn.Sequential(*layers)
         self.out_length = plan.g_lengths()[-1]
@@ -127,14 +139,20 @@ class Generator(nn.Module):
         return self.main(z)  # (B, nz, 1) -> (B, C, L)
 
 
-
 class Discriminator(nn.Module):
-    def __init__(self, plan: Plan, channels: int, dropout: float, batchnorm: bool = True, phase_shuffle: int = 0):
+    """`mbstd`: a minibatch standard-deviation channel (layers.minibatch_stddev, groups of `mbstd`) before the
+    layer that makes the logit (0 = none)."""
+
+    def __init__(self, plan: Plan, channels: int, dropout: float, batchnorm: bool = True, phase_shuffle: int = 0,
+                 mbstd: int = 0):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = channels
         last = len(plan.d_channels) - 1
         for i, (c, k, s) in enumerate(zip(plan.d_channels, plan.d_kernels, plan.d_strides)):
+            if i == last and mbstd:
+                layers.append(MinibatchStd(mbstd))
+                c_in += 1
             conv = nn.Conv1d(c_in, c, k, stride=s, bias=not batchnorm)  # a bias only where no BatchNorm shifts
             layers += [conv] if i == last else hidden(conv, c, dropout, batchnorm)
             if phase_shuffle and i < last - 1:  # as WaveGAN: not before the layer that makes the logit

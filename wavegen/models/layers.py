@@ -1,13 +1,16 @@
 """Building blocks shared by the model families: the DCGAN hidden layer, cheaper Dropout masks, phase shuffle,
-and the DCGAN paper's initialisation."""
+the DCGAN paper's initialisation, StyleGAN's noise inputs and minibatch standard deviation, and upsampling
+without a transposed convolution's checkerboard."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 
-def hidden(conv: nn.Module, width: int, dropout: float, batchnorm: bool = True) -> list[nn.Module]:
-    layers = [conv, nn.BatchNorm1d(width)] if batchnorm else [conv]
+def hidden(conv: nn.Module, width: int, dropout: float, batchnorm: bool = True, noise: bool = False) -> list[nn.Module]:
+    """conv -> [noise inputs] -> [BatchNorm] -> LeakyReLU(0.2) -> [Dropout]: the DCGAN family's hidden layer."""
+    layers = [conv] + ([NoiseInjection(width)] if noise else [])
+    layers += [nn.BatchNorm1d(width)] if batchnorm else []
     layers.append(nn.LeakyReLU(0.2, inplace=True))
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
@@ -69,3 +72,75 @@ def dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm1d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+# The output's noise scale starts here, not at 0: at scale 0 the noise's gradient averages to 0 (the loss depends
+# on the scale through its square there), so a zero scale leaves 0 only by chance, which on the seed data took
+# longer than a run (scale 0.0004 after 1,500 batches); a small start lets D's pull on it grow it.
+OUTPUT_NOISE_INIT = 0.02
+
+
+class NoiseInjection(nn.Module):
+    """StyleGAN's noise inputs: adds fresh Gaussian noise to every example, times a learned scale per channel
+    (zero at first, so a new G starts as it would without; at G's output see OUTPUT_NOISE_INIT). `shared`: one noise map for all channels, as in
+    StyleGAN's hidden layers; otherwise each channel its own (at G's output, where channels are audio channels
+    whose noise need not be the same). The noise is part of G: drawn in every mode, from torch's global stream."""
+
+    def __init__(self, channels: int, shared: bool = True, init: float = 0.0):
+        super().__init__()
+        self.shared = shared
+        self.scale = nn.Parameter(torch.full((channels, 1), init))  # (C, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, length = x.shape
+        n = torch.randn(b, 1 if self.shared else c, length, device=x.device, dtype=x.dtype)  # (B, 1 or C, L)
+        return x + self.scale.to(x.dtype) * n
+
+
+def output_noise(channels: int) -> NoiseInjection:
+    """Noise inputs for G's output (after its final activation): each channel its own, at OUTPUT_NOISE_INIT."""
+    return NoiseInjection(channels, shared=False, init=OUTPUT_NOISE_INIT)
+
+
+class UpConv(nn.Module):
+    """A transposed convolution's replacement without its checkerboard: upsample by the stride with `mode`
+    ("nearest" or "linear"), then a convolution, padded so that the output has the transposed convolution's
+    length, (L - 1) * stride + kernel, for any length. Every output sample gets the same number of taps, where a
+    transposed convolution whose kernel is not a multiple of its stride gives alternate samples more or fewer."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, mode: str, bias: bool = True):
+        super().__init__()
+        self.stride, self.mode = stride, mode
+        self.conv_kernel = kernel + 1 - kernel % 2  # odd, so the taps centre on a sample
+        total = kernel - stride + self.conv_kernel - 1  # L * stride + total - conv_kernel + 1 = (L - 1) * stride + kernel
+        self.pad = (total // 2, total - total // 2)
+        self.conv = nn.Conv1d(c_in, c_out, self.conv_kernel, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            up = dict(mode=self.mode) if self.mode == "nearest" else dict(mode=self.mode, align_corners=False)
+            x = nn.functional.interpolate(x, scale_factor=self.stride, **up)  # (B, C_in, L * stride)
+        return self.conv(nn.functional.pad(x, self.pad))  # (B, C_out, (L - 1) * stride + kernel)
+
+
+def minibatch_stddev(x: torch.Tensor, group: int) -> torch.Tensor:
+    """StyleGAN's minibatch standard deviation: the std of each feature over a group of `group` examples,
+    averaged into one number per group and appended as a constant channel, (B, C, L) -> (B, C + 1, L). It lets
+    D see a batch's variety, which no single example shows. A batch that does not divide into groups is one group."""
+    b, c, length = x.shape
+    g = min(group, b)
+    if b % g:
+        g = b
+    y = x.float().reshape(g, b // g, c, length)  # group members are examples b // g apart
+    std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2))  # (B / g,)
+    feat = std.repeat(g)[:, None, None].expand(b, 1, length).to(x.dtype)  # (B, 1, L)
+    return torch.cat([x, feat], 1)
+
+
+class MinibatchStd(nn.Module):
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return minibatch_stddev(x, self.group)

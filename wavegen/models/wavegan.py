@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from .layers import PhaseShuffle
+from .layers import MinibatchStd, NoiseInjection, output_noise, PhaseShuffle
 
 KERNEL = 25  # the paper's kernel length
 START = 16  # samples after G's dense layer (and before D's)
@@ -48,7 +48,7 @@ def _extras(width: int, batchnorm: bool, dropout: float, act: nn.Module) -> list
 
 class WaveGANGenerator(nn.Module):
     def __init__(self, strides: list[int], nz: int, d: int, channels: int, upsample: str = "transpose",
-                 batchnorm: bool = False, dropout: float = 0.0):
+                 batchnorm: bool = False, dropout: float = 0.0, noise: str = "none"):
         super().__init__()
         self.nz = nz
         width = d * 2 ** (len(strides) - 1)  # 16d at 16384, 32d with the sixth layer
@@ -59,12 +59,16 @@ class WaveGANGenerator(nn.Module):
         for i, s in enumerate(strides):
             last = i == len(strides) - 1
             c_out = channels if last else width // 2
-            if upsample == "nearest":  # the paper's alternative to transposed convolution (fewer checkerboard artefacts)
-                layers += [nn.Upsample(scale_factor=s, mode="nearest"), nn.Conv1d(width, c_out, KERNEL, padding=KERNEL // 2)]
+            if upsample != "transpose":  # the paper's alternative to transposed convolution (no checkerboard artefacts)
+                layers += [nn.Upsample(scale_factor=s, mode=upsample), nn.Conv1d(width, c_out, KERNEL, padding=KERNEL // 2)]
             else:
                 pad, out_pad = _padding(s)
                 layers.append(nn.ConvTranspose1d(width, c_out, KERNEL, stride=s, padding=pad, output_padding=out_pad))
-            layers += [nn.Tanh()] if last else _extras(c_out, batchnorm, dropout, nn.ReLU())
+            if last:
+                layers += [nn.Tanh()] + ([output_noise(c_out)] if noise in ("output", "all") else [])
+            else:
+                layers += ([NoiseInjection(c_out)] if noise in ("hidden", "all") else [])
+                layers += _extras(c_out, batchnorm, dropout, nn.ReLU())
             width = c_out
         self.main = nn.Sequential(*layers)
         self.out_length = START * math.prod(strides)
@@ -76,7 +80,7 @@ class WaveGANGenerator(nn.Module):
 
 class WaveGANDiscriminator(nn.Module):
     def __init__(self, strides: list[int], d: int, channels: int, phase_shuffle: int = 2, batchnorm: bool = False,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, mbstd: int = 0):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = channels
@@ -87,8 +91,11 @@ class WaveGANDiscriminator(nn.Module):
             if phase_shuffle and i < min(SHUFFLED, len(strides) - 1):
                 layers.append(PhaseShuffle(phase_shuffle))
             c_in = width
+        if mbstd:  # the minibatch std channel (layers.minibatch_stddev) before the dense layer to the logit
+            layers.append(MinibatchStd(mbstd))
+            c_in += 1
         self.main = nn.Sequential(*layers)
         self.out = nn.Linear(START * c_in, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.main(x).flatten(1)).squeeze(1)  # (B, C, L) -> (B, 16 * 16d) -> (B,) logits
+        return self.out(self.main(x).flatten(1)).squeeze(1)  # (B, C, L) -> (B, 16 * (16d + mbstd)) -> (B,) logits

@@ -94,13 +94,17 @@ def shared_draw(make, b: int, world: World, generator: torch.Generator | None, d
 
 
 class DPair(nn.Module):
-    """D on the real and on the fake batch: two separate passes (BatchNorm sees each alone) in one call."""
+    """D on the real and on the fake batch in one call: two separate passes (BatchNorm sees each alone), or with
+    `joint` one pass over both (BatchNorm's statistics shared, so D sees an offset or gain between them)."""
 
     def __init__(self, D: nn.Module):
         super().__init__()
         self.D = D
 
-    def forward(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, real: torch.Tensor, fake: torch.Tensor, joint: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        if joint:
+            out = self.D(torch.cat([real, fake]))  # (B_real + B_fake,) logits
+            return out[:len(real)], out[len(real):]
         return self.D(real), self.D(fake)
 
 
