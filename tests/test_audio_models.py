@@ -76,7 +76,82 @@ def test_feature_matching_is_zero_on_the_same_input_and_trains_g():
     assert losses[-1] < 0.8 * losses[0]
 
 
+def test_istft_noise_inputs_vary_the_output_for_one_code():
+    torch.manual_seed(0)
+    z = torch.randn(1, 8, 1).repeat(2, 1, 1)  # the same code twice
+    for noise in ("none", "hidden", "output", "all"):
+        G = ISTFTGenerator(256, nz=8, width=16, channels=1, blocks=2, noise=noise)
+        for p in G.parameters():  # noise scales start at 0 in hidden layers: open them
+            if p.dim() == 2 and p.shape[1] == 1:
+                p.data.fill_(0.5)
+        x = G(z)
+        assert torch.equal(x[0], x[1]) == (noise == "none")
+
+
 def test_istft_sizes_follow_the_length_and_refuse_the_impossible():
     assert istft_sizes(16000) == (512, 128) and istft_sizes(100) == (16, 4) and istft_sizes(8192, 256, 64) == (256, 64)
     with pytest.raises(WavegenError, match="n_fft"):
         istft_sizes(100, 256)
+
+
+# Training with them ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory):
+    from wavegen.data.synthetic import make_sounds
+
+    return make_sounds(tmp_path_factory.mktemp("sounds") / "s", n=16, sample_rate=8000, seconds=0.128, seed=0)
+
+
+def audio_config(data, out, **kw):
+    from wavegen.config import make_config
+
+    base = dict(arch="istft", d_arch="mpd,msd,mrd", loss="lsgan", ngf=16, ndf=2, feature_matching=2.0, batch_size=4,
+                stats_every=2, print_every=100, preview_every=100, ckpt_every=3, layer_every=0, device="cpu")
+    return make_config("dcgan", data=str(data), out=str(out), **{**base, **kw})
+
+
+@pytest.mark.parametrize("loss", ["lsgan", "hinge", "nonsat"])
+def test_an_ensemble_trains_and_logs_each_sub_discriminator(sounds, tmp_path, loss):
+    from wavegen import read_stats, train
+
+    run = train(audio_config(sounds, tmp_path / "r", loss=loss, batches=3))
+    rows = [r for r in read_stats(run) if "loss/G" in r]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    for r in rows:
+        parts = [r["loss/D/mpd"], r["loss/D/msd"], r["loss/D/mrd"]]
+        assert r["loss/D"] == pytest.approx(sum(parts), rel=1e-5) and r["loss/G/fm"] > 0
+
+
+def test_an_ensemble_run_resumes_bit_for_bit(sounds, tmp_path):
+    from wavegen import checkpoint, read_stats, train
+    from wavegen.training.loop import resume
+
+    straight = train(audio_config(sounds, tmp_path / "a", batches=6, d_arch="mpd,mrd,msd"))
+    half = train(audio_config(sounds, tmp_path / "b", batches=3, d_arch="mpd,mrd,msd"))
+    resume(half, batches=6)
+    a, b = (checkpoint.load(checkpoint.find(r)) for r in (straight, half))
+    for part in ("G", "D"):
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
+    strip = lambda rows: [r for r in rows if "time/wall_s" not in r]  # noqa: E731
+    assert strip(read_stats(straight)) == strip(read_stats(half))
+
+
+def test_impossible_ensembles_are_one_line_errors(sounds, tmp_path):
+    for kw, msg in [(dict(d_arch="mpd,xyz"), "unknown d_arch 'xyz'"), (dict(loss="bce"), "trains with loss"),
+                    (dict(d_arch="", feature_matching=1.0), "feature_matching needs an ensemble"),
+                    (dict(d_arch="mpd,mpd"), "twice"), (dict(n_fft=4096), "n_fft")]:
+        with pytest.raises(WavegenError, match=msg):
+            audio_config(sounds, tmp_path / "x", length=1024, **kw)
+
+
+def test_an_istft_run_generates_wavs(sounds, tmp_path):
+    import soundfile as sf
+
+    from wavegen import train
+    from wavegen.sampling import generate
+
+    run = train(audio_config(sounds, tmp_path / "r", batches=2, d_arch="", feature_matching=0.0, ndf=16))
+    files = generate(run, n=3, out=tmp_path / "wavs")
+    x, sr = sf.read(files[0])
+    assert len(files) == 3 and sr == 8000 and len(x) == 1024

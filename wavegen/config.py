@@ -60,8 +60,14 @@ class Config:
     skip_bad: bool = EXAMPLES(False, 'train on the readable files and list the bad ones, instead of stopping at them')
 
     arch: str = MODEL("dcgan",
-        '"dcgan": the post\'s family, planned for any length; "wavegan": Donahue et al. 2018',
-        choices=('dcgan', 'wavegan'))
+        'G (and D unless --d-arch): "dcgan": the post\'s family, planned for any length; "wavegan": Donahue et al. '
+        '2018; "istft": ConvNeXt blocks over STFT frames and an inverse STFT (Vocos), D as dcgan',
+        choices=('dcgan', 'wavegan', 'istft'))
+    d_arch: str = MODEL("",
+        'D as an ensemble, comma-separated: "mpd" (HiFi-GAN periods), "msd" (MelGAN scales), "mrd" (UnivNet '
+        'spectrograms), "dcgan", "wavegan" ("": the --arch family\'s own D)')
+    n_fft: int = MODEL(0, 'istft: STFT window of G (0 = about 1/32 of the length, a power of two from 16 to 1024)')
+    frame_hop: int = MODEL(0, 'istft: samples between G\'s frames (0 = n_fft / 4)')
     nz: int = MODEL(100, 'length of the noise vector fed to G')
     z_dist: str = MODEL("normal",
         'noise: "normal" N(0, 1) or "uniform" U(-1, 1) (WaveGAN)', choices=('normal', 'uniform'))
@@ -109,6 +115,8 @@ class Config:
     d_steps: int = LOSS(1, 'D steps per G step, each on its own real batch')
     instance_noise: float = LOSS(0.0, 'std of Gaussian noise added to every input of D (0 = off)')
     instance_noise_batches: int = LOSS(0, 'batches over which that noise fades linearly to 0 (0 = it stays)')
+    feature_matching: float = LOSS(0.0,
+        "weight of the L1 distance between D's features on real and fake, added to G's loss (HiFi-GAN: 2)")
     ema: float = LOSS(0.0,
         "decay of a moving average of G's weights, used for previews and sampling (0 = off; ~0.999)")
 
@@ -293,7 +301,8 @@ def validate(cfg: Config) -> None:
     for key in ["dropout_g", "dropout_d", "ema"]:
         if not 0 <= getattr(cfg, key) < 1:
             raise WavegenError(f"config key {key!r} must be in [0, 1), got {getattr(cfg, key)}")
-    for key in ["length", "sample_rate", "hop", "layers", "phase_shuffle", "d_mbstd", "gp_lambda", "r1_gamma", "instance_noise",
+    for key in ["length", "sample_rate", "hop", "n_fft", "frame_hop", "feature_matching", "layers", "phase_shuffle",
+                "d_mbstd", "gp_lambda", "r1_gamma", "instance_noise",
                 "instance_noise_batches"]:
         if getattr(cfg, key) < 0:
             raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")

@@ -6,36 +6,89 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..errors import WavegenError
 from .dcgan import SEED_LENGTH, Discriminator, Generator, _check_widths, dcgan_plan
+from .discriminators import Ensemble, MultiPeriod, MultiResolution, MultiScale, mrd_ffts
+from .istft import ISTFTGenerator, istft_sizes
 from .layers import dcgan_init, use_int32_dropout
 from .wavegan import WaveGANDiscriminator, WaveGANGenerator, wavegan_strides
+
+SUB_DISCRIMINATORS = ("mpd", "msd", "mrd", "dcgan", "wavegan")
+ENSEMBLE_LOSSES = ("nonsat", "lsgan", "hinge")
+MIN_MRD_LENGTH = 64  # the smallest window (16) times four: at least five frames to judge
+ISTFT_BLOCKS = 4  # ConvNeXt blocks of the istft G when --layers is 0 (Vocos uses 8 at width 512)  # per-patch losses; bce's soft labels and wgan-gp's penalty are per example
+
+
+def d_names(cfg) -> list[str]:
+    """The sub-discriminators of an ensemble D (empty: the --arch family's own D), or a one-line error."""
+    names = [n.strip() for n in cfg.d_arch.split(",") if n.strip()]
+    for n in names:
+        if n not in SUB_DISCRIMINATORS:
+            raise WavegenError(f"unknown d_arch {n!r} (known: {', '.join(SUB_DISCRIMINATORS)})")
+    if len(set(names)) < len(names):
+        raise WavegenError(f"d_arch names a sub-discriminator twice: {cfg.d_arch!r}")
+    if names and cfg.loss not in ENSEMBLE_LOSSES:
+        raise WavegenError(f"an ensemble D (d_arch {cfg.d_arch!r}) trains with loss {', '.join(ENSEMBLE_LOSSES)}, "
+                           f"not {cfg.loss!r}")
+    if names and (cfg.r1_gamma > 0 or cfg.d_batch == "joint" or cfg.conditional):
+        raise WavegenError("an ensemble D (d_arch) does not take r1_gamma, d_batch joint or conditional yet")
+    if cfg.feature_matching > 0 and not names:
+        raise WavegenError("feature_matching needs an ensemble D (d_arch), whose sub-discriminators return features")
+    return names
 
 
 def check_model(cfg, length: int | None) -> None:
     """Refuse widths (and, when known, a length) the architecture cannot make, with a one-line error."""
-    if cfg.arch == "wavegan":
+    names = d_names(cfg)
+    if length and cfg.arch == "istft":
+        istft_sizes(length, cfg.n_fft, cfg.frame_hop)
+    if length and "mrd" in names and length < MIN_MRD_LENGTH:
+        raise WavegenError(f"mrd needs examples of at least {MIN_MRD_LENGTH} samples, got {length}")
+    if length and (cfg.arch == "wavegan" or "wavegan" in names):
+        wavegan_strides(length, cfg.layers)
+    if cfg.arch == "dcgan" or "dcgan" in names or (cfg.arch == "istft" and not names):
         if length:
-            wavegan_strides(length, cfg.layers)
-    elif length:
-        dcgan_plan(length, cfg.ngf, cfg.ndf, 1, cfg.layers)
-    else:
-        _check_widths(cfg.ngf, cfg.ndf)
+            dcgan_plan(length, cfg.ngf, cfg.ndf, 1, cfg.layers)
+        else:
+            _check_widths(cfg.ngf, cfg.ndf)
+
+
+def _generator(cfg, channels: int, length: int) -> nn.Module:
+    if cfg.arch == "wavegan":
+        strides = wavegan_strides(length, cfg.layers)
+        return WaveGANGenerator(strides, cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm, cfg.dropout_g,
+                                cfg.g_noise)
+    if cfg.arch == "istft":
+        return ISTFTGenerator(length, cfg.nz, cfg.ngf, channels, cfg.layers or ISTFT_BLOCKS, cfg.n_fft, cfg.frame_hop,
+                              cfg.g_noise)
+    plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
+    return Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise)
+
+
+def _family_discriminator(family: str, cfg, channels: int, length: int) -> nn.Module:
+    if family == "wavegan":
+        strides = wavegan_strides(length, cfg.layers)
+        return WaveGANDiscriminator(strides, cfg.ndf, channels, cfg.phase_shuffle, cfg.d_batchnorm, cfg.dropout_d,
+                                    cfg.d_mbstd)
+    plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
+    return Discriminator(plan, channels, cfg.dropout_d, cfg.d_batchnorm, cfg.phase_shuffle, cfg.d_mbstd)
+
+
+def _discriminator(cfg, channels: int, length: int) -> nn.Module:
+    """The --arch family's D, or the ensemble --d-arch names (ndf is each sub-discriminator's width d)."""
+    names = d_names(cfg)
+    if not names:
+        return _family_discriminator("wavegan" if cfg.arch == "wavegan" else "dcgan", cfg, channels, length)
+    audio = {"mpd": lambda: MultiPeriod(channels, cfg.ndf), "msd": lambda: MultiScale(channels, cfg.ndf),
+             "mrd": lambda: MultiResolution(channels, cfg.ndf, mrd_ffts(length))}
+    return Ensemble({n: audio[n]() if n in audio else _family_discriminator(n, cfg, channels, length) for n in names})
 
 
 def build_models(cfg, channels: int, length: int | None = None) -> tuple[nn.Module, nn.Module]:
     """G and D from a Config (models are always rebuilt this way: from the config saved with the weights).
     `length` is the examples' length (None: cfg.length, or the post's 100 when that is 0)."""
     length = length or cfg.length or SEED_LENGTH
-    if cfg.arch == "wavegan":
-        strides = wavegan_strides(length, cfg.layers)
-        G = WaveGANGenerator(strides, cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm, cfg.dropout_g,
-                             cfg.g_noise)
-        D = WaveGANDiscriminator(strides, cfg.ndf, channels, cfg.phase_shuffle, cfg.d_batchnorm, cfg.dropout_d,
-                                 cfg.d_mbstd)
-    else:
-        plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
-        G = Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise)
-        D = Discriminator(plan, channels, cfg.dropout_d, cfg.d_batchnorm, cfg.phase_shuffle, cfg.d_mbstd)
+    G, D = _generator(cfg, channels, length), _discriminator(cfg, channels, length)
     if cfg.init == "dcgan":
         dcgan_init(G)
         dcgan_init(D)
@@ -44,7 +97,7 @@ def build_models(cfg, channels: int, length: int | None = None) -> tuple[nn.Modu
         use_int32_dropout(D)
     if cfg.spectral_norm:  # after the init: the parametrisation keeps the initialised weight as its original
         for m in D.modules():
-            if isinstance(m, (nn.Conv1d, nn.Linear)):
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
                 nn.utils.parametrizations.spectral_norm(m)
     return G, D
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
+from .layers import NoiseInjection, output_noise
 
 MAX_LOG_MAG = 7.0  # exp(7) ~ 1100: bounds a magnitude before the first steps have learned a scale (Vocos clips too)
 
@@ -45,7 +46,10 @@ class ConvNeXtBlock(nn.Module):
 
 
 class ISTFTGenerator(nn.Module):
-    def __init__(self, length: int, nz: int, width: int, channels: int, blocks: int = 4, n_fft: int = 0, hop: int = 0):
+    def __init__(self, length: int, nz: int, width: int, channels: int, blocks: int = 4, n_fft: int = 0, hop: int = 0,
+                 noise: str = "none"):
+        """`noise` ("none", "hidden", "output", "all"): StyleGAN noise inputs after every block (one map per frame
+        position, learned per-channel scale), on the waveform, or both (as --g-noise for the other families)."""
         super().__init__()
         self.length, self.channels = length, channels
         self.n_fft, self.hop = istft_sizes(length, n_fft, hop)
@@ -53,7 +57,10 @@ class ISTFTGenerator(nn.Module):
         self.bins = self.n_fft // 2 + 1
         self.width = width
         self.dense = nn.Linear(nz, width * self.frames)
-        self.blocks = nn.Sequential(*(ConvNeXtBlock(width) for _ in range(blocks)))
+        hidden = noise in ("hidden", "all")
+        self.blocks = nn.Sequential(*(layer for _ in range(blocks)
+                                      for layer in [ConvNeXtBlock(width)] + ([NoiseInjection(width)] if hidden else [])))
+        self.out_noise = output_noise(channels) if noise in ("output", "all") else nn.Identity()
         self.norm = nn.LayerNorm(width)
         self.head = nn.Conv1d(width, channels * 2 * self.bins, 1)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
@@ -67,4 +74,4 @@ class ISTFTGenerator(nn.Module):
         phase = out[:, 1]
         spec = torch.polar(mag, phase)  # mag * e^(i phase): Vocos' phase as one unbounded angle
         x = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=self.length)
-        return x.view(b, self.channels, self.length)  # (B, C, L)
+        return self.out_noise(x.view(b, self.channels, self.length))  # (B, C, L)

@@ -36,3 +36,19 @@ def g_loss(name: str, d_fake: torch.Tensor, y_real=None) -> torch.Tensor:
     if name in ("hinge", "wgan-gp"):
         return -d_fake.mean()
     raise ValueError(f"unknown loss {name!r}")
+
+
+def ensemble_d_loss(name: str, real: dict, fake: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """D's loss over an ensemble's judgements ({sub: (logits per head, features)}): the loss of every head's patch
+    logits (B, N), summed over heads and sub-discriminators (HiFi-GAN's sum); also each sub-discriminator's part."""
+    parts = {k: sum(d_loss(name, r.float(), f.float()) for r, f in zip(real[k][0], fake[k][0])) for k in fake}
+    return sum(parts.values()), parts
+
+
+def ensemble_g_loss(name: str, fake: dict) -> torch.Tensor:
+    return sum(g_loss(name, f.float()) for logits, _ in fake.values() for f in logits)
+
+
+def mean_logit(judged: dict) -> torch.Tensor:
+    """The mean of every head's logits: the ensemble's `D/real` or `D/fake` statistic."""
+    return torch.stack([y.float().mean() for logits, _ in judged.values() for y in logits]).mean()

@@ -36,10 +36,20 @@ def cpu_bf16_units() -> str | None:
 
 
 def forward_gflops(cfg: Config, channels: int, length: int) -> float:
-    """GFLOP of one batch through G and then D, counted on the meta device (no memory, no arithmetic, no draws)."""
-    with torch.device("meta"):
+    """GFLOP of one batch through G and then D (convolutions and matmuls, as torch counts them). Counted on the meta
+    device (no memory, no arithmetic); for models with an op that has no meta kernel (torch.istft), on one example
+    on the CPU, scaled to the batch, with the random streams left as they were."""
+    try:
+        return _count(cfg, channels, length, torch.device("meta"), cfg.batch_size)
+    except (NotImplementedError, RuntimeError):
+        with torch.random.fork_rng(devices=[]):
+            return _count(cfg, channels, length, torch.device("cpu"), 1) * cfg.batch_size
+
+
+def _count(cfg: Config, channels: int, length: int, device: torch.device, batch: int) -> float:
+    with device:
         G, D = build_models(cfg, channels, length)
-        z = torch.zeros(cfg.batch_size, cfg.nz, 1)  # (B, nz, 1)
+        z = torch.zeros(batch, cfg.nz, 1)  # (B, nz, 1)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         D(G(z))
     return counter.get_total_flops() / 1e9

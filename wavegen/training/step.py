@@ -16,8 +16,9 @@ from contextlib import contextmanager
 import torch
 
 from ..config import Config
-from ..models.build import noise
+from ..models.build import d_names, noise
 from ..models.conditional import given_classes
+from ..models.discriminators import feature_matching
 from . import losses
 from .distributed import DPair, World, shared_draw
 from .layerstats import LayerStats
@@ -25,11 +26,14 @@ from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
 
 STAT_KEYS = ("loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
 PENALTY_KEY = "loss/penalty"  # logged when a gradient penalty is on (wgan-gp, R1)
+FM_KEY = "loss/G/fm"  # feature matching's part of loss/G (already weighted)
 
 
 def stat_keys(cfg: Config) -> tuple[str, ...]:
-    """The per-batch stats of a run, in the order `gan_step` returns them."""
-    return STAT_KEYS + ((PENALTY_KEY,) if cfg.loss == "wgan-gp" or cfg.r1_gamma > 0 else ())
+    """The per-batch stats of a run, in the order `gan_step` returns them: an ensemble D adds each
+    sub-discriminator's part of loss/D (`loss/D/mpd`, ...)."""
+    return (STAT_KEYS + ((PENALTY_KEY,) if cfg.loss == "wgan-gp" or cfg.r1_gamma > 0 else ())
+            + tuple(f"loss/D/{name}" for name in d_names(cfg)) + ((FM_KEY,) if cfg.feature_matching > 0 else ()))
 
 
 def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
@@ -57,6 +61,29 @@ def frozen(model: torch.nn.Module):
     finally:
         for p in params:
             p.requires_grad_(True)
+
+
+def _g_objective(cfg: Config, D, judged, judge_real, y_real) -> tuple[torch.Tensor, torch.Tensor]:
+    """G's loss from D's judgement of the fakes, and feature matching's (weighted) part of it, 0 without. An ensemble
+    judges as {sub-discriminator: (logits per head, feature maps)}; `judge_real()` gives its judgement of reals."""
+    if not isinstance(judged, dict):
+        return losses.g_loss(cfg.loss, judged.float(), y_real), torch.zeros((), device=judged.device)
+    loss = losses.ensemble_g_loss(cfg.loss, judged)
+    if cfg.feature_matching <= 0:
+        return loss, torch.zeros((), device=loss.device)
+    with torch.no_grad():  # real's features are targets: no graph through them
+        judged_real = judge_real()
+    fm = cfg.feature_matching * feature_matching(judged_real, judged)
+    return loss + fm, fm
+
+
+def _d_objective(cfg: Config, out_real, out_fake, y_real, y_fake):
+    """D's loss, its logits on real and on fake ((B,), or an ensemble's mean), and an ensemble's per-sub parts."""
+    if isinstance(out_real, dict):
+        loss, parts = losses.ensemble_d_loss(cfg.loss, out_real, out_fake)
+        return loss, losses.mean_logit(out_real), losses.mean_logit(out_fake), parts
+    d_real, d_fake = out_real.float(), out_fake.float()
+    return losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake), d_real, d_fake, {}
 
 
 def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: Config, layers: LayerStats | None = None,
@@ -96,10 +123,10 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
     with autocast, frozen(D):  # the graph keeps no path to D's weights, so backward skips their gradients
         fake = G(z(len(reals[0])))  # (B, C, L)
         if cfg.d_batch == "joint":  # the real batch shares BatchNorm's statistics; only the fakes' logits count
-            d_fake_g = D(torch.cat([d(reals[0]), d(fake)]))[len(reals[0]):]
+            judged = D(torch.cat([d(reals[0]), d(fake)]))[len(reals[0]):]
         else:
-            d_fake_g = D(d(fake))
-        loss_G = losses.g_loss(cfg.loss, d_fake_g.float(), y_real)
+            judged = D(d(fake))
+        loss_G, fm = _g_objective(cfg, D, judged, lambda: D(d(reals[0])), y_real)
     opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     if layers:
@@ -118,8 +145,8 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
                 fake = G(z(len(real)))
         fake = fake.detach()
         with autocast:
-            d_real, d_fake = (o.float() for o in d_pair(d(real), d(fake), joint=cfg.d_batch == "joint"))  # (B,) each
-        loss_D = losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake)
+            out_real, out_fake = d_pair(d(real), d(fake), joint=cfg.d_batch == "joint")  # (B,) each, or ensembles'
+            loss_D, d_real, d_fake, parts = _d_objective(cfg, out_real, out_fake, y_real, y_fake)
         with autocast:  # the penalties' double backward is D's costliest pass: it runs in bf16 too
             if cfg.loss == "wgan-gp":
                 penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
@@ -134,8 +161,8 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
     if layers:  # after all steps: G's gradients are untouched by the D steps (fakes were detached)
         layers.measure("G")
         layers.measure("D")
-    stats = [loss_G.detach(), loss_D.detach(), d_real.detach().mean(), d_fake.detach().mean(),
-             mean_grad_norm(list(G.parameters())), mean_grad_norm(list(D.parameters()))]
-    if len(stat_keys(cfg)) > len(STAT_KEYS):
-        stats.append(penalty.detach())
-    return torch.stack(stats)
+    stats = [loss_G, loss_D, d_real.mean(), d_fake.mean(), mean_grad_norm(list(G.parameters())),
+             mean_grad_norm(list(D.parameters()))]
+    optional = ([penalty] * (cfg.loss == "wgan-gp" or cfg.r1_gamma > 0) + list(parts.values())
+                + [fm] * (cfg.feature_matching > 0))
+    return torch.stack([x.detach() for x in stats + optional])  # in stat_keys(cfg) order (parts: d_arch's)
