@@ -187,7 +187,7 @@ def stats_row_problem(row) -> str | None:
             return f"a batch row without {missing[0]!r}"
     for k, v in row.items():
         if not _number(v):
-            return f"{k!r} is {_short(v)}, not a number"
+            return f"{k!r} is {_short(v)}, {'past 64 bits' if isinstance(v, int) else 'not a number'}"
     return None
 
 
