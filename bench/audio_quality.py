@@ -1,0 +1,91 @@
+"""The `audio` preset against WaveGAN at equal CPU time, and the audio preset without each of its pieces.
+
+    python bench/audio_quality.py --data data/sounds [--minutes 20] [--sample-rate 8000] [--length 8192]
+                                  [--contenders wavegan,audio] [--ablate] [--n 256] [--out bench/.audio_quality]
+
+Each contender trains from scratch on the same data for the same wall time, one after another (`wavegen train` in a
+fresh process, stopped with SIGINT, which checkpoints), then its newest checkpoint is scored by `wavegen eval`'s code
+(`evaluate_run`) on --n samples: the judge's `cls_fd`, `is` and `coverage` where the data has classes (fitted once,
+docs/judge.md), and the spectral `frechet`, each beside its real-vs-real value. `--ablate` adds the audio preset
+without each of MPD, MSD, MRD, feature matching and noise inputs. WaveGAN runs at d 16, batch 16: the width that
+trains on a CPU (docs/audio.md).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from wavegen.evaluation.scoring import evaluate_run
+from wavegen.runfolder import read_stats
+
+CONTENDERS = {  # name: (preset, overrides)
+    "wavegan": ("wavegan", {"ngf": 16, "ndf": 16, "batch_size": 16}),
+    "audio": ("audio", {}),
+}
+ABLATIONS = {
+    "audio without mpd": ("audio", {"d_arch": "msd,mrd"}),
+    "audio without msd": ("audio", {"d_arch": "mpd,mrd"}),
+    "audio without mrd": ("audio", {"d_arch": "mpd,msd"}),
+    "audio without feature matching": ("audio", {"feature_matching": 0}),
+    "audio without noise inputs": ("audio", {"g_noise": "none"}),
+}
+METRICS = ["cls_fd", "is", "coverage", "frechet"]
+
+
+def train_for(data: str, preset: str, overrides: dict, out: Path, minutes: float, length: int, rate: int) -> dict:
+    """Train until `minutes` of wall time have passed, then stop it as Ctrl-C does (a checkpoint is written)."""
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**overrides, "length": length, "sample_rate": rate}.items()]
+    cmd = [sys.executable, "-m", "wavegen", "train", data, "--preset", preset, "--out", str(out), "--print-every",
+           "100000", "--ckpt-every", "100000", *flags]
+    with open(out.parent / f"{out.name}.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            proc.wait(timeout=minutes * 60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=600)
+    if proc.returncode not in (0, 130) and not (out / "checkpoints").exists():
+        raise SystemExit(f"{preset}: training failed, see {out.parent / (out.name + '.log')}")
+    walls = [r for r in read_stats(out) if "time/wall_s" in r]
+    return {"batches": walls[-1]["step"], "seconds": walls[-1]["time/wall_s"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="a folder of audio (class sub-folders give the judge's metrics)")
+    ap.add_argument("--minutes", type=float, default=20.0, help="wall time each contender trains")
+    ap.add_argument("--sample-rate", type=int, default=8000)
+    ap.add_argument("--length", type=int, default=8192)
+    ap.add_argument("--contenders", default="wavegan,audio", help=f"comma-separated, of {', '.join(CONTENDERS)}")
+    ap.add_argument("--ablate", action="store_true", help="also the audio preset without each of its pieces")
+    ap.add_argument("--n", type=int, default=256, help="samples scored per contender")
+    ap.add_argument("--out", default="bench/.audio_quality", help="where the runs go (a fresh folder per run)")
+    a = ap.parse_args()
+    runs = {k: CONTENDERS[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
+    root = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True)
+    rows = {}
+    for name, (preset, overrides) in runs.items():
+        run = root / name.replace(" ", "_")
+        speed = train_for(a.data, preset, overrides, run, a.minutes, a.length, a.sample_rate)
+        scores = evaluate_run(run, n=a.n, names=METRICS)["metrics"]
+        rows[name] = (speed, scores)
+        print(f"{name}: {speed['batches']} batches in {speed['seconds']:.0f} s; " +
+              ", ".join(f"{m} {v['value']:.3g}" for m, v in scores.items()), flush=True)
+    shown = [m for m in METRICS if any(m in s for _, s in rows.values())]
+    print(f"\n{a.minutes:g} minutes each, {a.length} samples at {a.sample_rate} Hz, {a.n} samples scored; runs in {root}\n")
+    print("| contender | s / batch | batches | " + " | ".join(shown) + " |")
+    print("|---|---:|---:|" + "---:|" * len(shown))
+    first = next(iter(rows.values()))[1]
+    print("| real vs real | | | " + " | ".join(f"{first[m]['real_vs_real']:.3g}" for m in shown) + " |")
+    for name, (speed, scores) in rows.items():
+        print(f"| {name} | {speed['seconds'] / max(1, speed['batches']):.2f} | {speed['batches']} | " +
+              " | ".join(f"{scores[m]['value']:.3g}" if m in scores else "" for m in shown) + " |")
+
+
+if __name__ == "__main__":
+    main()
