@@ -155,3 +155,13 @@ def test_an_istft_run_generates_wavs(sounds, tmp_path):
     files = generate(run, n=3, out=tmp_path / "wavs")
     x, sr = sf.read(files[0])
     assert len(files) == 3 and sr == 8000 and len(x) == 1024
+
+
+def test_the_audio_preset_trains_end_to_end(sounds, tmp_path):
+    from wavegen import read_stats, train
+    from wavegen.config import make_config
+
+    cfg = make_config("audio", data=str(sounds), out=str(tmp_path / "r"), length=1024, sample_rate=8000, batches=2,
+                      batch_size=4, ngf=16, device="cpu", stats_every=1)
+    rows = [r for r in read_stats(train(cfg)) if "loss/G" in r]
+    assert len(rows) == 2 and {"loss/D/mpd", "loss/D/msd", "loss/D/mrd", "loss/G/fm"} <= set(rows[-1])
