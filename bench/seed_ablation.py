@@ -5,8 +5,9 @@
 
 Each variant is the `fast` preset as it was before issue 16 (BEFORE), plus the overrides in VARIANTS: each change
 alone (ALONE), all of them (FINAL, the `fast` preset now), and all but one (LEFT_OUT), trained from scratch for
---batches batches per seed, scored every 100 batches on frechet and c2st (500 samples), keeping
-best.pt by c2st. Then bench/seed_diagnostic.py's numbers for its best.pt (1,000 samples): one row per variant
+--batches batches per seed, scored every 100 batches on frechet and c2st (500 samples), keeping best.pt as
+the variant's preset would (by frechet before issue 16, by c2st after: c2st is 1.0 at every score of the
+before-issue variants, so it could not pick among them). Then bench/seed_diagnostic.py's numbers for its best.pt (1,000 samples): one row per variant
 and seed, and the mean over the seeds. Run folders stay in --out, so a second call only scores (delete to
 retrain).
 """
@@ -27,9 +28,9 @@ from wavegen import make_config, read_stats, train  # noqa: E402
 # `fast` before issue 16, spelled out, so that the baseline row stays what it was whatever the preset becomes
 BEFORE = {"init": "dcgan", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "ngf": 128, "ndf": 128,
           "dropout_masks": "int32", "upsample": "transpose", "g_noise": "none", "d_batchnorm": True, "d_mbstd": 0,
-          "ema": 0.0, "dropout_g": 0.2, "r1_gamma": 0.0}
+          "ema": 0.0, "dropout_g": 0.2, "r1_gamma": 0.0, "best_metric": "frechet"}
 FINAL = {"g_batchnorm": False, "dropout_g": 0.0, "upsample": "nearest", "g_noise": "output", "ema": 0.999,
-         "d_batch": "joint"}  # what issue 16 added to `fast`
+         "d_batch": "joint", "best_metric": "c2st"}  # what issue 16 added to `fast`
 ALONE = {  # each change on its own, added to BEFORE
     "noise": {"g_noise": "output"},
     "upsample": {"upsample": "nearest"},
@@ -57,7 +58,7 @@ def train_variant(data: str, name: str, overrides: dict, seed: int, batches: int
     if (run / "checkpoints" / "best.pt").exists():
         return run
     cfg = make_config("post", **{**BEFORE, **overrides}, data=data, out=str(run), batches=batches, seed=seed,
-                      eval_every=100, eval_n=500, eval_metrics=("frechet", "c2st"), best_metric="c2st",
+                      eval_every=100, eval_n=500, eval_metrics=("frechet", "c2st"),
                       print_every=10**9, ckpt_every=10**9, amp="false")
     train(cfg)
     return run

@@ -281,3 +281,11 @@ def test_issue16_options_train_and_resume_bit_for_bit(gauss_data, tmp_path):
     out_scale = [v for k, v in a["G"].items() if k.endswith("scale")][-1]  # the output's noise inputs, G's last layer
     assert float(out_scale.sub(0.02).abs().max()) > 0  # trained away from where it starts
     assert (straight / "checkpoints" / "best.pt").exists()
+
+
+def test_joint_d_batch_refuses_conditional():
+    from wavegen.config import make_config
+
+    with pytest.raises(WavegenError, match="d_batch joint"):
+        make_config("fast", conditional=True, length=100)  # fast runs D on one joint batch
+    assert make_config("fast", conditional=True, length=100, d_batch="separate").conditional
