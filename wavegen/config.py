@@ -280,6 +280,9 @@ def make_config(preset: str = "post", **overrides) -> Config:
     return cfg
 
 
+LARGEST = {"nz": 2**16, "ngf": 2**16, "ndf": 2**16, "batch_size": 2**20}
+
+
 def validate(cfg: Config) -> None:
     """Refuse impossible values before anything is written."""
     types = _field_types()
@@ -300,6 +303,9 @@ def validate(cfg: Config) -> None:
     for key in positive:
         if getattr(cfg, key) <= 0:
             raise WavegenError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    for key, most in LARGEST.items():  # past these a layer or a batch cannot be allocated at all
+        if getattr(cfg, key) > most:
+            raise WavegenError(f"config key {key!r} must be at most {most:,}, got {getattr(cfg, key):.3g}")
     for key in ["lr_g", "lr_d"]:
         if not getattr(cfg, key) > 0:
             raise WavegenError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")

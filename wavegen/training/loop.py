@@ -80,6 +80,8 @@ def check_run(cfg: Config, resume: bool) -> Path:
     run = Path(cfg.out)
     if not cfg.out:
         raise WavegenError("no run folder given (--out)")
+    if run.exists() and not run.is_dir():
+        raise WavegenError(f"{run}: is a file, not a run folder (--out names the folder to train into)")
     if resume and not (run / "config.json").exists():
         raise WavegenError(f"{run}: not a run folder (no config.json) to resume")
     if not resume and run.exists() and any(not TEMP.match(f.name) for f in run.iterdir()):  # temp files: a start killed mid-write
