@@ -463,7 +463,8 @@ def test_torn_last_line_is_dropped_and_a_bad_middle_line_is_an_error(tmp_path):
 
     run = tmp_path
     path = run / "stats.jsonl"
-    rows = [{"step": i, "epoch": 0, "loss/G": 0.1 * i, "loss/D": 1.0 / i} for i in range(1, 11)]
+    rows = [{"step": i, "epoch": 0, "loss/G": 0.1 * i, "loss/D": 1.0 / i, "D/real": 0.5, "D/fake": -0.5,
+             "grad_norm/G": 1.0, "grad_norm/D": 1.0} for i in range(1, 11)]  # whole batch rows, as a run writes them
     rows.insert(5, {"step": 5, "time/wall_s": 1.5})
     whole = "".join(json.dumps(r) + "\n" for r in rows)
     path.write_text(whole + json.dumps({"step": 11, "epoch": 0, "loss/G": 1.1})[:17])  # a crash mid-append
