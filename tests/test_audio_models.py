@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from wavegen.errors import WavegenError
-from wavegen.models.discriminators import Ensemble, MultiPeriod, MultiResolution, MultiScale, feature_matching, mrd_ffts
+from wavegen.models.discriminators import Ensemble, MultiPeriod, MultiResolution, MultiScale, mrd_ffts
 from wavegen.models.istft import ISTFTGenerator, istft_sizes
+from wavegen.training.losses import feature_matching
 
 LENGTHS = [100, 1024, 8192]
 

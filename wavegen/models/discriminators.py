@@ -9,7 +9,7 @@
   2-D convolutions over log-magnitude STFTs at several window sizes: timbre, which a waveform D learns slowly.
 A waveform D stays in the ensemble beside MRD: a G trained against a spectral D alone made grainy sounds with the
 right spectral statistics (WaveGAN's author). Every head returns its patch logits (B, N) and its feature maps, which
-feature matching compares between real and fake.
+feature matching (training/losses.py) compares between real and fake.
 """
 from __future__ import annotations
 
@@ -151,13 +151,3 @@ class Ensemble(nn.Module):
             out[name] = ([y.view(len(x), -1)], [[]]) if isinstance(y, torch.Tensor) else y
         return out
 
-
-def feature_matching(real: dict[str, Judgement], fake: dict[str, Judgement]) -> torch.Tensor:
-    """HiFi-GAN's feature-matching loss: the L1 distance between D's feature maps on real and on fake examples,
-    averaged within each map and summed over maps, heads and sub-discriminators (real's maps carry no gradient)."""
-    total = torch.zeros((), device=next(iter(fake.values()))[0][0].device)
-    for name, (_, fake_feats) in fake.items():
-        for head_real, head_fake in zip(real[name][1], fake_feats):
-            for r, f in zip(head_real, head_fake):
-                total = total + (r.detach().float() - f.float()).abs().mean()
-    return total

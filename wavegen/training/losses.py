@@ -52,3 +52,14 @@ def ensemble_g_loss(name: str, fake: dict) -> torch.Tensor:
 def mean_logit(judged: dict) -> torch.Tensor:
     """The mean of every head's logits: the ensemble's `D/real` or `D/fake` statistic."""
     return torch.stack([y.float().mean() for logits, _ in judged.values() for y in logits]).mean()
+
+
+def feature_matching(real: dict, fake: dict) -> torch.Tensor:
+    """HiFi-GAN's feature-matching loss: the L1 distance between D's feature maps on real and on fake examples,
+    averaged within each map and summed over maps, heads and sub-discriminators (real's maps carry no gradient)."""
+    total = torch.zeros((), device=next(iter(fake.values()))[0][0].device)
+    for name, (_, fake_feats) in fake.items():
+        for head_real, head_fake in zip(real[name][1], fake_feats):
+            for r, f in zip(head_real, head_fake):
+                total = total + (r.detach().float() - f.float()).abs().mean()
+    return total

@@ -18,7 +18,6 @@ import torch
 from ..config import Config
 from ..models.build import d_names, noise
 from ..models.conditional import given_classes
-from ..models.discriminators import feature_matching
 from . import losses
 from .distributed import DPair, World, shared_draw
 from .layerstats import LayerStats
@@ -73,7 +72,7 @@ def _g_objective(cfg: Config, D, judged, judge_real, y_real) -> tuple[torch.Tens
         return loss, torch.zeros((), device=loss.device)
     with torch.no_grad():  # real's features are targets: no graph through them
         judged_real = judge_real()
-    fm = cfg.feature_matching * feature_matching(judged_real, judged)
+    fm = cfg.feature_matching * losses.feature_matching(judged_real, judged)
     return loss + fm, fm
 
 
