@@ -281,6 +281,7 @@ def fit(spec: JudgeSpec, epochs: int | None = None, seed: int | None = None, for
     began = time.time()
     net = train_net(w, train_idx, epochs, seed, say)
     acc, per = accuracy(net, w, held_idx)
+    say(f"judge: held-out accuracy {acc:.3f} ({', '.join(f'{c} {a:.2f}' for c, a in zip(w.classes, per))})")
     meta = {"version": VERSION, "classes": w.classes, "sample_rate": w.sample_rate, "length": w.length,
             "n_mels": int(net.mel.shape[0]), "width": WIDTH, "features": FEATURES, "accuracy": acc,
             "per_class": dict(zip(w.classes, per)), "held_out_windows": len(held_idx), "train_windows": len(train_idx),
