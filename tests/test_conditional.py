@@ -76,6 +76,15 @@ def test_conditional_bad_input_is_one_line(sounds, tmp_path):
         train(cond_config(flat, tmp_path / "a", batches=1))
     with pytest.raises(WavegenError, match="--length"):
         make_config("post", conditional=True)
+    skewed = tmp_path / "skewed"
+    for name, n in (("a", 10), ("b", 2)):
+        for i in range(n):
+            write_wav(skewed / name / f"{i}.wav", np.zeros(500, np.float32), 4000)  # one window of 512 each
+    with pytest.raises(WavegenError, match="class 'b' has 2 training examples, fewer than a batch of 8"):
+        train(cond_config(skewed, tmp_path / "b", batches=1, length=512))
+    (skewed / "c").mkdir()
+    with pytest.raises(WavegenError, match="c: a class folder without audio"):
+        train(cond_config(skewed, tmp_path / "c", batches=1, length=512, batch_size=2))
     run = train(tiny_config(sounds, tmp_path / "plain", preset="dcgan", length=512, batches=1))
     with pytest.raises(WavegenError, match="not a conditional run"):
         generate(run, 2, tmp_path / "g", klass="kick")

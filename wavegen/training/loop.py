@@ -163,9 +163,16 @@ class Trainer:
         if (labels < 0).any():
             raise WavegenError(f"{cfg.data}: {what}: {int((labels < 0).sum())} training examples come from files "
                                "outside the class sub-folders; move them into one")
-        missing = [c for k, c in enumerate(ex.classes) if not (labels == k).any()]
-        if missing:
-            raise WavegenError(f"{cfg.data}: {what}: class {missing[0]!r} has no training examples")
+        empty = sorted(d.name for d in Path(cfg.data).iterdir()
+                       if d.is_dir() and not d.name.startswith(".") and d.name not in ex.classes)
+        if empty:  # a class the user meant to have, with nothing in it that decodes
+            raise WavegenError(f"{Path(cfg.data) / empty[0]}: a class folder without audio ({what} would leave the "
+                               "class out); add its files or remove the folder")
+        counts = np.bincount(labels, minlength=len(ex.classes))
+        if counts.min() < self.b:
+            few = ex.classes[int(counts.argmin())]
+            raise WavegenError(f"{cfg.data}: {what}: class {few!r} has {counts.min()} training examples, fewer than a "
+                               f"batch of {self.b}; add examples or lower --batch-size")
         return labels
 
     def new_order(self) -> torch.Tensor:
