@@ -8,11 +8,11 @@ This module imports no torch, so the command line answers at once.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import WavegenError
+from .runfolder import read_json_object
 
 
 class Section:
@@ -375,12 +375,7 @@ def config_from_dict(d: dict) -> Config:
 def load_config(path: str | Path) -> Config:
     """A run's config.json; anything wrong with it is one WavegenError naming the file."""
     path = Path(path)
-    try:
-        d = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON
-        raise WavegenError(f"{path}: cannot read config ({str(e)[:200]})") from None
-    if not isinstance(d, dict):
-        raise WavegenError(f"{path}: a config is a JSON object, got {type(d).__name__}")
+    d = read_json_object(path, "config")
     try:
         return config_from_dict(d)
     except WavegenError as e:

@@ -107,8 +107,8 @@ def require_run(run: str | Path) -> Path:
 
 
 def read_json_object(path: Path, what: str) -> dict:
-    """A JSON file of the run folder that holds one object (data.json, eval.json, analysis.json), or a
-    WavegenError naming it."""
+    """A JSON file that holds one object (config.json, data.json, eval.json, analysis.json, a data set's
+    description), or a WavegenError naming it."""
     try:
         value = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON

@@ -12,6 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import WavegenError
+from ..runfolder import read_json_object
 
 META_NAME = "wavegen_data.json"  # written beside a synthetic data set: how it was made
 MAX_SAMPLES = 2**30  # of a gaussian data set (drawn in memory at once) or one sound: 4 GB of float32
@@ -141,12 +142,7 @@ def read_meta(folder: str | Path) -> dict | None:
     path = Path(folder) / META_NAME
     if not path.exists():
         return None
-    try:
-        meta = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON
-        raise WavegenError(f"{path}: cannot read ({str(e)[:200]})") from None
-    if not isinstance(meta, dict):
-        raise WavegenError(f"{path}: not a JSON object")
+    meta = read_json_object(path, "the data set's description")
     if meta.get("kind") == "gaussian" and GaussianSpec.from_meta(meta) is None:
         raise WavegenError(f"{path}: not a gaussian recipe wavegen wrote (fields {', '.join(sorted(meta))})")
     return meta
