@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bf16 import seconds_per_step, wavegen_step  # noqa: E402
+from time_to_quality import Bars, wavegen_run  # noqa: E402
 
 from wavegen import GaussianSpec, make_config, make_gaussian, read_stats, train  # noqa: E402
 from wavegen.config import PRESETS  # noqa: E402
@@ -60,18 +61,14 @@ def loop_speed(data: str, preset: str, batches: int, tmp: str, **overrides) -> s
     return f"{batches / wall:.1f} batches/s"
 
 
-def time_to_bar(data: str, batches: int, tmp: str, bar: float = 1.5) -> str:
-    """Training seconds until the fast preset's samples first score a Frechet distance at or under `bar` (500
-    samples, scored every 50 batches: bench/time_to_quality.py's bar), seed 0."""
-    every = max(1, min(50, batches // 2))
-    run = train(make_config("fast", data=data, out=f"{tmp}/ttq", batches=batches, eval_every=every, eval_n=500,
-                            eval_metrics=("frechet",), best_metric="frechet", ckpt_every=10**9, print_every=10**9))
-    rows = read_stats(run)
-    wall = [r["time/wall_s"] for r in rows if "time/wall_s" in r][-1]
-    hit = next((r["step"] for r in rows if r.get("eval/frechet", float("inf")) <= bar), None)
+def time_to_bar(data: str, batches: int, bar: float = 1.5) -> str:
+    """Training seconds until the fast preset's samples first score a Frechet distance at or under `bar`
+    (bench/time_to_quality.py's run and bar: 500 samples, scored every 50 batches), seed 0."""
+    r = wavegen_run(data, "fast", batches, every=max(1, min(50, batches // 2)), n=500, bars=Bars(bar, 0.6, bar))
+    hit = r["hits"].get("frechet")
     if hit:
-        return f"{wall * hit / batches:.1f} s ({hit} batches)"
-    return f"not reached in {batches} batches ({wall:.0f} s)"
+        return f"{hit['seconds']:.1f} s ({hit['batch']} batches)"
+    return f"not reached in {batches} batches ({r['ran_seconds']:.0f} s)"
 
 
 def wavegan_speed(row: str, amp: str, steps: int, device: torch.device) -> str:
@@ -128,7 +125,7 @@ def main() -> None:
         checks = [
             ("post preset (float32)", lambda: loop_speed(data, "post", size.batches, tmp)),
             ("fast preset (`--amp auto`)", lambda: loop_speed(data, "fast", size.batches, tmp)),
-            ("fast: time to Frechet <= 1.5", lambda: time_to_bar(data, size.ttq_batches, tmp)),
+            ("fast: time to Frechet <= 1.5", lambda: time_to_bar(data, size.ttq_batches)),
             (f"{size.wavegan}, float32", lambda: wavegan_speed(size.wavegan, "false", size.steps, device)),
             (f"{size.wavegan}, bf16", lambda: wavegan_speed(size.wavegan, "true", size.steps, device)),
             ("audio preset", lambda: audio_speed(tmp, size)),
