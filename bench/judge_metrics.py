@@ -2,11 +2,12 @@
 with white noise added at 20, 10 and 0 dB SNR, a one-class collapse (every sound a kick), one sound repeated, and
 white noise. The figures in docs/judge.md.
 
-    wavegen data sounds data/sounds --n 2000
+    wavegen data sounds data/sounds --n 2000        # or: wavegen data words data/words --n 2000
     python bench/judge_metrics.py data/sounds [--n 1000]
 
-Real sets A and B and the held-out real case are fresh draws from the `sounds` recipe (wavegen/data/synthetic.py),
-which neither the judge nor any generator has seen; each draw asks for class i mod K, so cls_acc scores each case as
+Real sets A and B and the held-out real case are fresh draws from the data's recipe (the `sounds` of
+wavegen/data/synthetic.py, or the espeak-ng `words` of wavegen/data/speech.py, with seeds the folder was not made
+with), which neither the judge nor any generator has seen; each draw asks for class i mod K, so cls_acc scores each case as
 the output of a conditional generator asked for those classes. The training set (for nn_ratio and ndb's bins) is
 windows of the data folder.
 """
@@ -15,6 +16,7 @@ import time
 
 import numpy as np
 
+from wavegen.data.speech import speak
 from wavegen.data.synthetic import _sound, read_meta
 from wavegen.evaluation.judge import JudgeSpec, fit, open_labelled
 from wavegen.evaluation.metrics import EvalSets, evaluate
@@ -22,13 +24,15 @@ from wavegen.evaluation.metrics import EvalSets, evaluate
 CASES = ("held-out real", "noise 20 dB", "noise 10 dB", "noise 0 dB", "one class", "one sound", "white noise")
 
 
-def draw(classes, n, seed, sr, length, only=None):
-    """n fresh sounds of the recipe, sound i of class i mod K (or all of class `only`): ((n, 1, L), (n,) labels)."""
+def draw(kind, classes, n, seed, sr, length, only=None):
+    """n fresh clips of the recipe, clip i of class i mod K (or all of class `only`): ((n, 1, L), (n,) labels)."""
+    labels = np.arange(n) % len(classes)
+    names = [classes[only if only is not None else k] for k in labels]
+    if kind == "words":
+        return speak(names, sr, length, 1000 + seed)[:, None], labels
     rng = np.random.default_rng(seed)
     t = np.arange(length) / sr
-    labels = np.arange(n) % len(classes)
-    kinds = [classes[only if only is not None else k] for k in labels]
-    return np.stack([_sound(kind, t, rng) for kind in kinds])[:, None].astype(np.float32), labels
+    return np.stack([_sound(name, t, rng) for name in names])[:, None].astype(np.float32), labels
 
 
 def with_noise(x, snr_db, rng):
@@ -37,14 +41,15 @@ def with_noise(x, snr_db, rng):
     return (x + np.sqrt(power * 10 ** (-snr_db / 10)) * rng.standard_normal(x.shape)).astype(np.float32)
 
 
-def cases(classes, n, sr, length):
+def cases(kind, classes, n, sr, length):
     rng = np.random.default_rng(10)
-    real, _ = draw(classes, n, 3, sr, length)
+    real, _ = draw(kind, classes, n, 3, sr, length)
     rms = float(np.sqrt((real ** 2).mean()))
     out = {"held-out real": real}
     for snr in (20, 10, 0):
         out[f"noise {snr} dB"] = with_noise(real, snr, rng)
-    out["one class"] = draw(classes, n, 4, sr, length, only=classes.index("kick"))[0]
+    only = classes.index("kick") if "kick" in classes else 0
+    out["one class"] = draw(kind, classes, n, 4, sr, length, only=only)[0]
     out["one sound"] = np.repeat(real[:1], n, 0) + 1e-4 * rng.standard_normal(real.shape).astype(np.float32)
     out["white noise"] = (rms * rng.standard_normal(real.shape)).astype(np.float32)
     return out
@@ -52,12 +57,13 @@ def cases(classes, n, sr, length):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data", help="a folder written by `wavegen data sounds`")
+    p.add_argument("data", help="a folder written by `wavegen data sounds` or `wavegen data words`")
     p.add_argument("--n", type=int, default=1000, help="examples per set (default 1000)")
     a = p.parse_args()
     meta = read_meta(a.data)
-    if not meta or meta.get("kind") != "sounds":
-        raise SystemExit(f"{a.data}: not a folder written by `wavegen data sounds`")
+    if not meta or meta.get("kind") not in ("sounds", "words"):
+        raise SystemExit(f"{a.data}: not a folder written by `wavegen data sounds` or `wavegen data words`")
+    kind = meta["kind"]
     began = time.time()
     judge = fit(JudgeSpec(a.data))
     print(f"judge: held-out accuracy {judge.meta['accuracy']:.4f} on {judge.meta['held_out_windows']} clips "
@@ -65,11 +71,11 @@ def main():
     classes, sr, length = judge.classes, judge.sample_rate, judge.meta["length"]
     w, _ = open_labelled(JudgeSpec(a.data))
     train = w.get(np.random.default_rng(0).permutation(w.n)[:a.n]).numpy()
-    (real, real_labels), (real2, real2_labels) = draw(classes, a.n, 1, sr, length), draw(classes, a.n, 2, sr, length)
+    (real, real_labels), (real2, real2_labels) = (draw(kind, classes, a.n, s, sr, length) for s in (1, 2))
     sets = EvalSets(real, real2, train, sr, judge=judge, real_labels=real_labels, real2_labels=real2_labels,
                     sample_labels=np.arange(a.n) % len(classes))
     table = {}
-    for case, x in cases(classes, a.n, sr, length).items():
+    for case, x in cases(kind, classes, a.n, sr, length).items():
         table[case] = evaluate(x, sets)
         print(f"  {case}: {time.time() - began:.0f} s", flush=True)
     names = list(table[CASES[0]])

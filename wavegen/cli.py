@@ -43,7 +43,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def _add_data_parser(sub) -> None:
-    """`wavegen data prepare | gaussian | sounds`."""
+    """`wavegen data prepare | gaussian | sounds | words`."""
     d = sub.add_parser("data", help="make a synthetic data set, or prepare a folder of audio for training")
     dsub = d.add_subparsers(dest="kind", required=True)
     pr = dsub.add_parser("prepare", help="decode a folder of audio (any rate, channels, length) once into a memory-mapped cache")
@@ -70,6 +70,15 @@ def _add_data_parser(sub) -> None:
     so.add_argument("--sample-rate", type=int, default=16000, help="sample rate (default 16000)")
     so.add_argument("--seconds", type=float, default=1.0, help="length of each file (default 1.0)")
     so.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    wo = dsub.add_parser("words", help="spoken words made offline with espeak-ng (installed separately): one class "
+                                       "folder per word, random accents, voices, pitches and speeds")
+    wo.add_argument("out", help="folder to create (one sub-folder per word)")
+    wo.add_argument("--words", default=None, help="comma-separated words, one class each (default: the NATO alphabet's "
+                                                   "first ten, alpha to juliett)")
+    wo.add_argument("--n", type=int, default=2000, help="number of files, the words in turn (default 2000)")
+    wo.add_argument("--sample-rate", type=int, default=16000, help="sample rate (default 16000)")
+    wo.add_argument("--seconds", type=float, default=1.0, help="length of each file (default 1.0)")
+    wo.add_argument("--seed", type=int, default=0, help="seed of the voices, pitches, speeds, onsets and gains (default 0)")
 
 
 def _add_classifier_parser(sub) -> None:
@@ -297,6 +306,15 @@ def _sounds(a: argparse.Namespace) -> None:
     print(f"wrote {a.n} files of {a.seconds} s to {make_sounds(a.out, a.n, a.sample_rate, a.seconds, a.seed)}")
 
 
+def _words(a: argparse.Namespace) -> None:
+    from .data import make_words
+    from .data.speech import NATO
+
+    words = tuple(w.strip() for w in a.words.split(",")) if a.words is not None else NATO
+    out = make_words(a.out, words, a.n, a.sample_rate, a.seconds, a.seed)
+    print(f"wrote {a.n} files of {a.seconds} s ({len(words)} words) to {out}")
+
+
 def _plot(a: argparse.Namespace) -> None:
     from .reports.plot import plot_run
 
@@ -368,7 +386,7 @@ def _config(a: argparse.Namespace) -> None:
         print(json.dumps(make_config(a.preset).to_dict(), indent=2))
 
 
-COMMANDS = {"prepare": _prepare, "gaussian": _gaussian, "sounds": _sounds, "train": _train, "plot": _plot,
+COMMANDS = {"prepare": _prepare, "gaussian": _gaussian, "sounds": _sounds, "words": _words, "train": _train, "plot": _plot,
             "generate": _generate, "eval": _eval, "report": _report, "analyse": _analyse, "summary": _summary,
             "sweep": _sweep, "config": _config, "cache-list": _cache_list, "cache-clear": _cache_clear,
             "classifier-fit": _classifier_fit}

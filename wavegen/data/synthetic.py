@@ -67,7 +67,7 @@ class GaussianSpec:
         return self.ideal()[None, :] + self.noise * rng.standard_normal((n, self.length), dtype=np.float32)
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
     """A data set is written into a new or empty folder only."""
     if out.exists() and not out.is_dir():
         raise WavegenError(f"{out}: is a file, not a folder to write the data into")
@@ -80,7 +80,7 @@ def make_gaussian(out: str | Path, spec: GaussianSpec) -> Path:
     out = Path(out)
     if spec.problem():
         raise WavegenError(spec.problem())
-    _check_out(out)
+    check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     curves = spec.draw(spec.n, np.random.default_rng(spec.seed))
     width = len(str(spec.n - 1))
@@ -124,7 +124,7 @@ def make_sounds(out: str | Path, n: int = 2000, sample_rate: int = 16000, second
         raise WavegenError("sounds data needs n, sample_rate and seconds > 0 and a seed of 0 or more")
     if sample_rate * seconds > MAX_SAMPLES:
         raise WavegenError(f"sounds of {seconds:g} s at {sample_rate} Hz are more than {MAX_SAMPLES:,} samples each")
-    _check_out(out)
+    check_out(out)
     rng = np.random.default_rng(seed)
     t = np.arange(int(round(sample_rate * seconds))) / sample_rate
     width = len(str(n - 1))
