@@ -1,24 +1,29 @@
 """The `audio` preset against WaveGAN at equal CPU time, and the audio preset without each of its pieces.
 
     python bench/audio_quality.py --data data/sounds [--minutes 20] [--sample-rate 8000] [--length 8192]
-                                  [--contenders wavegan,audio] [--ablate] [--n 256] [--out bench/.audio_quality]
+                                  [--contenders wavegan,audio] [--ablate] [--parallel 1] [--n 256]
+                                  [--out bench/.audio_quality]
 
-Each contender trains from scratch on the same data for the same wall time, one after another (`wavegen train` in a
-fresh process, stopped with SIGINT, which checkpoints), then its newest checkpoint is scored by `wavegen eval`'s code
-(`evaluate_run`) on --n samples: the judge's `cls_fd`, `is` and `coverage` where the data has classes (fitted once,
-docs/judge.md), and the spectral `frechet`, each beside its real-vs-real value. `--ablate` adds the audio preset
-without each of MPD, MSD, MRD, feature matching and noise inputs. WaveGAN runs at d 16, batch 16: the width that
-trains on a CPU (docs/audio.md).
+Each contender trains from scratch on the same data for the same wall time (`wavegen train` in a fresh process,
+stopped with SIGINT, which checkpoints): one after another, or `--parallel N` at a time with the machine's cores
+shared out evenly (OMP_NUM_THREADS), so that the contenders of one round see the same machine. Then its newest
+checkpoint is scored by `wavegen eval`'s code (`evaluate_run`) on --n samples: the judge's `cls_fd`, `is` and
+`coverage` where the data has classes (fitted once before any run starts, docs/judge.md), and the spectral
+`frechet`, each beside its real-vs-real value. `--ablate` adds the audio preset without each of MPD, MSD, MRD,
+feature matching and noise inputs. WaveGAN runs at d 16, batch 16: the width that trains on a CPU (docs/audio.md).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from wavegen.config import make_config
+from wavegen.evaluation import judge
 from wavegen.evaluation.scoring import evaluate_run
 from wavegen.runfolder import read_stats
 
@@ -36,20 +41,25 @@ ABLATIONS = {
 METRICS = ["cls_fd", "is", "coverage", "frechet"]
 
 
-def train_for(data: str, preset: str, overrides: dict, out: Path, minutes: float, length: int, rate: int) -> dict:
-    """Train until `minutes` of wall time have passed, then stop it as Ctrl-C does (a checkpoint is written)."""
-    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**overrides, "length": length, "sample_rate": rate}.items()]
+def start(data: str, preset: str, overrides: dict, out: Path, threads: int) -> subprocess.Popen:
+    """`wavegen train` from scratch in its own process, on `threads` cores."""
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in overrides.items()]
     cmd = [sys.executable, "-m", "wavegen", "train", data, "--preset", preset, "--out", str(out), "--print-every",
            "100000", "--ckpt-every", "100000", *flags]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with open(out.parent / f"{out.name}.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            proc.wait(timeout=minutes * 60)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=600)
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def stop_at(proc: subprocess.Popen, deadline: float, out: Path) -> dict:
+    """Stop the run as Ctrl-C does (it checkpoints) once the deadline has passed; its batches and seconds."""
+    try:
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=600)
     if proc.returncode not in (0, 130) and not (out / "checkpoints").exists():
-        raise SystemExit(f"{preset}: training failed, see {out.parent / (out.name + '.log')}")
+        raise SystemExit(f"{out.name}: training failed, see {out.parent / (out.name + '.log')}")
     walls = [r for r in read_stats(out) if "time/wall_s" in r]
     return {"batches": walls[-1]["step"], "seconds": walls[-1]["time/wall_s"]}
 
@@ -62,22 +72,32 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=8192)
     ap.add_argument("--contenders", default="wavegan,audio", help=f"comma-separated, of {', '.join(CONTENDERS)}")
     ap.add_argument("--ablate", action="store_true", help="also the audio preset without each of its pieces")
+    ap.add_argument("--parallel", type=int, default=1, help="contenders trained at once, sharing the cores evenly")
     ap.add_argument("--n", type=int, default=256, help="samples scored per contender")
     ap.add_argument("--out", default="bench/.audio_quality", help="where the runs go (a fresh folder per run)")
     a = ap.parse_args()
     runs = {k: CONTENDERS[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
     root = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True)
-    rows = {}
-    for name, (preset, overrides) in runs.items():
-        run = root / name.replace(" ", "_")
-        speed = train_for(a.data, preset, overrides, run, a.minutes, a.length, a.sample_rate)
-        scores = evaluate_run(run, n=a.n, names=METRICS)["metrics"]
-        rows[name] = (speed, scores)
-        print(f"{name}: {speed['batches']} batches in {speed['seconds']:.0f} s; " +
-              ", ".join(f"{m} {v['value']:.3g}" for m, v in scores.items()), flush=True)
+    shape = {"length": a.length, "sample_rate": a.sample_rate}
+    # Fitted here, once, so that parallel scorers only read it and its time is no contender's.
+    judge.judge_for(judge.JudgeSpec.of_config(make_config("audio", data=a.data, **shape)))
+    threads = max(1, (os.cpu_count() or 1) // a.parallel)
+    names, rows = list(runs), {}
+    for first in range(0, len(names), a.parallel):
+        group = names[first:first + a.parallel]
+        procs = {n: start(a.data, runs[n][0], {**runs[n][1], **shape}, root / n.replace(" ", "_"), threads)
+                 for n in group}
+        deadline = time.monotonic() + a.minutes * 60
+        speeds = {n: stop_at(p, deadline, root / n.replace(" ", "_")) for n, p in procs.items()}
+        for name in group:
+            scores = evaluate_run(root / name.replace(" ", "_"), n=a.n, names=METRICS)["metrics"]
+            rows[name] = (speeds[name], scores)
+            print(f"{name}: {speeds[name]['batches']} batches in {speeds[name]['seconds']:.0f} s; " +
+                  ", ".join(f"{m} {v['value']:.3g}" for m, v in scores.items()), flush=True)
     shown = [m for m in METRICS if any(m in s for _, s in rows.values())]
-    print(f"\n{a.minutes:g} minutes each, {a.length} samples at {a.sample_rate} Hz, {a.n} samples scored; runs in {root}\n")
+    print(f"\n{a.minutes:g} minutes each, {a.parallel} at a time on {threads} thread(s) each, {a.length} samples at "
+          f"{a.sample_rate} Hz, {a.n} samples scored; runs in {root}\n")
     print("| contender | s / batch | batches | " + " | ".join(shown) + " |")
     print("|---|---:|---:|" + "---:|" * len(shown))
     first = next(iter(rows.values()))[1]

@@ -41,6 +41,16 @@ def test_periods_fold_the_waveform():
     assert seen["x"].shape == (1, 1, 16, 4) and seen["x"][0, 0, :, 0].eq(1).all() and seen["x"][0, 0, :, 1:].eq(0).all()
 
 
+def test_mrd_strides_frequency_and_keeps_every_frame():
+    from wavegen.models.discriminators import ResolutionHead
+
+    head = ResolutionHead(256, 1, 4)
+    _, feats = head(torch.randn(2, 1, 2048))
+    frames, bins = 2048 // 64 + 1, 129  # hop a quarter of the window, centred frames
+    assert feats[0].shape == (2, 4, frames, bins)
+    assert [f.shape[-2:] for f in feats[1:4]] == [(frames, 65), (frames, 33), (frames, 17)]
+
+
 def test_mrd_windows_scale_down_for_short_clips():
     assert mrd_ffts(16384) == (2048, 1024, 512) and mrd_ffts(8192) == (2048, 1024, 512)
     assert mrd_ffts(1024) == (256, 128, 64) and mrd_ffts(100) == (64, 32, 16)
@@ -75,6 +85,49 @@ def test_feature_matching_is_zero_on_the_same_input_and_trains_g():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_feature_matching_compares_batches_not_pairs():
+    """A generated batch has no partner for each clip: the same clips in another order match perfectly, and one clip
+    repeated (a collapse) does not, however typical that clip is."""
+    torch.manual_seed(0)
+    D = ensemble(1, 1024)
+    real = torch.randn(8, 1, 1024) * torch.linspace(0.1, 1, 8).view(8, 1, 1)
+    assert feature_matching(D(real), D(real.flip(0))).item() < 1e-5
+    assert feature_matching(D(real), D(real[3:4].expand(8, 1, 1024))).item() > 1e-2
+
+
+def _tone_from_one_bin(phase: str, k: int) -> torch.Tensor:
+    """The istft G's output when its head says: all the energy in bin k, and a phase (or phase advance) of 0."""
+    G = ISTFTGenerator(1024, nz=8, width=16, channels=1, blocks=1, n_fft=64, phase=phase)
+    with torch.no_grad():
+        G.head.weight.zero_()
+        G.head.bias.zero_()
+        G.head.bias[:G.bins] = -30  # log-magnitudes: silence ...
+        G.head.bias[k] = 0  # ... but bin k
+        return G(torch.randn(1, 8, 1))[0, 0]
+
+
+def test_istft_instantaneous_frequency_makes_a_steady_tone_of_a_constant_output():
+    """With "if", an output of 0 is the bin's own phase advance: a clean sinusoid at the bin's frequency. With "angle",
+    the same output restarts the phase in every frame, and bin 5's four overlapping frames (it advances 5 pi / 2 per
+    hop of a quarter window) cancel."""
+    def spectrum(x):  # of the middle of the clip, away from the edges
+        return torch.fft.rfft(x[128:-128] * torch.hann_window(768)).abs() ** 2
+
+    steady, restarted = spectrum(_tone_from_one_bin("if", 5)), spectrum(_tone_from_one_bin("angle", 5))
+    tone = round(5 / 64 * 768)  # bin 5 of 64 is 5/64 of the rate
+    assert steady.argmax().item() == tone
+    assert steady[tone - 1:tone + 2].sum() > 0.9 * steady.sum()  # one clean tone
+    assert restarted[tone - 1:tone + 2].sum() < 0.01 * steady[tone - 1:tone + 2].sum()
+
+
+def test_istft_runs_from_before_if_load_with_the_angle_they_trained_with():
+    from wavegen.config import config_from_dict, make_config
+
+    d = make_config("audio", arch="istft").to_dict()
+    del d["istft_phase"]
+    assert config_from_dict(d).istft_phase == "angle" and make_config("audio", arch="istft").istft_phase == "if"
 
 
 def test_istft_noise_inputs_vary_the_output_for_one_code():

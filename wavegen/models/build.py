@@ -16,7 +16,8 @@ from .wavegan import WaveGANDiscriminator, WaveGANGenerator, wavegan_strides
 SUB_DISCRIMINATORS = ("mpd", "msd", "mrd", "dcgan", "wavegan")
 ENSEMBLE_LOSSES = ("nonsat", "lsgan", "hinge")
 MIN_MRD_LENGTH = 64  # the smallest window (16) times four: at least five frames to judge
-ISTFT_BLOCKS = 4  # ConvNeXt blocks of the istft G when --layers is 0 (Vocos uses 8 at width 512)  # per-patch losses; bce's soft labels and wgan-gp's penalty are per example
+ISTFT_BLOCKS = 4  # ConvNeXt blocks of the istft G when --layers is 0 (Vocos uses 8 at width 512)
+MRD_WIDTH = 4  # MRD channels per --ndf: one width through its layers, where MPD and MSD grow to 32x (UnivNet, DAC: 32)
 
 
 def d_names(cfg) -> list[str]:
@@ -60,7 +61,7 @@ def _generator(cfg, channels: int, length: int) -> nn.Module:
                                 cfg.g_noise)
     if cfg.arch == "istft":
         return ISTFTGenerator(length, cfg.nz, cfg.ngf, channels, cfg.layers or ISTFT_BLOCKS, cfg.n_fft, cfg.frame_hop,
-                              cfg.g_noise)
+                              cfg.g_noise, cfg.istft_phase)
     plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
     return Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise)
 
@@ -80,7 +81,7 @@ def _discriminator(cfg, channels: int, length: int) -> nn.Module:
     if not names:
         return _family_discriminator("wavegan" if cfg.arch == "wavegan" else "dcgan", cfg, channels, length)
     audio = {"mpd": lambda: MultiPeriod(channels, cfg.ndf), "msd": lambda: MultiScale(channels, cfg.ndf),
-             "mrd": lambda: MultiResolution(channels, cfg.ndf, mrd_ffts(length))}
+             "mrd": lambda: MultiResolution(channels, MRD_WIDTH * cfg.ndf, mrd_ffts(length))}
     return Ensemble({n: audio[n]() if n in audio else _family_discriminator(n, cfg, channels, length) for n in names})
 
 

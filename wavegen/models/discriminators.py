@@ -7,6 +7,7 @@
   through strided, grouped 1-D convolutions with kernel 41: coarse and fine structure in time.
 - MRD, the multi-resolution spectrogram discriminator of UnivNet (Jang et al. 2021), as in EnCodec, DAC and Vocos:
   2-D convolutions over log-magnitude STFTs at several window sizes: timbre, which a waveform D learns slowly.
+  Its width is 4x --ndf: its layers keep one width, where MPD and MSD grow to 32x.
 A waveform D stays in the ensemble beside MRD: a G trained against a spectral D alone made grainy sounds with the
 right spectral statistics (WaveGAN's author). Every head returns its patch logits (B, N) and its feature maps, which
 feature matching (training/losses.py) compares between real and fake.
@@ -68,8 +69,10 @@ class ScaleHead(nn.Module):
 
 
 class ResolutionHead(nn.Module):
-    """One resolution of the MRD: log-magnitude STFT (window n_fft, hop n_fft / 4), then 2-D convolutions over
-    (frequency, time), striding time by 2 three times (UnivNet's layout; width d, UnivNet: 32)."""
+    """One resolution of the MRD: log-magnitude STFT (window n_fft, hop n_fft / 4) laid out as (time, frequency),
+    then 2-D convolutions with kernel (3, 9), striding frequency by 2 three times, as DAC does (width d; DAC: 32).
+    Striding frequency rather than time (UnivNet) keeps every frame of a short clip, whose widest window has only
+    a few, and quarters the work of the later layers."""
 
     def __init__(self, n_fft: int, channels: int, d: int):
         super().__init__()
@@ -84,7 +87,7 @@ class ResolutionHead(nn.Module):
         b, c, length = x.shape
         spec = torch.stft(x.reshape(b * c, length).float(), self.n_fft, self.hop, window=self.window, center=True,
                           return_complex=True)  # (B C, F, T); STFTs run in float32 under autocast too
-        mag = torch.log1p(spec.abs()).view(b, c, *spec.shape[1:])  # (B, C, F, T)
+        mag = torch.log1p(spec.abs()).view(b, c, *spec.shape[1:]).transpose(2, 3)  # (B, C, T, F)
         return _run(self.layers, self.out, mag.to(x.dtype))
 
 

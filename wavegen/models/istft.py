@@ -1,7 +1,11 @@
 """An inverse-STFT generator (Vocos, Siuzdak 2023; iSTFTNet, Kaneko et al. 2022), for generation from noise.
 
 G works at the STFT's frame rate: z -> a dense layer to (width, frames) -> ConvNeXt blocks over frames -> per frame,
-a log-magnitude and a phase for each of the n_fft / 2 + 1 bins -> torch.istft -> the waveform. No layer upsamples, so
+a log-magnitude and a phase for each of the n_fft / 2 + 1 bins -> torch.istft -> the waveform. The phase is either
+predicted frame by frame (Vocos) or, by default, as an instantaneous frequency (GANSynth, Engel et al. 2019): each
+frame's advance over the last, from the bin's own (2 pi k hop / n_fft, where an output of 0 lands), summed over
+frames. A steady tone is then one constant output instead of a pattern the network must draw frame by frame, and
+overlapping frames add up instead of cancelling. No layer upsamples, so
 there are no checkerboard artefacts, and it runs hop times fewer positions than a G that draws every sample.
 """
 from __future__ import annotations
@@ -47,9 +51,10 @@ class ConvNeXtBlock(nn.Module):
 
 class ISTFTGenerator(nn.Module):
     def __init__(self, length: int, nz: int, width: int, channels: int, blocks: int = 4, n_fft: int = 0, hop: int = 0,
-                 noise: str = "none"):
+                 noise: str = "none", phase: str = "if"):
         """`noise` ("none", "hidden", "output", "all"): StyleGAN noise inputs after every block (one map per frame
-        position, learned per-channel scale), on the waveform, or both (as --g-noise for the other families)."""
+        position, learned per-channel scale), on the waveform, or both (as --g-noise for the other families).
+        `phase`: "if" (instantaneous frequency, summed over frames) or "angle" (each frame's own)."""
         super().__init__()
         self.length, self.channels = length, channels
         self.n_fft, self.hop = istft_sizes(length, n_fft, hop)
@@ -64,6 +69,9 @@ class ISTFTGenerator(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.head = nn.Conv1d(width, channels * 2 * self.bins, 1)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.phase = phase
+        advance = 2 * math.pi * torch.arange(self.bins) * self.hop / self.n_fft  # of a tone at the bin's centre
+        self.register_buffer("advance", advance.view(self.bins, 1), persistent=False)  # (F, 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b = len(z)
@@ -71,7 +79,7 @@ class ISTFTGenerator(nn.Module):
         h = self.norm(h.transpose(1, 2)).transpose(1, 2)
         out = self.head(h).float().view(b * self.channels, 2, self.bins, self.frames)  # iSTFT in float32 always
         mag = out[:, 0].clamp(max=MAX_LOG_MAG).exp()  # (B C, F, T)
-        phase = out[:, 1]
-        spec = torch.polar(mag, phase)  # mag * e^(i phase): Vocos' phase as one unbounded angle
+        phase = out[:, 1] if self.phase == "angle" else torch.cumsum(out[:, 1] + self.advance, dim=-1)  # (B C, F, T)
+        spec = torch.polar(mag, phase)  # mag * e^(i phase)
         x = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=self.length)
         return self.out_noise(x.view(b, self.channels, self.length))  # (B, C, L)

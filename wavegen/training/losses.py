@@ -55,11 +55,14 @@ def mean_logit(judged: dict) -> torch.Tensor:
 
 
 def feature_matching(real: dict, fake: dict) -> torch.Tensor:
-    """HiFi-GAN's feature-matching loss: the L1 distance between D's feature maps on real and on fake examples,
-    averaged within each map and summed over maps, heads and sub-discriminators (real's maps carry no gradient)."""
+    """Feature matching for generation from noise (Salimans et al. 2016, with HiFi-GAN's L1 and its sum over maps,
+    heads and sub-discriminators): the L1 distance between the batch means of D's feature maps on real and on fake
+    examples, at every channel and position, averaged within each map (real's maps carry no gradient). HiFi-GAN
+    compares each fake with the real clip it reconstructs; here fake i has no partner, and pulling it towards an
+    unrelated real i pulls every sample towards the median clip: one sound for every z."""
     total = torch.zeros((), device=next(iter(fake.values()))[0][0].device)
     for name, (_, fake_feats) in fake.items():
         for head_real, head_fake in zip(real[name][1], fake_feats):
             for r, f in zip(head_real, head_fake):
-                total = total + (r.detach().float() - f.float()).abs().mean()
+                total = total + (r.detach().float().mean(0) - f.float().mean(0)).abs().mean()
     return total
