@@ -90,3 +90,23 @@ def test_conditional_bad_input_is_one_line(sounds, tmp_path):
         generate(run, 2, tmp_path / "g", klass="kick")
     r = run_cli("generate", run, "--n", "2", "--out", tmp_path / "g2", "--per-class")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a conditional run" in r.stderr
+
+
+def test_the_report_sets_each_class_beside_real_examples(sounds, tmp_path):
+    """A conditional run's report: per class, the samples asked for it above real examples of it, and players for
+    both; an unconditional run on the same data gets one group; a run whose data is gone says so."""
+    from wavegen.reports.report import BESIDE_PER_CLASS, SPECTROGRAMS_PER_STEP, write_report
+
+    run = train(cond_config(sounds, tmp_path / "c", batches=2, preview_every=2, n_preview=8))
+    page = write_report(run).read_text()
+    section = page[page.index("<h2>Samples beside real examples</h2>"):page.index("<h2>Metrics</h2>")]
+    assert [c for c in CLASSES if f"<h3>Class {c}</h3>" in section] == CLASSES
+    assert section.count("<audio") == len(CLASSES) * 2 * BESIDE_PER_CLASS
+
+    plain = train(tiny_config(sounds, tmp_path / "u", preset="dcgan", length=512, batch_size=8, batches=2,
+                              preview_every=2))
+    section = write_report(plain).read_text().split("<h2>Samples beside real examples</h2>")[1].split("<h2>")[0]
+    assert "<h3>Class" not in section and section.count("<audio") == 2 * SPECTROGRAMS_PER_STEP
+    cfg = (plain / "config.json").read_text().replace(str(sounds), str(tmp_path / "gone"))
+    (plain / "config.json").write_text(cfg)
+    assert "cannot be read now" in write_report(plain).read_text()

@@ -16,8 +16,10 @@ no scripts, no links, no external files), so the page can be mailed, archived or
 5. audio players for the first fixed-noise samples at each milestone: 16-bit WAV at the data's sample rate.
    A clip shorter than CLIP_SECONDS is repeated end to end (whole copies, no fades, no gain change) until it
    lasts at least that long, so that a 100-sample (6 ms) example can be heard; the page says so;
-6. the metrics of eval.json, when present;
-7. config.json and data.json.
+6. the last preview beside real training examples (spectrograms on one colour scale, players), per class for a
+   conditional run, where the data can still be read;
+7. the metrics of eval.json, when present, and for a conditional run cls_acc per class;
+8. config.json and data.json.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ CLIP_SECONDS = 0.5  # clips shorter than this are repeated end to end until they
 AUDIO_PER_STEP = 4  # fixed-noise samples to play at each milestone
 SPECTROGRAMS_PER_STEP = 4  # fixed-noise samples to draw spectrograms of at each milestone
 SPECTROGRAM_RANGE_DB = 80.0  # colour range of the spectrograms, below the loudest bin of the whole report
+BESIDE_PER_CLASS = 2  # samples and real examples of each class set side by side in a conditional run's report
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0; background: #fafafa; }
@@ -244,44 +247,49 @@ def _progress(run: Path, log: RunLog, analysis: dict | None) -> str:
     return "\n".join(out)
 
 
+def _db(clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spectrograms of clips (n, L) in dB: (freqs, times, (n, freqs, frames))."""
+    from scipy.signal import spectrogram
+
+    clips = np.nan_to_num(clips.astype(np.float64))
+    nperseg = int(min(256, max(8, clips.shape[1] // 8)))
+    f, t, sxx = spectrogram(clips, fs=sample_rate, nperseg=nperseg, noverlap=nperseg * 3 // 4, axis=-1)
+    return f, t, 10 * np.log10(sxx + 1e-20)
+
+
+def _spectrogram_grid(f, t, db, titles: list[str], cols: int, top: float, suptitle: str) -> bytes:
+    """One PNG of spectrograms db (n, freqs, frames), `cols` per row, on the colour scale [top - range, top]."""
+    n = len(db)
+    cols = min(cols, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.1 * rows + 0.5), sharex=True, sharey=True,
+                             squeeze=False, layout="constrained")
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        mesh = ax.pcolormesh(t * 1000, f / 1000, db[i], shading="auto", cmap="magma",
+                             vmin=top - SPECTROGRAM_RANGE_DB, vmax=top)
+        ax.set_title(titles[i], fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (ms)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("kHz", fontsize=8)
+    fig.colorbar(mesh, ax=axes, fraction=0.04, pad=0.02, label="dB").ax.tick_params(labelsize=7)
+    fig.suptitle(suptitle, fontsize=10)
+    return _fig_png(fig)
+
+
 def _spectrograms(previews: dict[int, np.ndarray], sample_rate: int) -> dict[int, bytes]:
     """One figure per milestone: spectrograms of the first SPECTROGRAMS_PER_STEP samples (channel 1),
     on one colour scale for the whole report (SPECTROGRAM_RANGE_DB below its loudest bin)."""
-    from scipy.signal import spectrogram
-
-    specs = {}
-    for step, x in previews.items():
-        clips = np.nan_to_num(x[:SPECTROGRAMS_PER_STEP, 0].astype(np.float64))  # (n, L)
-        length = clips.shape[1]
-        nperseg = int(min(256, max(8, length // 8)))
-        f, t, sxx = spectrogram(clips, fs=sample_rate, nperseg=nperseg, noverlap=nperseg * 3 // 4, axis=-1)
-        specs[step] = (f, t, 10 * np.log10(sxx + 1e-20))  # sxx: (n, freqs, frames)
+    specs = {step: _db(x[:SPECTROGRAMS_PER_STEP, 0], sample_rate) for step, x in previews.items()}
     if not specs:
         return {}
     top = max(float(s[2].max()) for s in specs.values())
-    out = {}
-    for step, (f, t, db) in specs.items():
-        n = len(db)
-        cols = min(2, n)
-        rows = math.ceil(n / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(6.4, 2.1 * rows + 0.5), sharex=True, sharey=True,
-                                 squeeze=False, layout="constrained")
-        for i, ax in enumerate(axes.flat):
-            if i >= n:
-                ax.axis("off")
-                continue
-            mesh = ax.pcolormesh(t * 1000, f / 1000, db[i], shading="auto", cmap="magma",
-                                 vmin=top - SPECTROGRAM_RANGE_DB, vmax=top)
-            ax.set_title(f"sample {i + 1}", fontsize=9)
-            ax.tick_params(labelsize=7)
-        for ax in axes[-1]:
-            ax.set_xlabel("time (ms)", fontsize=8)
-        for ax in axes[:, 0]:
-            ax.set_ylabel("kHz", fontsize=8)
-        fig.colorbar(mesh, ax=axes, fraction=0.04, pad=0.02, label="dB").ax.tick_params(labelsize=7)
-        fig.suptitle(f"batch {step}: spectrograms", fontsize=10)
-        out[step] = _fig_png(fig)
-    return out
+    return {step: _spectrogram_grid(f, t, db, [f"sample {i + 1}" for i in range(len(db))], 2, top,
+                                    f"batch {step}: spectrograms") for step, (f, t, db) in specs.items()}
 
 
 def _closeness(run: Path) -> tuple[dict[int, dict], float] | None:
@@ -363,6 +371,77 @@ def _samples(run: Path, data: dict, analysis: dict | None) -> str:
     return "\n".join(out)
 
 
+def _real_examples(cfg, classes: list[str], per_group: int) -> dict[str, np.ndarray] | str:
+    """A few real training examples to set beside the samples, {group: (n, C, L)}: per_group of each class, or
+    of the whole set without classes (chosen with a fixed seed). A string says why there are none."""
+    from ..data import open_examples
+
+    try:
+        examples = open_examples(cfg)
+    except (WavegenError, OSError) as e:
+        return f"the data ({cfg.data}) cannot be read now ({e})"
+    order = np.random.default_rng(0).permutation(len(examples))
+    labels = getattr(examples, "labels", None)
+    if not classes or labels is None:
+        return {"all": examples.get(order[:per_group]).numpy()}
+    out = {}
+    for k, name in enumerate(classes):
+        idx = order[labels[order] == k][:per_group]
+        if len(idx):
+            out[name] = examples.get(idx).numpy()
+    return out
+
+
+def _players(clips: np.ndarray, sample_rate: int, label: str) -> str:
+    tags = [f'<span>{_esc(label)} {i + 1}</span><audio controls preload="none" '
+            f'src="{_data_uri("audio/wav", _wav(clip, sample_rate))}" title="{_esc(label)} {i + 1}"></audio>'
+            for i, clip in enumerate(clips)]
+    return '<div class="clips">' + "".join(tags) + "</div>"
+
+
+def _beside_real(run: Path, data: dict) -> str:
+    """The last preview beside real examples: spectrograms on one colour scale and players, per class where the
+    run is conditional (preview i is class i mod K) and for the whole set otherwise."""
+    out = ["<h2>Samples beside real examples</h2>"]
+    steps = preview_steps(run)
+    sample_rate = data.get("sample_rate")
+    if not steps or not sample_rate or _is_gaussian(data):
+        why = "no previews yet" if not steps else "no sample rate known" if not sample_rate else \
+            "the data is the synthetic Gaussian curve, compared with its ideal curve above"
+        return out[0] + f'<p class="note">Left out: {_esc(why)}.</p>'
+    cfg = load_config(run / "config.json")
+    classes = list(data.get("classes") or [])
+    conditional = bool(cfg.conditional and classes)
+    per_group = BESIDE_PER_CLASS if conditional else SPECTROGRAMS_PER_STEP
+    real = _real_examples(cfg, classes if conditional else [], per_group)
+    if isinstance(real, str):
+        return out[0] + f'<p class="note">No real examples beside the samples: {_esc(real)}.</p>'
+    step = steps[-1]
+    fake = load_preview(run, step)  # (n, C, L)
+    groups = {}
+    for name, x in real.items():
+        idx = np.arange(classes.index(name), len(fake), len(classes))[:per_group] if conditional else \
+            np.arange(min(per_group, len(fake)))
+        groups[name] = (fake[idx], x)
+    out.append(f'<p class="note">Batch {step:,}: the first fixed-noise samples ('
+               + ("those asked for each class: preview i is class i mod K" if conditional else "channel 1")
+               + ") above real training examples" + (" of the same class" if conditional else "")
+               + f", chosen with a fixed seed. One colour scale for the section ({SPECTROGRAM_RANGE_DB:.0f} dB "
+               "below its loudest bin); players as above.</p>")
+    specs = {name: (_db(g[:, 0], sample_rate), _db(r[:, 0], sample_rate)) for name, (g, r) in groups.items()}
+    top = max(max(float(a[2].max()), float(b[2].max())) for a, b in specs.values())
+    for name, ((f, t, g_db), (_, _, r_db)) in specs.items():
+        titles = [f"sample {i + 1}" for i in range(len(g_db))] + [f"real {i + 1}" for i in range(len(r_db))]
+        cols = max(len(g_db), len(r_db))
+        png = _spectrogram_grid(f, t, np.concatenate([g_db, r_db]), titles, cols, top,
+                                name if conditional else f"batch {step}: samples (top), real (bottom)")
+        g, r = groups[name]
+        head = f"<h3>Class {_esc(name)}</h3>" if conditional else ""
+        out.append(head + f'<div class="milestone"><div>{_img(png, f"spectrograms of {name}")}</div><div>'
+                   + _players(g, int(sample_rate), "sample") + _players(r, int(sample_rate), "real") + "</div></div>")
+    return "\n".join(out)
+
+
 def _metrics(run: Path, evaluation: dict | None) -> str:
     out = ["<h2>Metrics</h2>"]
     if evaluation is None:
@@ -390,6 +469,14 @@ def _metrics(run: Path, evaluation: dict | None) -> str:
                     f"<td class=num>{_num(m.get('real_vs_real'))}</td><td>{better}</td><td>{_esc(m.get('doc', ''))}</td></tr>")
     out.append("<table><tr><th>metric</th><th>generated</th><th>real vs real</th><th>better</th><th>what it measures</th></tr>"
                + "".join(rows) + "</table>")
+    per_class = evaluation.get("per_class")
+    if isinstance(per_class, dict) and isinstance(per_class.get("generated"), dict):
+        real = per_class.get("real_vs_real") if isinstance(per_class.get("real_vs_real"), dict) else {}
+        out.append("<h3>cls_acc per class</h3><p class=\"note\">The share of the samples asked for each class that "
+                   "the judge assigns to it, beside the same for held-out real examples.</p><table><tr><th>class</th>"
+                   "<th>generated</th><th>real vs real</th></tr>" + "".join(
+                       f"<tr><td>{_esc(c)}</td><td class=num>{_num(v)}</td><td class=num>{_num(real.get(c))}</td></tr>"
+                       for c, v in per_class["generated"].items()) + "</table>")
     return "\n".join(out)
 
 
@@ -430,6 +517,7 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     body = [_header(run.resolve(), cfg, data, log, analysis),
             _progress(run, log, analysis),
             _samples(run, data, analysis),
+            _beside_real(run, data),
             _metrics(run, evaluation),
             _settings(cfg, data)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
