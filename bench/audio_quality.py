@@ -3,6 +3,7 @@
     python bench/audio_quality.py --data data/sounds [--minutes 20] [--sample-rate 8000] [--length 8192]
                                   [--contenders wavegan,audio] [--ablate] [--parallel 1] [--n 256]
                                   [--out bench/.audio_quality]
+    python bench/audio_quality.py --costs [--length 8192]     # parameters and seconds of each piece
 
 Each contender trains from scratch on the same data for the same wall time (`wavegen train` in a fresh process,
 stopped with SIGINT, which checkpoints): one after another, or `--parallel N` at a time with the machine's cores
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 from wavegen.config import make_config
 from wavegen.evaluation import judge
@@ -60,13 +63,48 @@ def stop_at(proc: subprocess.Popen, deadline: float, out: Path) -> dict:
         proc.wait(timeout=600)
     if proc.returncode not in (0, 130) and not (out / "checkpoints").exists():
         raise SystemExit(f"{out.name}: training failed, see {out.parent / (out.name + '.log')}")
-    walls = [r for r in read_stats(out) if "time/wall_s" in r]
+    walls = [r for r in read_stats(out) if "time/wall_s" in r] or [{"step": 0, "time/wall_s": 0.0}]
     return {"batches": walls[-1]["step"], "seconds": walls[-1]["time/wall_s"]}
+
+
+def costs(length: int, batch: int = 16, rounds: int = 3) -> None:
+    """Parameters and seconds of one forward and backward pass of each piece on a batch, float32 and bf16 autocast."""
+    from wavegen.models.build import build_models
+
+    pieces = {"audio G (wavegan, d 16, nearest, noise)": ("audio", {}, "G"),
+              "istft G (width 128, 4 blocks)": ("audio", {"arch": "istft", "ngf": 128}, "G")}
+    for sub in ("mpd", "msd", "mrd"):
+        pieces[f"{sub}, d 4 (the preset's)"] = ("audio", {"d_arch": sub}, "D")
+    pieces["WaveGAN G, d 16"] = ("wavegan", CONTENDERS["wavegan"][1], "G")
+    pieces["WaveGAN D, d 16"] = ("wavegan", CONTENDERS["wavegan"][1], "D")
+    print(f"| piece | parameters | float32 s | bf16 s |  (batch {batch} x {length}, {torch.get_num_threads()} threads)")
+    print("|---|---:|---:|---:|")
+    for name, (preset, overrides, part) in pieces.items():
+        torch.manual_seed(0)
+        cfg = make_config(preset, **{**overrides, "length": length})
+        G, D = build_models(cfg, 1, length)
+        net = G if part == "G" else D
+        x = torch.randn(batch, cfg.nz, 1) if part == "G" else torch.randn(batch, 1, length)
+
+        def step():
+            out = net(x)
+            (sum(sum(y.float().mean() for y in logits) for logits, _ in out.values()) if isinstance(out, dict)
+             else out.float().mean()).backward()
+        seconds = []
+        for amp in (False, True):
+            with torch.autocast("cpu", torch.bfloat16, enabled=amp):
+                step()
+                began = time.perf_counter()
+                for _ in range(rounds):
+                    step()
+                seconds.append((time.perf_counter() - began) / rounds)
+        print(f"| {name} | {sum(p.numel() for p in net.parameters()) / 1e6:.2f}M | {seconds[0]:.3f} | {seconds[1]:.3f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="a folder of audio (class sub-folders give the judge's metrics)")
+    ap.add_argument("--data", help="a folder of audio (class sub-folders give the judge's metrics)")
+    ap.add_argument("--costs", action="store_true", help="only time each piece's forward and backward pass")
     ap.add_argument("--minutes", type=float, default=20.0, help="wall time each contender trains")
     ap.add_argument("--sample-rate", type=int, default=8000)
     ap.add_argument("--length", type=int, default=8192)
@@ -76,6 +114,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=256, help="samples scored per contender")
     ap.add_argument("--out", default="bench/.audio_quality", help="where the runs go (a fresh folder per run)")
     a = ap.parse_args()
+    if a.costs:
+        return costs(a.length)
+    if not a.data:
+        ap.error("--data is needed (or --costs)")
     runs = {k: CONTENDERS[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
     root = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True)

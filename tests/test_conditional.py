@@ -110,3 +110,31 @@ def test_the_report_sets_each_class_beside_real_examples(sounds, tmp_path):
     cfg = (plain / "config.json").read_text().replace(str(sounds), str(tmp_path / "gone"))
     (plain / "config.json").write_text(cfg)
     assert "cannot be read now" in write_report(plain).read_text()
+
+
+def test_a_walk_between_two_classes_keeps_the_noise(sounds, tmp_path, capsys):
+    """`generate --interpolate --class kick --to tone`: the first step is the kick of that noise, the last its
+    tone, and only the class changes along the way; --to alone or to an unknown class is one line."""
+    from wavegen import cli
+    from wavegen.models.build import noise
+    from wavegen.sampling import between_classes, load_generator
+
+    run = train(cond_config(sounds, tmp_path / "r", batches=2))
+    files = generate(run, 5, tmp_path / "walk", walk=True, klass="kick", to="tone")
+    assert [p.name for p in files][-1] == "walk.wav" and len(files) == 6
+    G, cfg, _ = load_generator(checkpoint.find(run))
+    path = between_classes(G, cfg, 5, "eval", 0, torch.device("cpu"), CLASSES.index("kick"), CLASSES.index("tone"))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        z = noise(cfg, 1, torch.device("cpu"))
+    G.eval()
+    ends = [G(z, torch.tensor([CLASSES.index(c)])).detach()[0] for c in ("kick", "tone")]
+    torch.testing.assert_close(path[0], ends[0])
+    torch.testing.assert_close(path[-1], ends[1])
+    assert not torch.allclose(path[1], path[3])
+    for args, problem in [(["--interpolate", "--to", "tone"], "give it with --interpolate and --class"),
+                          (["--class", "kick", "--to", "tone"], "give it with --interpolate and --class"),
+                          (["--interpolate", "--class", "kick", "--to", "hat"], "unknown class 'hat'")]:
+        assert cli.main(["generate", str(run), "--n", "3", "--out", str(tmp_path / "x"), *args]) == 2
+        assert problem in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--class", dest="klass", default=None, metavar="NAME",
                     help="conditional runs: make this class (a sub-folder name of the data)")
     ge.add_argument("--per-class", action="store_true", help="conditional runs: N files of every class, in OUT/<class>/")
+    ge.add_argument("--to", default=None, metavar="NAME",
+                    help="conditional runs, with --interpolate and --class: walk from that class to this one at fixed noise")
 
     su = sub.add_parser("summary", help="print and write a short summary of a run (summary.md)")
     su.add_argument("run")
@@ -332,7 +334,7 @@ def _generate(a: argparse.Namespace) -> None:
     if a.best and a.step is not None:
         raise WavegenError("--best and --step choose the checkpoint two ways; give one")
     files = generate(a.run, a.n, a.out, step=a.step, best=a.best, mode=a.mode, seed=a.seed, walk=a.interpolate,
-                     klass=a.klass, per_class=a.per_class)
+                     klass=a.klass, per_class=a.per_class, to=a.to)
     print(f"wrote {len(files)} wav files to {a.out}")
 
 

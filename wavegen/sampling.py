@@ -59,6 +59,18 @@ def interpolate(G, cfg, n: int, mode: str, seed: int, device: torch.device, labe
         return torch.cat([G(z[i:i + cfg.batch_size], *y(i)).float().cpu() for i in range(0, n, cfg.batch_size)])
 
 
+def between_classes(G, cfg, n: int, mode: str, seed: int, device: torch.device, a: int, b: int) -> torch.Tensor:
+    """`n` samples (n, C, L) of one noise vector drawn from `seed`, while G's class embedding moves in a straight
+    line from class a to class b: what changes is the class alone. Dropout is off, as in `interpolate`."""
+    mode = "batch" if mode == "train" else mode
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), generator_mode(G, mode, device):
+        torch.manual_seed(seed)
+        z = noise(cfg, 1, device).expand(n, -1, -1)  # (n, nz, 1): the same noise throughout
+        t = torch.linspace(0, 1, n, device=device)
+        return torch.cat([G.blend(z[i:i + cfg.batch_size], a, b, t[i:i + cfg.batch_size]).float().cpu()
+                          for i in range(0, n, cfg.batch_size)])
+
+
 def chosen_classes(run, cfg, classes: list[str], name: str | None, per_class: bool) -> list[tuple[str | None, int | None]]:
     """(sub-folder or None, class number or None) of each group of files `generate` writes."""
     if name is not None and per_class:
@@ -75,11 +87,12 @@ def chosen_classes(run, cfg, classes: list[str], name: str | None, per_class: bo
 
 def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, mode: str | None = None,
              seed: int = 0, device: str = "cpu", walk: bool = False, best: bool = False, klass: str | None = None,
-             per_class: bool = False) -> list[Path]:
+             per_class: bool = False, to: str | None = None) -> list[Path]:
     """Write `n` wavs at the data's sample rate (see `draw`), or with `walk` the `n` steps of a latent walk
     (see `interpolate`) as numbered wavs plus one wav of them all in a row (`walk.wav`). The checkpoint is the
     newest, the one at batch `step`, or with `best` checkpoints/best.pt. A conditional run makes class `klass`,
-    or with `per_class` `n` files of every class into out/<class>/ (without either: every class in turn)."""
+    or with `per_class` `n` files of every class into out/<class>/ (without either: every class in turn); with
+    `walk`, `klass` and `to`, the walk goes from class `klass` to class `to` at fixed noise (`between_classes`)."""
     if not 0 < n <= MAX_FILES:
         raise WavegenError(f"--n must be between 1 and {MAX_FILES:,}, got {n}")
     if not 0 <= seed < 2**63:
@@ -88,7 +101,13 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     if out.exists() and not out.is_dir():
         raise WavegenError(f"{out}: is a file, not a folder to generate into")
     G, cfg, state = load_generator(checkpoint.find(run, step, best), device)
-    groups = chosen_classes(run, cfg, state["data"].get("classes") or [], klass, per_class)
+    classes = state["data"].get("classes") or []
+    groups = chosen_classes(run, cfg, classes, klass, per_class)
+    if to is not None:
+        if not walk or klass is None:
+            raise WavegenError("--to walks from --class to another class: give it with --interpolate and --class")
+        if to not in classes:
+            raise WavegenError(f"unknown class {to!r} (known: {', '.join(classes)})")
     mode = mode or cfg.sample_mode
     width = max(4, len(str(n - 1)))
     folders = [out / sub if sub else out for sub, _ in groups]
@@ -100,7 +119,10 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     for d, group, (_, k) in zip(folders, names, groups):
         d.mkdir(parents=True, exist_ok=True)
         labels = None if k is None else np.full(n, k)
-        audio = (interpolate if walk else draw)(G, cfg, n, mode, seed, torch.device(device), labels).numpy()  # (n, C, L)
+        if to is not None:
+            audio = between_classes(G, cfg, n, mode, seed, torch.device(device), k, classes.index(to)).numpy()
+        else:
+            audio = (interpolate if walk else draw)(G, cfg, n, mode, seed, torch.device(device), labels).numpy()  # (n, C, L)
         written += _write(group, audio, state["data"]["sample_rate"], d / "walk.wav" if walk else None)
     return written
 

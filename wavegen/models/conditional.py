@@ -53,6 +53,12 @@ class ConditionalG(nn.Module):
         e = self.embed(y)[:, :, None].to(z.dtype)  # (B, EMBED, 1)
         return self.G(torch.cat([z, e], 1))  # (B, nz + EMBED, 1) -> (B, C, L)
 
+    def blend(self, z: torch.Tensor, a: int, b: int, t: torch.Tensor) -> torch.Tensor:
+        """G(z) with the class embedding (1 - t) embed(a) + t embed(b), t (B,): a walk from class a to class b."""
+        w = self.embed.weight
+        e = ((1 - t)[:, None] * w[a] + t[:, None] * w[b])[:, :, None].to(z.dtype)  # (B, EMBED, 1)
+        return self.G(torch.cat([z, e], 1))
+
 
 class ConditionalD(nn.Module):
     """Splits the family's D into its body (to phi(x)) and its last layer (psi) to add the projection term."""
