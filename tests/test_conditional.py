@@ -13,8 +13,10 @@ from wavegen.errors import WavegenError
 from wavegen.models.conditional import ConditionalD, ConditionalG, build_pair
 
 CLASSES = ["chirp", "kick", "snare", "tone"]
-FAMILIES = {"dcgan": dict(preset="dcgan", length=512), "wavegan": dict(preset="wavegan", length=512, sample_rate=4000, ngf=4, ndf=4,
-                                                                       d_steps=2)}
+FAMILIES = {"dcgan": dict(preset="dcgan", length=512),
+            "wavegan": dict(preset="wavegan", length=512, sample_rate=4000, ngf=4, ndf=4, d_steps=2),
+            "audio": dict(preset="audio", length=512, sample_rate=4000, ngf=4, ndf=2, d_arch="mpd,msd,mrd,wavegan"),
+            "istft": dict(preset="audio", arch="istft", length=512, sample_rate=4000, ngf=8, ndf=2)}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,23 @@ def test_projection_pair_uses_the_class():
     assert D(x0, y0).shape == (6,) and not torch.equal(D(x0, y0), D(x0, y1))
     with pytest.raises(WavegenError, match="two classes"):
         build_pair(cfg, 1, 512, classes=1)
+
+
+def test_an_ensemble_projects_the_class_at_every_patch_of_every_head():
+    from wavegen.models.conditional import ConditionalEnsemble
+
+    cfg = make_config("audio", ngf=4, ndf=2, length=512, sample_rate=4000, conditional=True, d_arch="mpd,msd,mrd,wavegan")
+    torch.manual_seed(0)
+    _, D = build_pair(cfg, 1, 512, classes=3)
+    assert isinstance(D, ConditionalEnsemble) and isinstance(D.D.subs["wavegan"], ConditionalD)
+    for embed in (e for table in D.embed.values() for e in table):  # start as the projection code does, not at 0
+        torch.nn.init.normal_(embed.weight)
+    x = torch.randn(4, 1, 512)
+    a, b = D(x, torch.zeros(4, dtype=torch.long)), D(x, torch.ones(4, dtype=torch.long))
+    for name in a:
+        for la, lb, fa, fb in zip(a[name][0], b[name][0], a[name][1], b[name][1]):
+            assert la.shape == lb.shape and (la - lb).abs().min() > 0  # every patch hears the class
+            assert all(torch.equal(u, v) for u, v in zip(fa[:-1], fb[:-1]))  # the features do not
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -31,8 +31,8 @@ def d_names(cfg) -> list[str]:
     if names and cfg.loss not in ENSEMBLE_LOSSES:
         raise WavegenError(f"an ensemble D (d_arch {cfg.d_arch!r}) trains with loss {', '.join(ENSEMBLE_LOSSES)}, "
                            f"not {cfg.loss!r}")
-    if names and (cfg.r1_gamma > 0 or cfg.d_batch == "joint" or cfg.conditional):
-        raise WavegenError("an ensemble D (d_arch) does not take r1_gamma, d_batch joint or conditional yet")
+    if names and (cfg.r1_gamma > 0 or cfg.d_batch == "joint"):
+        raise WavegenError("an ensemble D (d_arch) does not take r1_gamma or d_batch joint yet")
     if cfg.feature_matching > 0 and not names:
         raise WavegenError("feature_matching needs an ensemble D (d_arch), whose sub-discriminators return features")
     return names

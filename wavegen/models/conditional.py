@@ -21,6 +21,7 @@ from torch import nn
 
 from ..errors import WavegenError
 from .build import build_models
+from .discriminators import Ensemble
 
 EMBED = 32  # the class embedding joined to G's noise
 
@@ -34,7 +35,7 @@ def given_classes(G: nn.Module, D: nn.Module, y: torch.Tensor | None) -> None:
     """The classes (B,) the next calls of a conditional G and D are for (None: back to G's default); a no-op for
     an unconditional pair. G may be wrapped for torchrun."""
     for m in (getattr(G, "module", G), D):
-        if isinstance(m, (ConditionalG, ConditionalD)):
+        if isinstance(m, (ConditionalG, ConditionalD, ConditionalEnsemble)):
             m.given = y
 
 
@@ -90,6 +91,47 @@ class ConditionalD(nn.Module):
         return logit + (self.embed(y).to(h.dtype) * h).sum(1)  # (B,)
 
 
+class ConditionalEnsemble(nn.Module):
+    """An ensemble D (`--d-arch`) judging (sound, class) pairs: the projection discriminator applied patch by patch.
+    Each head's patch logits gain <embed_head(y), h_p(x)>, with h_p the head's last hidden features at patch p (what
+    its output layer reads there); a family D in the ensemble becomes a ConditionalD. Feature maps are unchanged."""
+
+    def __init__(self, D: Ensemble, classes: int, spectral_norm: bool = False):
+        super().__init__()
+        for name, sub in D.subs.items():
+            if not hasattr(sub, "heads"):  # the dcgan or wavegan family's own D
+                D.subs[name] = ConditionalD(sub, classes, spectral_norm)
+        self.D, self.classes = D, classes
+        self.embed = nn.ModuleDict({name: nn.ModuleList(nn.Embedding(classes, head.out.in_channels)
+                                                        for head in sub.heads)
+                                    for name, sub in D.subs.items() if hasattr(sub, "heads")})
+        for table in self.embed.values():
+            for e in table:
+                nn.init.xavier_uniform_(e.weight)
+                if spectral_norm:
+                    nn.utils.parametrizations.spectral_norm(e)
+        self.given: torch.Tensor | None = None  # set by given_classes
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict:
+        if y is None:
+            if self.given is None or len(self.given) != len(x):
+                raise RuntimeError(f"a conditional D needs the classes of its {len(x)} inputs")
+            y = self.given
+        out = {}
+        for name, sub in self.D.subs.items():
+            if isinstance(sub, ConditionalD):
+                out[name] = ([sub(x, y).view(len(x), -1)], [[]])
+                continue
+            logits, feats = sub(x)
+            projected = []
+            for logit, f, embed in zip(logits, feats, self.embed[name]):
+                h = f[-2]  # (B, C, ...): the last hidden map, laid out as the patch logits
+                e = embed(y).to(h.dtype).view(len(x), -1, *[1] * (h.dim() - 2))  # (B, C, 1, ...)
+                projected.append(logit + (e * h).sum(1).flatten(1))  # (B, N)
+            out[name] = (projected, feats)
+        return out
+
+
 def build_pair(cfg, channels: int, length: int | None = None, classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """G and D for `cfg`: the family's own pair, or with cfg.conditional the conditional pair for `classes`."""
     if not getattr(cfg, "conditional", False):
@@ -97,4 +139,6 @@ def build_pair(cfg, channels: int, length: int | None = None, classes: int = 0) 
     if classes < 2:
         raise WavegenError(f"conditional needs data with at least two classes (class sub-folders), got {classes}")
     G, D = build_models(replace(cfg, nz=cfg.nz + EMBED), channels, length)  # G's input: noise and class embedding
-    return ConditionalG(G, classes, cfg.nz), ConditionalD(D, classes, cfg.spectral_norm)
+    D = ConditionalEnsemble(D, classes, cfg.spectral_norm) if isinstance(D, Ensemble) else \
+        ConditionalD(D, classes, cfg.spectral_norm)
+    return ConditionalG(G, classes, cfg.nz), D
