@@ -157,3 +157,13 @@ def test_a_walk_between_two_classes_keeps_the_noise(sounds, tmp_path, capsys):
         assert cli.main(["generate", str(run), "--n", "3", "--out", str(tmp_path / "x"), *args]) == 2
         assert problem in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("loss,extra", [("bce", {}), ("nonsat", {"r1_gamma": 1.0}), ("lsgan", {"ema": 0.9}),
+                                        ("hinge", {"spectral_norm": True}), ("wgan-gp", {"d_steps": 2})])
+def test_every_loss_and_regulariser_trains_conditionally(sounds, tmp_path, loss, extra):
+    run = train(cond_config(sounds, tmp_path / "r", batches=3, loss=loss, **extra))
+    rows = [r for r in read_stats(run) if "loss/G" in r]
+    assert [r["step"] for r in rows][-1] == 3 and all(np.isfinite(r["loss/D"]) for r in rows)
+    if extra.get("r1_gamma") or loss == "wgan-gp":
+        assert all(r["loss/penalty"] > 0 for r in rows)  # the penalty saw the classes and had a gradient
