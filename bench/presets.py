@@ -27,6 +27,9 @@ ROWS = [  # (preset, length, width overrides, batch size)
     ("wavegan", 16384, {"ngf": 16, "ndf": 16}, 16),
     ("wavegan", 4096, {"ngf": 16, "ndf": 16}, 16),
     ("wavegan", 65536, {"ngf": 8, "ndf": 8}, 4),
+    ("audio", 16384, {}, 16),
+    ("audio", 8192, {}, 16),
+    ("audio", 8192, {"arch": "istft", "ngf": 128}, 16),
 ]
 
 
@@ -56,7 +59,8 @@ def main() -> None:
         for _ in range(a.batches):
             gan_step(G, D, opt_G, opt_D, reals, cfg)
         per = (time.perf_counter() - t) / a.batches
-        print(f"| {preset} | {length} | {cfg.ngf} / {cfg.ndf} | {params(G):.2f}M | {params(D):.2f}M | {batch} | "
+        name = preset + (f" (--arch {widths['arch']})" if "arch" in widths else "")
+        print(f"| {name} | {length} | {cfg.ngf} / {cfg.ndf} | {params(G):.2f}M | {params(D):.2f}M | {batch} | "
               f"{cfg.d_steps} | {cfg.loss} | {per:.3f} |", flush=True)
 
 
