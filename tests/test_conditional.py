@@ -93,8 +93,6 @@ def test_conditional_bad_input_is_one_line(sounds, tmp_path):
         write_wav(flat / f"{i}.wav", np.zeros(600, np.float32), 4000)
     with pytest.raises(WavegenError, match="at least two classes"):
         train(cond_config(flat, tmp_path / "a", batches=1))
-    with pytest.raises(WavegenError, match="--length"):
-        make_config("post", conditional=True)
     skewed = tmp_path / "skewed"
     for name, n in (("a", 10), ("b", 2)):
         for i in range(n):
@@ -167,3 +165,10 @@ def test_every_loss_and_regulariser_trains_conditionally(sounds, tmp_path, loss,
     assert [r["step"] for r in rows][-1] == 3 and all(np.isfinite(r["loss/D"]) for r in rows)
     if extra.get("r1_gamma") or loss == "wgan-gp":
         assert all(r["loss/penalty"] > 0 for r in rows)  # the penalty saw the classes and had a gradient
+
+
+def test_files_used_whole_keep_their_classes(sounds, tmp_path):
+    """Without --length each file is one example (the seed's way): its class folder still counts."""
+    run = train(cond_config(sounds, tmp_path / "r", batches=2, length=0))
+    files = generate(run, 1, tmp_path / "per", per_class=True)
+    assert sorted(p.parent.name for p in files) == CLASSES and len(sf.read(files[0])[0]) == 500

@@ -333,9 +333,6 @@ def validate(cfg: Config) -> None:
         if cache == data or data in cache.parents:
             raise WavegenError(f"cache_dir {cfg.cache_dir} is inside the data folder {cfg.data}: wavegen never writes "
                                "into a data folder; choose a cache folder outside it")
-    if (cfg.conditional or cfg.balanced_classes) and cfg.length == 0:
-        raise WavegenError("conditional and balanced_classes read the classes of windows cut from the data: give "
-                           "--length N (the files' own length if they all have one)")
     if cfg.conditional and cfg.d_batch == "joint":  # a projection D is given one class per example of one batch
         raise WavegenError("d_batch joint does not work with conditional yet: use d_batch separate")
     if cfg.d_steps < 1:

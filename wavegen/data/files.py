@@ -12,6 +12,7 @@ import re
 import struct
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from ..errors import WavegenError
@@ -59,6 +60,14 @@ def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]
 # run of the command shows everything to fix. audio.prepare uses the same checks and the same message.
 
 NONFINITE = "holds NaN or Inf samples"
+
+
+def class_labels(names: list[str]) -> tuple[list[str], np.ndarray]:
+    """The classes of files named relative to their data folder (the first-level sub-folders, sorted) and each
+    file's class number, -1 for a file at the top level."""
+    folders = [Path(name).parts[0] if len(Path(name).parts) > 1 else None for name in names]
+    classes = sorted({c for c in folders if c is not None})
+    return classes, np.array([classes.index(c) if c is not None else -1 for c in folders], np.int64)
 
 
 def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:

@@ -32,7 +32,8 @@ from scipy.signal import resample_poly
 from ..errors import WavegenError
 from ..runfolder import atomic_write
 from .cache import CacheUnwritable, cache_root, claim, locked, touch, unwritable, warn
-from .files import MAX_RATE, NONFINITE, find_files, frame_bound, libsndfile_message, probe, settle_bad, short_read
+from .files import (MAX_RATE, NONFINITE, class_labels, find_files, frame_bound, libsndfile_message, probe, settle_bad,
+                    short_read)
 
 FORMATS = ("wav", "flac", "ogg", "mp3")  # extensions prepare() decodes
 PREPARED_PREFIX = ".wavegen-prepared-"  # older versions' cache folder inside the source: still read, never written
@@ -276,11 +277,9 @@ def _decode_all(plan: _Plan, mono: bool, write) -> tuple[list[tuple[str, int, in
 def _index(kept: list[tuple[str, int, int]]) -> tuple[dict[str, np.ndarray], list[str]]:
     """index.npz's arrays: where each file starts, its length and its class (first-level sub-folder); and the
     classes."""
-    folders = [Path(name).parts[0] if len(Path(name).parts) > 1 else None for name, _, _ in kept]  # class of each
-    classes = sorted({c for c in folders if c is not None})  # the first-level sub-folders, sorted
-    labels = [classes.index(c) if c is not None else -1 for c in folders]  # -1: a file at the top level
+    classes, labels = class_labels([name for name, _, _ in kept])
     index = {"start": np.array([s for _, s, _ in kept], np.int64), "length": np.array([n for _, _, n in kept], np.int64),
-             "label": np.array(labels, np.int64), "path": np.array([name for name, _, _ in kept], dtype=str)}
+             "label": labels, "path": np.array([name for name, _, _ in kept], dtype=str)}
     return index, classes
 
 

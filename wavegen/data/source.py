@@ -16,18 +16,21 @@ import torch
 from pathlib import Path
 
 from .cache import human, size_of
+from .files import class_labels
 from .folder import load_folder
 
 
 class InMemory:
     """Examples held as one (N, C, L) float32 tensor."""
 
-    def __init__(self, x: torch.Tensor, sample_rate: int, skipped: list[tuple[str, str]] = ()):
+    def __init__(self, x: torch.Tensor, sample_rate: int, skipped: list[tuple[str, str]] = (),
+                 files: list[str] = ()):
         self.x = x  # (N, C, L)
         self.n, self.channels, self.length = x.shape
         self.sample_rate = sample_rate
         self.skipped = list(skipped)  # (file, reason) of the bad files left out (skip_bad)
-        self.classes: list[str] = []  # files used as they are carry no class labels
+        # the first-level sub-folders of the files (relative to the data folder, in the order of x), as for windows
+        self.classes, self.labels = class_labels(list(files) or [""] * self.n)
 
     def set_epoch(self, epoch: int, seed: int) -> None:
         pass  # the same examples every epoch
@@ -41,7 +44,7 @@ def open_examples(cfg):
         data = load_folder(cfg.data, cfg.formats, skip_bad=cfg.skip_bad, cache_dir=cfg.cache_dir)
         if data.built:
             _say_built(cfg.data, data.cache)
-        return InMemory(data.x, data.sample_rate, data.skipped)
+        return InMemory(data.x, data.sample_rate, data.skipped, data.files)
     from .windows import open_windows
 
     w = open_windows(cfg.data, formats=cfg.formats, length=cfg.length, sample_rate=cfg.sample_rate, mono=cfg.mono,
