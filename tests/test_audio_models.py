@@ -219,3 +219,18 @@ def test_the_audio_preset_trains_end_to_end(sounds, tmp_path):
                       batch_size=4, ngf=16, device="cpu", stats_every=1)
     rows = [r for r in read_stats(train(cfg)) if "loss/G" in r]
     assert len(rows) == 2 and {"loss/D/mpd", "loss/D/msd", "loss/D/mrd", "loss/G/fm"} <= set(rows[-1])
+
+
+def test_minibatch_std_lets_every_head_see_the_batch():
+    """With --d-mbstd, a head's verdict on one clip depends on the clips beside it (a collapse is visible); without,
+    it does not. Feature maps (for feature matching) are the same either way."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 1024)
+    same = x[:1].expand(4, 1, 1024)
+    for sub in (MultiPeriod(1, 2, mbstd=4), MultiScale(1, 2, mbstd=4), MultiResolution(1, 4, mrd_ffts(1024), mbstd=4)):
+        (varied, fa), (collapsed, fb) = sub(x), sub(same)
+        for a, b in zip(varied, collapsed):
+            assert not torch.allclose(a[0], b[0])
+        assert all(torch.equal(u[0], v[0]) for f, g in zip(fa, fb) for u, v in zip(f[:-1], g[:-1]))
+    plain = MultiScale(1, 2)
+    assert torch.equal(plain(x)[0][0][0], plain(same)[0][0][0])

@@ -97,8 +97,8 @@ class Config:
         'share) or one "joint" batch (BatchNorm\'s statistics shared, so D sees them; the G step adds a real batch)',
         choices=('separate', 'joint'))
     d_mbstd: int = MODEL(0,
-        "D appends the std of its features over groups of this many examples before its last layer, so it sees a "
-        "batch's variety (StyleGAN's minibatch stddev; 0 = off, 4 usual)")
+        "D appends the std of its features over groups of this many examples before its last layer (each head's, in "
+        "an ensemble), so it sees a batch's variety (StyleGAN's minibatch stddev; 0 = off, 4 usual)")
     phase_shuffle: int = MODEL(0, 'D shifts each example by up to this many samples between layers (WaveGAN: 2)')
     spectral_norm: bool = MODEL(False, "spectral normalisation of D's weights")
     init: str = MODEL("default",

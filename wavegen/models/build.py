@@ -80,8 +80,9 @@ def _discriminator(cfg, channels: int, length: int) -> nn.Module:
     names = d_names(cfg)
     if not names:
         return _family_discriminator("wavegan" if cfg.arch == "wavegan" else "dcgan", cfg, channels, length)
-    audio = {"mpd": lambda: MultiPeriod(channels, cfg.ndf), "msd": lambda: MultiScale(channels, cfg.ndf),
-             "mrd": lambda: MultiResolution(channels, MRD_WIDTH * cfg.ndf, mrd_ffts(length))}
+    audio = {"mpd": lambda: MultiPeriod(channels, cfg.ndf, mbstd=cfg.d_mbstd),
+             "msd": lambda: MultiScale(channels, cfg.ndf, mbstd=cfg.d_mbstd),
+             "mrd": lambda: MultiResolution(channels, MRD_WIDTH * cfg.ndf, mrd_ffts(length), cfg.d_mbstd)}
     return Ensemble({n: audio[n]() if n in audio else _family_discriminator(n, cfg, channels, length) for n in names})
 
 

@@ -102,7 +102,7 @@ class ConditionalEnsemble(nn.Module):
             if not hasattr(sub, "heads"):  # the dcgan or wavegan family's own D
                 D.subs[name] = ConditionalD(sub, classes, spectral_norm)
         self.D, self.classes = D, classes
-        self.embed = nn.ModuleDict({name: nn.ModuleList(nn.Embedding(classes, head.out.in_channels)
+        self.embed = nn.ModuleDict({name: nn.ModuleList(nn.Embedding(classes, head.width)
                                                         for head in sub.heads)
                                     for name, sub in D.subs.items() if hasattr(sub, "heads")})
         for table in self.embed.values():

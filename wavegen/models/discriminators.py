@@ -18,16 +18,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import minibatch_stddev
+
 SLOPE = 0.1  # LeakyReLU slope of HiFi-GAN, MelGAN and UnivNet
 Judgement = tuple[list[torch.Tensor], list[list[torch.Tensor]]]  # per head: logits (B, N), and its feature maps
 
 
-def _run(layers: nn.ModuleList, out: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _run(layers: nn.ModuleList, out: nn.Module, x: torch.Tensor, mbstd: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
     feats = []
     for layer in layers:
         x = F.leaky_relu(layer(x), SLOPE)
         feats.append(x)
-    x = out(x)
+    x = out(minibatch_stddev(x, mbstd) if mbstd else x)
     feats.append(x)
     return x.flatten(1), feats  # (B, N) patch logits
 
@@ -35,37 +37,40 @@ def _run(layers: nn.ModuleList, out: nn.Module, x: torch.Tensor) -> tuple[torch.
 class PeriodHead(nn.Module):
     """One period of the MPD. Widths d, 4d, 16d, 32d, 32d (HiFi-GAN: d = 32)."""
 
-    def __init__(self, period: int, channels: int, d: int):
+    def __init__(self, period: int, channels: int, d: int, mbstd: int = 0):
         super().__init__()
-        self.period = period
+        self.period, self.mbstd = period, mbstd
         widths = [channels, d, 4 * d, 16 * d, 32 * d]
         self.layers = nn.ModuleList(nn.Conv2d(a, b, (5, 1), (3, 1), padding=(2, 0)) for a, b in zip(widths, widths[1:]))
         self.layers.append(nn.Conv2d(widths[-1], widths[-1], (5, 1), 1, padding=(2, 0)))
-        self.out = nn.Conv2d(widths[-1], 1, (3, 1), 1, padding=(1, 0))
+        self.width = widths[-1]  # of the map the output layer reads, before any minibatch-std channel
+        self.out = nn.Conv2d(widths[-1] + bool(mbstd), 1, (3, 1), 1, padding=(1, 0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         b, c, length = x.shape
         pad = -length % self.period
         if pad:  # reflect needs pad < length: fine for the periods (<= 11) against any clip worth judging
             x = F.pad(x, (0, pad), mode="reflect")
-        return _run(self.layers, self.out, x.view(b, c, -1, self.period))  # (B, C, L / p, p)
+        return _run(self.layers, self.out, x.view(b, c, -1, self.period), self.mbstd)  # (B, C, L / p, p)
 
 
 class ScaleHead(nn.Module):
     """One scale of the MSD: 1-D convolutions, the middle ones strided by 4 and grouped (kernel 41, MelGAN's
     groups of 4 input channels). Widths d, 4d, 16d, 32d, 32d (MelGAN: d = 16, up to 1024)."""
 
-    def __init__(self, channels: int, d: int):
+    def __init__(self, channels: int, d: int, mbstd: int = 0):
         super().__init__()
+        self.mbstd = mbstd
         widths = [d, 4 * d, 16 * d, 32 * d]
         self.layers = nn.ModuleList([nn.Conv1d(channels, d, 15, 1, padding=7)])
         for a, b in zip(widths, widths[1:]):
             self.layers.append(nn.Conv1d(a, b, 41, 4, padding=20, groups=max(1, a // 4)))
         self.layers.append(nn.Conv1d(widths[-1], widths[-1], 5, 1, padding=2))
-        self.out = nn.Conv1d(widths[-1], 1, 3, 1, padding=1)
+        self.width = widths[-1]
+        self.out = nn.Conv1d(widths[-1] + bool(mbstd), 1, 3, 1, padding=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return _run(self.layers, self.out, x)
+        return _run(self.layers, self.out, x, self.mbstd)
 
 
 class ResolutionHead(nn.Module):
@@ -74,36 +79,37 @@ class ResolutionHead(nn.Module):
     Striding frequency rather than time (UnivNet) keeps every frame of a short clip, whose widest window has only
     a few, and quarters the work of the later layers."""
 
-    def __init__(self, n_fft: int, channels: int, d: int):
+    def __init__(self, n_fft: int, channels: int, d: int, mbstd: int = 0):
         super().__init__()
-        self.n_fft, self.hop = n_fft, n_fft // 4
+        self.n_fft, self.hop, self.mbstd = n_fft, n_fft // 4, mbstd
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.layers = nn.ModuleList([nn.Conv2d(channels, d, (3, 9), padding=(1, 4))])
         self.layers.extend(nn.Conv2d(d, d, (3, 9), (1, 2), padding=(1, 4)) for _ in range(3))
         self.layers.append(nn.Conv2d(d, d, (3, 3), padding=(1, 1)))
-        self.out = nn.Conv2d(d, 1, (3, 3), padding=(1, 1))
+        self.width = d
+        self.out = nn.Conv2d(d + bool(mbstd), 1, (3, 3), padding=(1, 1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         b, c, length = x.shape
         spec = torch.stft(x.reshape(b * c, length).float(), self.n_fft, self.hop, window=self.window, center=True,
                           return_complex=True)  # (B C, F, T); STFTs run in float32 under autocast too
         mag = torch.log1p(spec.abs()).view(b, c, *spec.shape[1:]).transpose(2, 3)  # (B, C, T, F)
-        return _run(self.layers, self.out, mag.to(x.dtype))
+        return _run(self.layers, self.out, mag.to(x.dtype), self.mbstd)
 
 
 class MultiPeriod(nn.Module):
-    def __init__(self, channels: int, d: int, periods: tuple[int, ...] = (2, 3, 5, 7, 11)):
+    def __init__(self, channels: int, d: int, periods: tuple[int, ...] = (2, 3, 5, 7, 11), mbstd: int = 0):
         super().__init__()
-        self.heads = nn.ModuleList(PeriodHead(p, channels, d) for p in periods)
+        self.heads = nn.ModuleList(PeriodHead(p, channels, d, mbstd) for p in periods)
 
     def forward(self, x: torch.Tensor) -> Judgement:
         return _judge(self.heads, [x] * len(self.heads))
 
 
 class MultiScale(nn.Module):
-    def __init__(self, channels: int, d: int, scales: int = 3):
+    def __init__(self, channels: int, d: int, scales: int = 3, mbstd: int = 0):
         super().__init__()
-        self.heads = nn.ModuleList(ScaleHead(channels, d) for _ in range(scales))
+        self.heads = nn.ModuleList(ScaleHead(channels, d, mbstd) for _ in range(scales))
 
     def forward(self, x: torch.Tensor) -> Judgement:
         inputs = [x]
@@ -113,9 +119,9 @@ class MultiScale(nn.Module):
 
 
 class MultiResolution(nn.Module):
-    def __init__(self, channels: int, d: int, ffts: tuple[int, ...]):
+    def __init__(self, channels: int, d: int, ffts: tuple[int, ...], mbstd: int = 0):
         super().__init__()
-        self.heads = nn.ModuleList(ResolutionHead(n, channels, d) for n in ffts)
+        self.heads = nn.ModuleList(ResolutionHead(n, channels, d, mbstd) for n in ffts)
 
     def forward(self, x: torch.Tensor) -> Judgement:
         return _judge(self.heads, [x] * len(self.heads))

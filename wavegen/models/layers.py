@@ -125,15 +125,15 @@ class UpConv(nn.Module):
 
 def minibatch_stddev(x: torch.Tensor, group: int) -> torch.Tensor:
     """StyleGAN's minibatch standard deviation: the std of each feature over a group of `group` examples,
-    averaged into one number per group and appended as a constant channel, (B, C, L) -> (B, C + 1, L). It lets
+    averaged into one number per group and appended as a constant channel, (B, C, ...) -> (B, C + 1, ...). It lets
     D see a batch's variety, which no single example shows. A batch that does not divide into groups is one group."""
-    b, c, length = x.shape
+    b, c, *rest = x.shape
     g = min(group, b)
     if b % g:
         g = b
-    y = x.float().reshape(g, b // g, c, length)  # group members are examples b // g apart
+    y = x.float().reshape(g, b // g, c, -1)  # group members are examples b // g apart
     std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2))  # (B / g,)
-    feat = std.repeat(g)[:, None, None].expand(b, 1, length).to(x.dtype)  # (B, 1, L)
+    feat = std.repeat(g).view(b, 1, *[1] * len(rest)).expand(b, 1, *rest).to(x.dtype)  # (B, 1, ...)
     return torch.cat([x, feat], 1)
 
 
