@@ -41,6 +41,12 @@ ABLATIONS = {
     "audio without feature matching": ("audio", {"feature_matching": 0}),
     "audio without noise inputs": ("audio", {"g_noise": "none"}),
 }
+VARIANTS = {  # changes tried against the audio preset's collapse onto one class
+    "audio with hinge": ("audio", {"loss": "hinge"}),
+    "audio with 3 D steps": ("audio", {"d_steps": 3}),
+    "audio with minibatch std": ("audio", {"d_mbstd": 4}),
+    "audio with minibatch std and hinge": ("audio", {"d_mbstd": 4, "loss": "hinge"}),
+}
 METRICS = ["cls_fd", "is", "coverage", "frechet"]
 
 
@@ -108,7 +114,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=20.0, help="wall time each contender trains")
     ap.add_argument("--sample-rate", type=int, default=8000)
     ap.add_argument("--length", type=int, default=8192)
-    ap.add_argument("--contenders", default="wavegan,audio", help=f"comma-separated, of {', '.join(CONTENDERS)}")
+    ap.add_argument("--contenders", default="wavegan,audio",
+                    help=f"comma-separated, of {', '.join([*CONTENDERS, *ABLATIONS, *VARIANTS])}")
     ap.add_argument("--ablate", action="store_true", help="also the audio preset without each of its pieces")
     ap.add_argument("--parallel", type=int, default=1, help="contenders trained at once, sharing the cores evenly")
     ap.add_argument("--n", type=int, default=256, help="samples scored per contender")
@@ -118,7 +125,11 @@ def main() -> None:
         return costs(a.length)
     if not a.data:
         ap.error("--data is needed (or --costs)")
-    runs = {k: CONTENDERS[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
+    known = CONTENDERS | ABLATIONS | VARIANTS
+    unknown = [k for k in a.contenders.split(",") if k not in known]
+    if unknown:
+        ap.error(f"unknown contender {unknown[0]!r} (known: {', '.join(known)})")
+    runs = {k: known[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
     root = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True)
     shape = {"length": a.length, "sample_rate": a.sample_rate}
