@@ -262,8 +262,10 @@ def test_report_without_optional_files_on_audio_data(run, tmp_path):
     assert "No eval.json" in text and "No analysis.json" in text and "spectrograms at batch 30" in text
     result, requests = open_in_chromium(page, tmp_path)
     assert "Spectrograms of the first 4 samples" in result["text"]
-    # progress + sample figure and spectrogram figure for each of 0, 10, 20, 30
-    assert_renders(result, requests, page, n_images=1 + 2 * 4, n_audio=4 * 4)
+    assert "Samples beside real examples" in result["text"]
+    # progress + sample figure and spectrogram figure for each of 0, 10, 20, 30, and the last samples beside real
+    # examples: one figure, 4 samples and 4 real clips to play
+    assert_renders(result, requests, page, n_images=1 + 2 * 4 + 1, n_audio=4 * 4 + 2 * 4)
 
 
 def test_report_of_a_run_with_no_batches_yet(gauss_data, tmp_path):

@@ -380,7 +380,7 @@ def _real_examples(cfg, classes: list[str], per_group: int) -> dict[str, np.ndar
         examples = open_examples(cfg)
     except (WavegenError, OSError) as e:
         return f"the data ({cfg.data}) cannot be read now ({e})"
-    order = np.random.default_rng(0).permutation(len(examples))
+    order = np.random.default_rng(0).permutation(examples.n)
     labels = getattr(examples, "labels", None)
     if not classes or labels is None:
         return {"all": examples.get(order[:per_group]).numpy()}
@@ -393,7 +393,7 @@ def _real_examples(cfg, classes: list[str], per_group: int) -> dict[str, np.ndar
 
 
 def _players(clips: np.ndarray, sample_rate: int, label: str) -> str:
-    tags = [f'<span>{_esc(label)} {i + 1}</span><audio controls preload="none" '
+    tags = [f'<span>{_esc(label)} {i + 1}</span><audio controls preload="auto" '
             f'src="{_data_uri("audio/wav", _wav(clip, sample_rate))}" title="{_esc(label)} {i + 1}"></audio>'
             for i, clip in enumerate(clips)]
     return '<div class="clips">' + "".join(tags) + "</div>"
