@@ -214,7 +214,9 @@ PRESETS: dict[str, dict] = {
     # and spectrograms (mrd) as D, with feature matching and least squares, HiFi-GAN's Adam; WaveGAN's G at the width
     # that trains on a CPU, upsampling by nearest neighbour (no checkerboard) with noise inputs. On 2 CPU cores it
     # learned more in equal time than the inverse-STFT G, whose early steps settled on one spectrum for every z.
-    "audio": {"arch": "wavegan", "upsample": "nearest", "g_noise": "all", "d_arch": "mpd,msd,mrd", "loss": "lsgan",
+    # Each head sees its batch's variety (minibatch std): without it the ensemble collapsed onto one class.
+    "audio": {"arch": "wavegan", "upsample": "nearest", "g_noise": "all", "d_arch": "mpd,msd,mrd", "d_mbstd": 4,
+              "loss": "lsgan",
               "feature_matching": 2.0, "length": 16384, "sample_rate": 16000, "normalise": "peak", "ngf": 16,
               "ndf": 4, "dropout_g": 0.0, "dropout_d": 0.0, "g_batchnorm": False, "d_batchnorm": False, "lr_g": 2e-4,
               "lr_d": 2e-4, "beta1": 0.8, "beta2": 0.99, "batch_size": 16},
