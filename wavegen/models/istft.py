@@ -5,8 +5,8 @@ a log-magnitude and a phase for each of the n_fft / 2 + 1 bins -> torch.istft ->
 predicted frame by frame (Vocos) or, by default, as an instantaneous frequency (GANSynth, Engel et al. 2019): each
 frame's advance over the last, from the bin's own (2 pi k hop / n_fft, where an output of 0 lands), summed over
 frames. A steady tone is then one constant output instead of a pattern the network must draw frame by frame, and
-overlapping frames add up instead of cancelling. No layer upsamples, so
-there are no checkerboard artefacts, and it runs hop times fewer positions than a G that draws every sample.
+overlapping frames add up instead of cancelling. No layer upsamples, so there are no checkerboard artefacts, and it
+runs hop times fewer positions than a G that draws every sample.
 """
 from __future__ import annotations
 
