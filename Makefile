@@ -23,7 +23,7 @@ test-deps:
 test: install test-deps
 	$(PY) -m pytest
 
-# The edit loop: every test but the slow end-to-end ones (marked in tests/conftest.py), no Chromium needed.
+# The edit loop: every test but the slow end-to-end ones (marked in tests/conftest.py), no Chromium or espeak-ng needed.
 test-fast: install
 	$(PY) -m pytest -m "not slow"
 

@@ -12,8 +12,10 @@ from wavegen.config import make_config
 from wavegen.data import GaussianSpec, make_gaussian
 
 # `make test-fast` leaves these out: end-to-end runs in several processes, crash and kill tests, the report in
-# Chromium. Everything else (each a second or two at most) stays in the edit loop.
-SLOW_FILES = {"test_fuzz.py", "test_crash.py", "test_distributed.py", "test_sweep.py", "test_report.py", "test_audio_train.py"}
+# Chromium, the spoken words of espeak-ng (the two outside tools `make test` installs). Everything else (each a
+# second or two at most) stays in the edit loop.
+SLOW_FILES = {"test_fuzz.py", "test_crash.py", "test_distributed.py", "test_sweep.py", "test_report.py", "test_audio_train.py",
+              "test_words.py"}
 SLOW_TESTS = {"test_plot_generate_summary_end_to_end", "test_eval_cli_scores_against_real_vs_real",
               "test_plot_marks_and_layers_figure", "test_sigterm_checkpoints_and_resumes",
               "test_generate_best_samples_best_pt", "test_gpu_check_runs_without_a_gpu"}
