@@ -46,6 +46,8 @@ VARIANTS = {  # changes tried against the audio preset's collapse onto one class
     "audio with 3 D steps": ("audio", {"d_steps": 3, "d_mbstd": 0}),
     "audio without minibatch std": ("audio", {"d_mbstd": 0}),
     "audio with hinge and minibatch std": ("audio", {"loss": "hinge"}),
+    "audio with transposed convolutions": ("audio", {"upsample": "transpose"}),
+    "audio with the istft G": ("audio", {"arch": "istft", "ngf": 128}),
 }
 METRICS = ["cls_fd", "is", "coverage", "frechet"]
 
