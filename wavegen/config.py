@@ -212,9 +212,10 @@ PRESETS: dict[str, dict] = {
                 "beta1": 0.5, "beta2": 0.9, "batch_size": 64},
     # What made GAN audio good after WaveGAN (docs/audio.md, "The audio preset"): HiFi-GAN's periods, MelGAN's scales
     # and spectrograms (mrd) as D, with feature matching and least squares, HiFi-GAN's Adam; WaveGAN's G at the width
-    # that trains on a CPU, upsampling by nearest neighbour (no checkerboard) with noise inputs. On 2 CPU cores it
-    # learned more in equal time than the inverse-STFT G, whose early steps settled on one spectrum for every z.
+    # that trains on a CPU, upsampling by nearest neighbour (no checkerboard) with noise inputs: of the three Gs tried
+    # on 2 CPU cores (this, transposed convolutions, the inverse-STFT G), about as good and closest in spectrum.
     # Each head sees its batch's variety (minibatch std): without it the ensemble collapsed onto one class.
+    # It does not beat the wavegan preset yet (docs/audio.md, "The audio preset against WaveGAN").
     "audio": {"arch": "wavegan", "upsample": "nearest", "g_noise": "all", "d_arch": "mpd,msd,mrd", "d_mbstd": 4,
               "loss": "lsgan",
               "feature_matching": 2.0, "length": 16384, "sample_rate": 16000, "normalise": "peak", "ngf": 16,
