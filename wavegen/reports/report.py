@@ -39,7 +39,7 @@ import numpy as np
 import soundfile as sf
 
 from ..runfolder import RunLog, atomic_write, read_eval, read_json_object, read_log, require_run
-from ..config import load_config
+from ..config import Config, load_config
 from ..errors import WavegenError
 from .plot import POST_STEPS, choose_steps, load_preview, plot_progress, plot_samples, preview_steps
 
@@ -359,12 +359,7 @@ def _samples(run: Path, data: dict, analysis: dict | None) -> str:
             e = close[0][step]
             right.append(f'<p class="note">shape {e["shape"]:.3f}, offset {e["offset"]:+.3f}, RMSE / noise {e["rmse"]:.2f}</p>')
         if sample_rate:
-            clips = []
-            for i, clip in enumerate(previews[step][:AUDIO_PER_STEP]):
-                uri = _data_uri("audio/wav", _wav(clip, int(sample_rate)))
-                clips.append(f'<span>sample {i + 1}</span><audio controls preload="auto" src="{uri}" '
-                             f'title="batch {step}, sample {i + 1}"></audio>')
-            right.append('<div class="clips">' + "".join(clips) + "</div>")
+            right.append(_players(previews[step][:AUDIO_PER_STEP], int(sample_rate), "sample", f"batch {step}, "))
         if step in specs:
             right.append(_img(specs[step], f"spectrograms at batch {step}"))
         out.append(f'<h3>{title}</h3><div class="milestone"><div>{left}</div><div>{"".join(right)}</div></div>')
@@ -392,14 +387,15 @@ def _real_examples(cfg, classes: list[str], per_group: int) -> dict[str, np.ndar
     return out
 
 
-def _players(clips: np.ndarray, sample_rate: int, label: str) -> str:
+def _players(clips: np.ndarray, sample_rate: int, label: str, title: str = "") -> str:
+    """An audio player per clip (n, C, L), each named `label i` (its tooltip prefixed by `title`)."""
     tags = [f'<span>{_esc(label)} {i + 1}</span><audio controls preload="auto" '
-            f'src="{_data_uri("audio/wav", _wav(clip, sample_rate))}" title="{_esc(label)} {i + 1}"></audio>'
-            for i, clip in enumerate(clips)]
+            f'src="{_data_uri("audio/wav", _wav(clip, sample_rate))}" title="{_esc(title)}{_esc(label)} {i + 1}">'
+            '</audio>' for i, clip in enumerate(clips)]
     return '<div class="clips">' + "".join(tags) + "</div>"
 
 
-def _beside_real(run: Path, data: dict) -> str:
+def _beside_real(run: Path, cfg: Config, data: dict) -> str:
     """The last preview beside real examples: spectrograms on one colour scale and players, per class where the
     run is conditional (preview i is class i mod K) and for the whole set otherwise."""
     out = ["<h2>Samples beside real examples</h2>"]
@@ -409,7 +405,6 @@ def _beside_real(run: Path, data: dict) -> str:
         why = "no previews yet" if not steps else "no sample rate known" if not sample_rate else \
             "the data is the synthetic Gaussian curve, compared with its ideal curve above"
         return out[0] + f'<p class="note">Left out: {_esc(why)}.</p>'
-    cfg = load_config(run / "config.json")
     classes = list(data.get("classes") or [])
     conditional = bool(cfg.conditional and classes)
     per_group = BESIDE_PER_CLASS if conditional else SPECTROGRAMS_PER_STEP
@@ -499,7 +494,8 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     than stats.jsonl or analysis.json). eval.json and analysis.json are optional; a folder without
     config.json, or a config/data/analysis/eval file that cannot be read, raises WavegenError."""
     run = require_run(run)
-    cfg = load_config(run / "config.json").to_dict()
+    config = load_config(run / "config.json")
+    cfg = config.to_dict()
     data = read_json_object(run / "data.json", "the data description") if (run / "data.json").exists() else {}
     analysis = read_analysis(run)
     evaluation = read_eval(run)
@@ -517,7 +513,7 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     body = [_header(run.resolve(), cfg, data, log, analysis),
             _progress(run, log, analysis),
             _samples(run, data, analysis),
-            _beside_real(run, data),
+            _beside_real(run, config, data),
             _metrics(run, evaluation),
             _settings(cfg, data)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
