@@ -48,6 +48,16 @@ VARIANTS = {  # changes tried against the audio preset's collapse onto one class
     "audio with hinge and minibatch std": ("audio", {"loss": "hinge"}),
     "audio with transposed convolutions": ("audio", {"upsample": "transpose"}),
     "audio with the istft G": ("audio", {"arch": "istft", "ngf": 128}),
+    "audio with wgan-gp": ("audio", {"loss": "wgan-gp", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.5, "beta2": 0.9}),
+    "audio with r1": ("audio", {"loss": "nonsat", "r1_gamma": 1.0}),
+    "wavegan with ema": ("wavegan", {**CONTENDERS["wavegan"][1], "ema": 0.999}),
+    "wavegan with hinge and sn": ("wavegan", {**CONTENDERS["wavegan"][1], "loss": "hinge", "spectral_norm": True,
+                                              "d_steps": 1, "lr_d": 4e-4, "beta1": 0.0}),
+    "wavegan with 2 D steps at 2e-4": ("wavegan", {**CONTENDERS["wavegan"][1], "d_steps": 2, "lr_g": 2e-4,
+                                                   "lr_d": 2e-4}),
+    "audio with hinge and sn": ("audio", {"loss": "hinge", "spectral_norm": True, "lr_g": 1e-4, "lr_d": 4e-4,
+                                          "beta1": 0.0, "beta2": 0.9}),
+    "wavegan with mpd and msd": ("wavegan", {**CONTENDERS["wavegan"][1], "d_arch": "wavegan,mpd,msd", "ndf": 4}),
 }
 METRICS = ["cls_fd", "is", "coverage", "frechet"]
 

@@ -165,16 +165,40 @@ def audio_config(data, out, **kw):
     return make_config("dcgan", data=str(data), out=str(out), **{**base, **kw})
 
 
-@pytest.mark.parametrize("loss", ["lsgan", "hinge", "nonsat"])
-def test_an_ensemble_trains_and_logs_each_sub_discriminator(sounds, tmp_path, loss):
+@pytest.mark.parametrize("loss,extra", [("lsgan", {}), ("hinge", {}), ("nonsat", {"r1_gamma": 1.0}),
+                                        ("wgan-gp", {"d_mbstd": 4})])
+def test_an_ensemble_trains_and_logs_each_sub_discriminator(sounds, tmp_path, loss, extra):
     from wavegen import read_stats, train
 
-    run = train(audio_config(sounds, tmp_path / "r", loss=loss, batches=3))
+    run = train(audio_config(sounds, tmp_path / "r", loss=loss, batches=3, **extra))
     rows = [r for r in read_stats(run) if "loss/G" in r]
     assert [r["step"] for r in rows] == [1, 2, 3]
     for r in rows:
         parts = [r["loss/D/mpd"], r["loss/D/msd"], r["loss/D/mrd"]]
         assert r["loss/D"] == pytest.approx(sum(parts), rel=1e-5) and r["loss/G/fm"] > 0
+
+
+def test_a_penalty_on_an_ensemble_bounds_the_sum_of_its_heads():
+    """The critic a gradient penalty measures is the ensemble's per-example sum of mean head logits."""
+    from wavegen.training.losses import per_example
+    from wavegen.training.regularisers import gradient_penalty, r1_penalty
+
+    class TwoHeads(torch.nn.Module):  # heads w1.x and w2.x repeated over 3 patches: critic (w1 + w2).x
+        def __init__(self):
+            super().__init__()
+            self.w1, self.w2 = torch.nn.Parameter(torch.randn(8)), torch.nn.Parameter(torch.randn(8))
+
+        def forward(self, x):
+            flat = x.flatten(1)
+            return {"a": ([(flat @ self.w1)[:, None].expand(-1, 3)], [[]]), "b": ([(flat @ self.w2)[:, None]], [[]])}
+
+    D, real, fake = TwoHeads(), torch.randn(5, 1, 8), torch.randn(5, 1, 8)
+    w = (D.w1 + D.w2).detach()
+    assert torch.allclose(per_example(D(real)), real.flatten(1) @ w, atol=1e-5)
+    assert torch.allclose(gradient_penalty(D, real, fake), (w.norm() - 1) ** 2, atol=1e-5)
+    assert torch.allclose(r1_penalty(D, real), w.pow(2).sum(), atol=1e-5)
+    gradient_penalty(D, real, fake).backward()
+    assert D.w1.grad.abs().sum() > 0 and D.w2.grad.abs().sum() > 0
 
 
 def test_an_ensemble_run_resumes_bit_for_bit(sounds, tmp_path):
@@ -192,7 +216,7 @@ def test_an_ensemble_run_resumes_bit_for_bit(sounds, tmp_path):
 
 
 def test_impossible_ensembles_are_one_line_errors(sounds, tmp_path):
-    for kw, msg in [(dict(d_arch="mpd,xyz"), "unknown d_arch 'xyz'"), (dict(loss="bce"), "trains with loss"),
+    for kw, msg in [(dict(d_arch="mpd,xyz"), "unknown d_arch 'xyz'"), (dict(loss="bce"), "soft labels"),
                     (dict(d_arch="", feature_matching=1.0), "feature_matching needs an ensemble"),
                     (dict(d_arch="mpd,mpd"), "twice"), (dict(n_fft=4096), "n_fft")]:
         with pytest.raises(WavegenError, match=msg):

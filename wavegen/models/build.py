@@ -14,7 +14,6 @@ from .layers import dcgan_init, use_int32_dropout
 from .wavegan import WaveGANDiscriminator, WaveGANGenerator, wavegan_strides
 
 SUB_DISCRIMINATORS = ("mpd", "msd", "mrd", "dcgan", "wavegan")
-ENSEMBLE_LOSSES = ("nonsat", "lsgan", "hinge")
 MIN_MRD_LENGTH = 64  # the smallest window (16) times four: at least five frames to judge
 ISTFT_BLOCKS = 4  # ConvNeXt blocks of the istft G when --layers is 0 (Vocos uses 8 at width 512)
 MRD_WIDTH = 4  # MRD channels per --ndf: one width through its layers, where MPD and MSD grow to 32x (UnivNet, DAC: 32)
@@ -28,11 +27,11 @@ def d_names(cfg) -> list[str]:
             raise WavegenError(f"unknown d_arch {n!r} (known: {', '.join(SUB_DISCRIMINATORS)})")
     if len(set(names)) < len(names):
         raise WavegenError(f"d_arch names a sub-discriminator twice: {cfg.d_arch!r}")
-    if names and cfg.loss not in ENSEMBLE_LOSSES:
-        raise WavegenError(f"an ensemble D (d_arch {cfg.d_arch!r}) trains with loss {', '.join(ENSEMBLE_LOSSES)}, "
-                           f"not {cfg.loss!r}")
-    if names and (cfg.r1_gamma > 0 or cfg.d_batch == "joint"):
-        raise WavegenError("an ensemble D (d_arch) does not take r1_gamma or d_batch joint yet")
+    if names and cfg.loss == "bce":
+        raise WavegenError(f"an ensemble D (d_arch {cfg.d_arch!r}) does not take the post's soft labels (loss bce); "
+                           "use nonsat, lsgan, hinge or wgan-gp")
+    if names and cfg.d_batch == "joint":
+        raise WavegenError("an ensemble D (d_arch) does not take d_batch joint yet")
     if cfg.feature_matching > 0 and not names:
         raise WavegenError("feature_matching needs an ensemble D (d_arch), whose sub-discriminators return features")
     return names

@@ -49,6 +49,14 @@ def ensemble_g_loss(name: str, fake: dict) -> torch.Tensor:
     return sum(g_loss(name, f.float()) for logits, _ in fake.values() for f in logits)
 
 
+def per_example(judged) -> torch.Tensor:
+    """D's judgement of each example (B,): its logit, or for an ensemble the sum over heads of each head's mean
+    patch logit, the critic whose mean the ensemble's wgan-gp loss takes; gradient penalties differentiate this."""
+    if not isinstance(judged, dict):
+        return judged.float()
+    return sum(y.float().flatten(1).mean(1) for logits, _ in judged.values() for y in logits)
+
+
 def mean_logit(judged: dict) -> torch.Tensor:
     """The mean of every head's logits: the ensemble's `D/real` or `D/fake` statistic."""
     return torch.stack([y.float().mean() for logits, _ in judged.values() for y in logits]).mean()

@@ -10,11 +10,14 @@ import copy
 import torch
 from torch import nn
 
+from .losses import per_example
+
 
 def _input_grad_sq(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """|dD(x)/dx|^2 per example (B,), with a graph so that the penalty itself can be minimised."""
+    """|dD(x)/dx|^2 per example (B,), with a graph so that the penalty itself can be minimised. An ensemble's D(x)
+    is the sum of its heads (`losses.per_example`), so the penalty bounds the critic its loss uses."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(per_example(D(x)).sum(), x, create_graph=True)
     return grad.pow(2).flatten(1).sum(1)
 
 
