@@ -178,6 +178,18 @@ def test_an_ensemble_trains_and_logs_each_sub_discriminator(sounds, tmp_path, lo
         assert r["loss/D"] == pytest.approx(sum(parts), rel=1e-5) and r["loss/G/fm"] > 0
 
 
+def test_tensorboard_shows_each_sub_discriminator(sounds, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from wavegen import train
+
+    run = train(audio_config(sounds, tmp_path / "r", batches=2, tensorboard=True))
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    assert {"loss/D/mpd", "loss/D/msd", "loss/D/mrd", "loss/G/fm"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("loss/D/mrd")] == [1, 2]
+
+
 def test_a_penalty_on_an_ensemble_bounds_the_sum_of_its_heads():
     """The critic a gradient penalty measures is the ensemble's per-example sum of mean head logits."""
     from wavegen.training.losses import per_example

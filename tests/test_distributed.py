@@ -51,7 +51,11 @@ def base(data, out, **kw):
                    preview_every=2, ckpt_every=2), **kw}
 
 
-@pytest.mark.parametrize("extra", [{}, {"loss": "wgan-gp", "d_steps": 2, "r1_gamma": 1.0}])
+ENSEMBLE = {"d_arch": "mpd,msd,mrd", "ndf": 16, "loss": "lsgan", "feature_matching": 2.0, "d_mbstd": 2,
+            "g_noise": "all"}
+
+
+@pytest.mark.parametrize("extra", [{}, {"loss": "wgan-gp", "d_steps": 2, "r1_gamma": 1.0}, ENSEMBLE])
 def test_two_ranks_keep_identical_parameters(gauss_data, tmp_path, extra):
     r = torchrun(tmp_path, base(gauss_data, tmp_path / "run", batch_size=20, **extra), "--standalone", "--nproc_per_node", "2")
     assert r.returncode == 0, r.stderr[-2000:]

@@ -72,6 +72,20 @@ def test_rerun_of_a_finished_sweep_trains_nothing(finished, capsys):
     assert "| lr_g=0.0002 | 2 |" in capsys.readouterr().out
 
 
+def test_a_sweep_over_discriminator_ensembles(gauss_data, tmp_path):
+    """Sub-discriminators are one more grid axis: each run logs its own heads' losses."""
+    spec = write_spec(tmp_path / "grid.json", gauss_data, seeds=[0],
+                      base={**BASE, "batches": 4, "eval_every": 0, "ckpt_every": 4, "loss": "lsgan", "ndf": 16},
+                      grid={"d_arch": ["mpd", "msd,mrd"]})
+    out = run_sweep(spec, tmp_path / "out", jobs=2, threads=1)
+    runs = sorted((out / "runs").iterdir())
+    assert len(runs) == 2 and all((run / DONE).exists() for run in runs)
+    for run in runs:
+        heads = json.loads((run / "config.json").read_text())["d_arch"].split(",")
+        last = json.loads([line for line in (run / "stats.jsonl").read_text().splitlines() if "loss/G" in line][-1])
+        assert {k for k in last if k.startswith("loss/D/")} == {f"loss/D/{h}" for h in heads}
+
+
 def test_aggregate_and_table_cells():
     res = [{"metric": "frechet", "transition_batch": 800, "transition_s": 80.0, "best": 7.0, "best_batch": 1100,
             "final": 9.0, "divergence_batch": None, "batches_per_s": 10.0},

@@ -580,7 +580,8 @@ def plot_curves(out: Path, groups: list, path: Path | None = None, title: str | 
     ax_m.set_xlabel("batch")
     for ax in (ax_q, ax_m):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        if ax.get_legend_handles_labels()[0]:  # a sweep without scores draws no quality curves
+            ax.legend(fontsize=8, loc="upper right")
     fig.suptitle(title or f"sweep {out.name}: mean over seeds, shaded min to max")
     fig.tight_layout()
     path = path or out / "curves.png"
