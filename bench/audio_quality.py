@@ -1,8 +1,8 @@
-"""The `audio` preset against WaveGAN at equal CPU time, and the audio preset without each of its pieces.
+"""The `audio` preset against WaveGAN at equal CPU time, and each preset without each of its pieces.
 
     python bench/audio_quality.py --data data/sounds [--minutes 20] [--sample-rate 8000] [--length 8192]
-                                  [--contenders wavegan,audio] [--ablate] [--parallel 1] [--n 256]
-                                  [--out bench/.audio_quality]
+                                  [--contenders wavegan,audio] [--ablate] [--ablate-ensemble] [--parallel 1]
+                                  [--n 256] [--out bench/.audio_quality]
     python bench/audio_quality.py --costs [--length 8192]     # parameters and seconds of each piece
 
 Each contender trains from scratch on the same data for the same wall time (`wavegen train` in a fresh process,
@@ -10,8 +10,10 @@ stopped with SIGINT, which checkpoints): one after another, or `--parallel N` at
 shared out evenly (OMP_NUM_THREADS), so that the contenders of one round see the same machine. Then its newest
 checkpoint is scored by `wavegen eval`'s code (`evaluate_run`) on --n samples: the judge's `cls_fd`, `is` and
 `coverage` where the data has classes (fitted once before any run starts, docs/judge.md), and the spectral
-`frechet`, each beside its real-vs-real value. `--ablate` adds the audio preset without each of MPD, MSD, MRD,
-feature matching and noise inputs. WaveGAN runs at d 16, batch 16: the width that trains on a CPU (docs/audio.md).
+`frechet`, each beside its real-vs-real value. `--ablate` adds the audio preset without each of its changes to
+WaveGAN's recipe, `--ablate-ensemble` the ensemble preset without each of MPD, MSD, MRD, feature matching and noise
+inputs. WaveGAN runs at d 16, batch 16: the width that trains on a CPU (docs/audio.md). Contender names are
+comma-separated on the command line, so none has a comma.
 """
 from __future__ import annotations
 
@@ -30,34 +32,46 @@ from wavegen.evaluation import judge
 from wavegen.evaluation.scoring import evaluate_run
 from wavegen.runfolder import read_stats
 
+WAVEGAN_ON_A_CPU = {"ngf": 16, "ndf": 16, "batch_size": 16}  # the width and batch that train on a CPU (audio.md)
 CONTENDERS = {  # name: (preset, overrides)
-    "wavegan": ("wavegan", {"ngf": 16, "ndf": 16, "batch_size": 16}),
+    "wavegan": ("wavegan", WAVEGAN_ON_A_CPU),
     "audio": ("audio", {}),
+    "ensemble": ("ensemble", {}),
 }
-ABLATIONS = {
-    "audio without mpd": ("audio", {"d_arch": "msd,mrd"}),
-    "audio without msd": ("audio", {"d_arch": "mpd,mrd"}),
-    "audio without mrd": ("audio", {"d_arch": "mpd,msd"}),
-    "audio without feature matching": ("audio", {"feature_matching": 0}),
-    "audio without noise inputs": ("audio", {"g_noise": "none"}),
+ABLATIONS = {  # the audio preset without each of its changes to WaveGAN's recipe
+    "audio without ema": ("audio", {"ema": 0.0}),
+    "audio with 1 D step": ("audio", {"ema": 0.0, "d_steps": 1}),
+    "audio at the paper's 5 D steps and 1e-4": ("audio", {"d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4}),
 }
-VARIANTS = {  # changes tried against the audio preset's collapse onto one class
-    "audio with hinge": ("audio", {"loss": "hinge", "d_mbstd": 0}),
-    "audio with 3 D steps": ("audio", {"d_steps": 3, "d_mbstd": 0}),
-    "audio without minibatch std": ("audio", {"d_mbstd": 0}),
-    "audio with hinge and minibatch std": ("audio", {"loss": "hinge"}),
-    "audio with transposed convolutions": ("audio", {"upsample": "transpose"}),
-    "audio with the istft G": ("audio", {"arch": "istft", "ngf": 128}),
-    "audio with wgan-gp": ("audio", {"loss": "wgan-gp", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.5, "beta2": 0.9}),
-    "audio with r1": ("audio", {"loss": "nonsat", "r1_gamma": 1.0}),
-    "wavegan with ema": ("wavegan", {**CONTENDERS["wavegan"][1], "ema": 0.999}),
-    "wavegan with hinge and sn": ("wavegan", {**CONTENDERS["wavegan"][1], "loss": "hinge", "spectral_norm": True,
+ENSEMBLE_ABLATIONS = {
+    "ensemble without mpd": ("ensemble", {"d_arch": "msd,mrd"}),
+    "ensemble without msd": ("ensemble", {"d_arch": "mpd,mrd"}),
+    "ensemble without mrd": ("ensemble", {"d_arch": "mpd,msd"}),
+    "ensemble without feature matching": ("ensemble", {"feature_matching": 0}),
+    "ensemble without noise inputs": ("ensemble", {"g_noise": "none"}),
+}
+VARIANTS = {  # what else was tried (docs/audio.md)
+    "audio at 4e-4": ("audio", {"lr_g": 4e-4, "lr_d": 4e-4}),
+    "audio at 4e-4 without ema": ("audio", {"lr_g": 4e-4, "lr_d": 4e-4, "ema": 0.0}),
+    "audio with nearest upsampling without ema": ("audio", {"upsample": "nearest", "ema": 0.0}),
+    "audio with noise inputs without ema": ("audio", {"g_noise": "all", "ema": 0.0}),
+    "audio with d 32 in G": ("audio", {"ngf": 32}),
+    "audio with batch 32": ("audio", {"batch_size": 32}),
+    "wavegan with ema": ("wavegan", {**WAVEGAN_ON_A_CPU, "ema": 0.999}),
+    "wavegan with hinge and sn": ("wavegan", {**WAVEGAN_ON_A_CPU, "loss": "hinge", "spectral_norm": True,
                                               "d_steps": 1, "lr_d": 4e-4, "beta1": 0.0}),
-    "wavegan with 2 D steps at 2e-4": ("wavegan", {**CONTENDERS["wavegan"][1], "d_steps": 2, "lr_g": 2e-4,
-                                                   "lr_d": 2e-4}),
-    "audio with hinge and sn": ("audio", {"loss": "hinge", "spectral_norm": True, "lr_g": 1e-4, "lr_d": 4e-4,
-                                          "beta1": 0.0, "beta2": 0.9}),
-    "wavegan with mpd and msd": ("wavegan", {**CONTENDERS["wavegan"][1], "d_arch": "wavegan,mpd,msd", "ndf": 4}),
+    "wavegan with mpd and msd": ("wavegan", {**WAVEGAN_ON_A_CPU, "d_arch": "wavegan,mpd,msd", "ndf": 4}),
+    "ensemble with hinge": ("ensemble", {"loss": "hinge", "d_mbstd": 0}),
+    "ensemble with 3 D steps": ("ensemble", {"d_steps": 3, "d_mbstd": 0}),
+    "ensemble without minibatch std": ("ensemble", {"d_mbstd": 0}),
+    "ensemble with hinge and minibatch std": ("ensemble", {"loss": "hinge"}),
+    "ensemble with transposed convolutions": ("ensemble", {"upsample": "transpose"}),
+    "ensemble with the istft G": ("ensemble", {"arch": "istft", "ngf": 128}),
+    "ensemble with wgan-gp": ("ensemble", {"loss": "wgan-gp", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.5,
+                                           "beta2": 0.9}),
+    "ensemble with r1": ("ensemble", {"loss": "nonsat", "r1_gamma": 1.0}),
+    "ensemble with hinge and sn": ("ensemble", {"loss": "hinge", "spectral_norm": True, "lr_g": 1e-4, "lr_d": 4e-4,
+                                                "beta1": 0.0, "beta2": 0.9}),
 }
 METRICS = ["cls_fd", "is", "coverage", "frechet"]
 
@@ -89,12 +103,12 @@ def costs(length: int, batch: int = 16, rounds: int = 3) -> None:
     """Parameters and seconds of one forward and backward pass of each piece on a batch, float32 and bf16 autocast."""
     from wavegen.models.build import build_models
 
-    pieces = {"audio G (wavegan, d 16, nearest, noise)": ("audio", {}, "G"),
-              "istft G (width 128, 4 blocks)": ("audio", {"arch": "istft", "ngf": 128}, "G")}
+    pieces = {"ensemble's G (wavegan, d 16, nearest, noise)": ("ensemble", {}, "G"),
+              "istft G (width 128, 4 blocks)": ("ensemble", {"arch": "istft", "ngf": 128}, "G")}
     for sub in ("mpd", "msd", "mrd"):
-        pieces[f"{sub}, d 4 (the preset's)"] = ("audio", {"d_arch": sub}, "D")
-    pieces["WaveGAN G, d 16"] = ("wavegan", CONTENDERS["wavegan"][1], "G")
-    pieces["WaveGAN D, d 16"] = ("wavegan", CONTENDERS["wavegan"][1], "D")
+        pieces[f"{sub}, d 4 (the ensemble preset's)"] = ("ensemble", {"d_arch": sub}, "D")
+    pieces["WaveGAN G, d 16 (the audio preset's)"] = ("audio", {}, "G")
+    pieces["WaveGAN D, d 16 (the audio preset's)"] = ("audio", {}, "D")
     print(f"| piece | parameters | float32 s | bf16 s |  (batch {batch} x {length}, {torch.get_num_threads()} threads)")
     print("|---|---:|---:|---:|")
     for name, (preset, overrides, part) in pieces.items():
@@ -127,8 +141,10 @@ def main() -> None:
     ap.add_argument("--sample-rate", type=int, default=8000)
     ap.add_argument("--length", type=int, default=8192)
     ap.add_argument("--contenders", default="wavegan,audio",
-                    help=f"comma-separated, of {', '.join([*CONTENDERS, *ABLATIONS, *VARIANTS])}")
-    ap.add_argument("--ablate", action="store_true", help="also the audio preset without each of its pieces")
+                    help=f"comma-separated, of {', '.join([*CONTENDERS, *ABLATIONS, *ENSEMBLE_ABLATIONS, *VARIANTS])}")
+    ap.add_argument("--ablate", action="store_true", help="also the audio preset without each of its changes")
+    ap.add_argument("--ablate-ensemble", action="store_true",
+                    help="also the ensemble preset without each of its pieces")
     ap.add_argument("--parallel", type=int, default=1, help="contenders trained at once, sharing the cores evenly")
     ap.add_argument("--threads", type=int, default=0, help="threads of each run (default: the cores / --parallel)")
     ap.add_argument("--n", type=int, default=256, help="samples scored per contender")
@@ -138,11 +154,13 @@ def main() -> None:
         return costs(a.length)
     if not a.data:
         ap.error("--data is needed (or --costs)")
-    known = CONTENDERS | ABLATIONS | VARIANTS
+    known = CONTENDERS | ABLATIONS | ENSEMBLE_ABLATIONS | VARIANTS
+    assert not any("," in k for k in known), "contender names are comma-separated on the command line"
     unknown = [k for k in a.contenders.split(",") if k not in known]
     if unknown:
         ap.error(f"unknown contender {unknown[0]!r} (known: {', '.join(known)})")
-    runs = {k: known[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
+    runs = ({k: known[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
+            | (ENSEMBLE_ABLATIONS if a.ablate_ensemble else {}))
     root = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True)
     shape = {"length": a.length, "sample_rate": a.sample_rate}

@@ -29,7 +29,9 @@ ROWS = [  # (preset, length, width overrides, batch size)
     ("wavegan", 65536, {"ngf": 8, "ndf": 8}, 4),
     ("audio", 16384, {}, 16),
     ("audio", 8192, {}, 16),
-    ("audio", 8192, {"arch": "istft", "ngf": 128}, 16),
+    ("ensemble", 16384, {}, 16),
+    ("ensemble", 8192, {}, 16),
+    ("ensemble", 8192, {"arch": "istft", "ngf": 128}, 16),
 ]
 
 

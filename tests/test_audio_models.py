@@ -125,9 +125,9 @@ def test_istft_instantaneous_frequency_makes_a_steady_tone_of_a_constant_output(
 def test_istft_runs_from_before_if_load_with_the_angle_they_trained_with():
     from wavegen.config import config_from_dict, make_config
 
-    d = make_config("audio", arch="istft").to_dict()
+    d = make_config("ensemble", arch="istft").to_dict()
     del d["istft_phase"]
-    assert config_from_dict(d).istft_phase == "angle" and make_config("audio", arch="istft").istft_phase == "if"
+    assert config_from_dict(d).istft_phase == "angle" and make_config("ensemble", arch="istft").istft_phase == "if"
 
 
 def test_istft_noise_inputs_vary_the_output_for_one_code():
@@ -247,14 +247,29 @@ def test_an_istft_run_generates_wavs(sounds, tmp_path):
     assert len(files) == 3 and sr == 8000 and len(x) == 1024
 
 
-def test_the_audio_preset_trains_end_to_end(sounds, tmp_path):
+def test_the_ensemble_preset_trains_end_to_end(sounds, tmp_path):
     from wavegen import read_stats, train
     from wavegen.config import make_config
 
-    cfg = make_config("audio", data=str(sounds), out=str(tmp_path / "r"), length=1024, sample_rate=8000, batches=2,
-                      batch_size=4, ngf=16, device="cpu", stats_every=1)
+    cfg = make_config("ensemble", data=str(sounds), out=str(tmp_path / "r"), length=1024, sample_rate=8000,
+                      batches=2, batch_size=4, ngf=16, device="cpu", stats_every=1)
     rows = [r for r in read_stats(train(cfg)) if "loss/G" in r]
     assert len(rows) == 2 and {"loss/D/mpd", "loss/D/msd", "loss/D/mrd", "loss/G/fm"} <= set(rows[-1])
+
+
+def test_the_audio_preset_trains_end_to_end_and_samples_from_the_average(sounds, tmp_path):
+    from wavegen import checkpoint, read_stats, train
+    from wavegen.config import make_config
+    from wavegen.sampling import generate
+
+    cfg = make_config("audio", data=str(sounds), out=str(tmp_path / "r"), length=1024, sample_rate=8000, batches=3,
+                      batch_size=4, device="cpu", stats_every=1)
+    run = train(cfg)
+    rows = [r for r in read_stats(run) if "loss/G" in r]
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(r["loss/penalty"] > 0 for r in rows)  # the critic's GP
+    state = checkpoint.load(checkpoint.find(run))
+    assert "G_ema" in state and any(not torch.equal(state["G"][k], state["G_ema"][k]) for k in state["G"])
+    assert len(generate(run, n=2, out=tmp_path / "wavs")) == 2
 
 
 def test_minibatch_std_lets_every_head_see_the_batch():

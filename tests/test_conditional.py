@@ -15,8 +15,10 @@ from wavegen.models.conditional import ConditionalD, ConditionalG, build_pair
 CLASSES = ["chirp", "kick", "snare", "tone"]
 FAMILIES = {"dcgan": dict(preset="dcgan", length=512),
             "wavegan": dict(preset="wavegan", length=512, sample_rate=4000, ngf=4, ndf=4, d_steps=2),
-            "audio": dict(preset="audio", length=512, sample_rate=4000, ngf=4, ndf=2, d_arch="mpd,msd,mrd,wavegan"),
-            "istft": dict(preset="audio", arch="istft", length=512, sample_rate=4000, ngf=8, ndf=2)}
+            "audio": dict(preset="audio", length=512, sample_rate=4000, ngf=4, ndf=4),
+            "ensemble": dict(preset="ensemble", length=512, sample_rate=4000, ngf=4, ndf=2,
+                             d_arch="mpd,msd,mrd,wavegan"),
+            "istft": dict(preset="ensemble", arch="istft", length=512, sample_rate=4000, ngf=8, ndf=2)}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,8 @@ def test_projection_pair_uses_the_class():
 def test_an_ensemble_projects_the_class_at_every_patch_of_every_head():
     from wavegen.models.conditional import ConditionalEnsemble
 
-    cfg = make_config("audio", ngf=4, ndf=2, length=512, sample_rate=4000, conditional=True, d_arch="mpd,msd,mrd,wavegan")
+    cfg = make_config("ensemble", ngf=4, ndf=2, length=512, sample_rate=4000, conditional=True,
+                      d_arch="mpd,msd,mrd,wavegan")
     torch.manual_seed(0)
     _, D = build_pair(cfg, 1, 512, classes=3)
     assert isinstance(D, ConditionalEnsemble) and isinstance(D.D.subs["wavegan"], ConditionalD)
