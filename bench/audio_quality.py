@@ -51,6 +51,7 @@ ENSEMBLE_ABLATIONS = {
     "ensemble without noise inputs": ("ensemble", {"g_noise": "none"}),
 }
 VARIANTS = {  # what else was tried (docs/audio.md)
+    "audio with seed 1": ("audio", {"seed": 1}),
     "audio at 4e-4": ("audio", {"lr_g": 4e-4, "lr_d": 4e-4}),
     "audio at 4e-4 without ema": ("audio", {"lr_g": 4e-4, "lr_d": 4e-4, "ema": 0.0}),
     "audio with nearest upsampling without ema": ("audio", {"upsample": "nearest", "ema": 0.0}),
