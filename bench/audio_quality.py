@@ -56,6 +56,8 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "audio at 4e-4 without ema": ("audio", {"lr_g": 4e-4, "lr_d": 4e-4, "ema": 0.0}),
     "audio with nearest upsampling without ema": ("audio", {"upsample": "nearest", "ema": 0.0}),
     "audio with noise inputs without ema": ("audio", {"g_noise": "all", "ema": 0.0}),
+    "audio with nearest upsampling": ("audio", {"upsample": "nearest"}),
+    "audio with the istft G": ("audio", {"arch": "istft", "ngf": 128, "d_arch": "wavegan"}),
     "audio with d 32 in G": ("audio", {"ngf": 32}),
     "audio with batch 32": ("audio", {"batch_size": 32}),
     "wavegan with ema": ("wavegan", {**WAVEGAN_ON_A_CPU, "ema": 0.999}),

@@ -127,3 +127,19 @@ def test_gpu_check_runs_without_a_gpu():
     for row in ("post preset", "fast preset", "time to Frechet", "float32", "bf16", "audio preset", "torchrun"):
         assert row in table
     assert "failed" not in table
+
+
+def test_every_audio_quality_contender_is_a_config_that_builds():
+    """bench/audio_quality.py's contenders are named on its command line, comma-separated: each must be a valid run
+    at the bench's shape, and no name may hold a comma."""
+    import audio_quality
+
+    from wavegen.models.build import check_model
+
+    known = (audio_quality.CONTENDERS | audio_quality.ABLATIONS | audio_quality.ENSEMBLE_ABLATIONS
+             | audio_quality.VARIANTS)
+    assert {"wavegan", "audio", "ensemble"} <= set(known)
+    for name, (preset, overrides) in known.items():
+        assert "," not in name
+        cfg = make_config(preset, **{**overrides, "length": 8192, "sample_rate": 8000})
+        check_model(cfg, 8192)
