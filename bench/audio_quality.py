@@ -31,6 +31,7 @@ from wavegen.config import make_config
 from wavegen.evaluation import judge
 from wavegen.evaluation.scoring import evaluate_run
 from wavegen.runfolder import read_stats
+from wavegen.training.losses import per_example
 
 WAVEGAN_ON_A_CPU = {"ngf": 16, "ndf": 16, "batch_size": 16}  # the width and batch that train on a CPU (audio.md)
 CONTENDERS = {  # name: (preset, overrides)
@@ -76,6 +77,8 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "ensemble with hinge and sn": ("ensemble", {"loss": "hinge", "spectral_norm": True, "lr_g": 1e-4, "lr_d": 4e-4,
                                                 "beta1": 0.0, "beta2": 0.9}),
 }
+KNOWN = CONTENDERS | ABLATIONS | ENSEMBLE_ABLATIONS | VARIANTS  # every name --contenders takes
+assert not any("," in k for k in KNOWN), "contender names are comma-separated on the command line"
 METRICS = ["cls_fd", "is", "coverage", "frechet"]
 
 
@@ -122,9 +125,7 @@ def costs(length: int, batch: int = 16, rounds: int = 3) -> None:
         x = torch.randn(batch, cfg.nz, 1) if part == "G" else torch.randn(batch, 1, length)
 
         def step():
-            out = net(x)
-            (sum(sum(y.float().mean() for y in logits) for logits, _ in out.values()) if isinstance(out, dict)
-             else out.float().mean()).backward()
+            per_example(net(x)).mean().backward()  # an ensemble: the sum of its heads' mean logits
         seconds = []
         for amp in (False, True):
             with torch.autocast("cpu", torch.bfloat16, enabled=amp):
@@ -144,7 +145,7 @@ def main() -> None:
     ap.add_argument("--sample-rate", type=int, default=8000)
     ap.add_argument("--length", type=int, default=8192)
     ap.add_argument("--contenders", default="wavegan,audio",
-                    help=f"comma-separated, of {', '.join([*CONTENDERS, *ABLATIONS, *ENSEMBLE_ABLATIONS, *VARIANTS])}")
+                    help=f"comma-separated, of {', '.join(KNOWN)}")
     ap.add_argument("--ablate", action="store_true", help="also the audio preset without each of its changes")
     ap.add_argument("--ablate-ensemble", action="store_true",
                     help="also the ensemble preset without each of its pieces")
@@ -157,12 +158,10 @@ def main() -> None:
         return costs(a.length)
     if not a.data:
         ap.error("--data is needed (or --costs)")
-    known = CONTENDERS | ABLATIONS | ENSEMBLE_ABLATIONS | VARIANTS
-    assert not any("," in k for k in known), "contender names are comma-separated on the command line"
-    unknown = [k for k in a.contenders.split(",") if k not in known]
+    unknown = [k for k in a.contenders.split(",") if k not in KNOWN]
     if unknown:
-        ap.error(f"unknown contender {unknown[0]!r} (known: {', '.join(known)})")
-    runs = ({k: known[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
+        ap.error(f"unknown contender {unknown[0]!r} (known: {', '.join(KNOWN)})")
+    runs = ({k: KNOWN[k] for k in a.contenders.split(",")} | (ABLATIONS if a.ablate else {})
             | (ENSEMBLE_ABLATIONS if a.ablate_ensemble else {}))
     root = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True)
