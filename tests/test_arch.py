@@ -93,3 +93,25 @@ def test_wavegan_trains_on_its_own_length(tmp_path):
     rows = [r for r in read_stats(cfg.out) if "loss/G" in r]
     assert len(rows) == 3 and rows[-1]["epoch"] == 2  # 5 D steps of 8 examples per G step: an epoch of 40 each
     assert all(torch.isfinite(torch.tensor(r["loss/penalty"])) for r in rows)
+
+
+@pytest.mark.parametrize("arch, length", [("dcgan", 100), ("wavegan", 1024)])
+def test_the_post_filter_starts_as_the_identity_and_learns(arch, length):
+    """g_postfilter: G's first output is what it would be without the filter; a G step changes the filter."""
+    from wavegen.models.layers import PostFilter
+
+    shape = dict(arch=arch, length=length, sample_rate=8000, ngf=8, ndf=16)
+    z = torch.rand(3, 100, 1)
+    torch.manual_seed(0)
+    plain, _ = build_models(make_config("audio", **shape), 2, length)
+    torch.manual_seed(0)
+    G, D = build_models(make_config("audio", **shape, g_postfilter=8), 2, length)
+    assert torch.allclose(G(z), plain(z), atol=1e-6)
+    (f,) = [m for m in G.modules() if isinstance(m, PostFilter)]
+    w0 = f.conv.weight.detach().clone()
+    opt = torch.optim.Adam(G.parameters(), 1e-3)
+    (-D(G(z)).mean()).backward()
+    opt.step()
+    assert f.conv.weight.shape == (2, 1, 8) and not torch.equal(f.conv.weight, w0)
+    with pytest.raises(WavegenError, match="g_postfilter is for the dcgan and wavegan G"):
+        make_config("audio", arch="istft", g_postfilter=8)

@@ -131,3 +131,26 @@ def test_r1_with_several_d_steps(gauss_data, tmp_path):
     train(cfg)
     rows = [r for r in read_stats(cfg.out) if "loss/G" in r]
     assert len(rows) == 2 and all(0 < r["loss/penalty"] < 1e3 for r in rows)
+
+
+def test_lazy_penalty_is_n_times_the_penalty_on_every_nth_d_step(gauss_data, tmp_path):
+    """penalty_every N: D steps whose count across batches is a multiple of N get N x the penalty, the others none
+    (each compared with the same step from the same weights and seed); the log shows the penalty that was added."""
+    from wavegen.training.step import gan_step, optimisers, stat_keys
+
+    def d_after(step, **kw):
+        cfg = tiny_config(gauss_data, tmp_path, loss="wgan-gp", d_steps=1, **kw)
+        torch.manual_seed(0)
+        G, D = build_models(cfg, 1)
+        opt_G, opt_D = optimisers(G, D, cfg)
+        stats = gan_step(G, D, opt_G, opt_D, 0.1 * torch.randn(8, 1, 100), cfg, step=step)
+        return torch.cat([p.detach().flatten() for p in D.parameters()]), stats[stat_keys(cfg).index("loss/penalty")]
+
+    lazy_on, logged_on = d_after(4, penalty_every=2)
+    lazy_off, logged_off = d_after(5, penalty_every=2)
+    assert torch.equal(lazy_on, d_after(4, gp_lambda=20.0)[0]) and logged_on > 0
+    assert torch.equal(lazy_off, d_after(5, gp_lambda=0.0)[0]) and logged_off == 0
+    from wavegen.errors import WavegenError
+
+    with pytest.raises(WavegenError, match="penalty_every"):
+        make_config("post", penalty_every=0)

@@ -84,6 +84,9 @@ class Config:
         'StyleGAN noise inputs in G, fresh per example, times a learned per-channel scale (starting at 0; at the '
         'output at 0.02): after every "hidden" upsampling layer, added to the "output" after the Tanh, or "all"',
         choices=('none', 'hidden', 'output', 'all'))
+    g_postfilter: int = MODEL(0,
+        "taps of a learned filter on G's output, after the Tanh (WaveGAN's post-processing filter, 512 in its paper): "
+        "it can notch the tones that upsampling leaves; starts as the identity; 0 = none; dcgan and wavegan G")
     dropout_g: float = MODEL(0.2, 'Dropout after every hidden layer of G')
     dropout_d: float = MODEL(0.2, 'Dropout after every hidden layer of D')
     dropout_masks: str = MODEL("torch",
@@ -115,6 +118,8 @@ class Config:
         choices=('bce', 'nonsat', 'lsgan', 'hinge', 'wgan-gp'))
     gp_lambda: float = LOSS(10.0, 'weight of the gradient penalty of wgan-gp')
     r1_gamma: float = LOSS(0.0, 'R1 penalty on real examples, gamma / 2 * |grad D(x)|^2 (0 = off; 10 is usual)')
+    penalty_every: int = LOSS(1, 'gradient penalties (wgan-gp, R1) on every Nth D step only, weighted by N: lazy '
+                              'regularisation (StyleGAN2), which saves most of their double backward (1 = every step)')
     d_steps: int = LOSS(1, 'D steps per G step, each on its own real batch')
     instance_noise: float = LOSS(0.0, 'std of Gaussian noise added to every input of D (0 = off)')
     instance_noise_batches: int = LOSS(0, 'batches over which that noise fades linearly to 0 (0 = it stays)')
@@ -330,10 +335,12 @@ def validate(cfg: Config) -> None:
         if not 0 <= getattr(cfg, key) < 1:
             raise WavegenError(f"config key {key!r} must be in [0, 1), got {getattr(cfg, key)}")
     for key in ["length", "sample_rate", "hop", "n_fft", "frame_hop", "feature_matching", "layers", "phase_shuffle",
-                "d_mbstd", "gp_lambda", "r1_gamma", "instance_noise",
+                "d_mbstd", "g_postfilter", "gp_lambda", "r1_gamma", "instance_noise",
                 "instance_noise_batches"]:
         if getattr(cfg, key) < 0:
             raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
+    if cfg.penalty_every < 1:
+        raise WavegenError(f"config key 'penalty_every' must be >= 1, got {cfg.penalty_every}")
     if not 0 < cfg.nan_lr_factor <= 1 or cfg.max_rollbacks < 0:
         raise WavegenError(f"nan_lr_factor must be in (0, 1] and max_rollbacks >= 0, got {cfg.nan_lr_factor}, "
                            f"{cfg.max_rollbacks}")

@@ -40,6 +40,9 @@ def d_names(cfg) -> list[str]:
 def check_model(cfg, length: int | None) -> None:
     """Refuse widths (and, when known, a length) the architecture cannot make, with a one-line error."""
     names = d_names(cfg)
+    if cfg.g_postfilter and cfg.arch == "istft":
+        raise WavegenError("g_postfilter is for the dcgan and wavegan G, whose upsampling leaves tones; the istft G "
+                           "has none")
     if length and cfg.arch == "istft":
         istft_sizes(length, cfg.n_fft, cfg.frame_hop)
     if length and "mrd" in names and length < MIN_MRD_LENGTH:
@@ -57,12 +60,12 @@ def _generator(cfg, channels: int, length: int) -> nn.Module:
     if cfg.arch == "wavegan":
         strides = wavegan_strides(length, cfg.layers)
         return WaveGANGenerator(strides, cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm, cfg.dropout_g,
-                                cfg.g_noise)
+                                cfg.g_noise, cfg.g_postfilter)
     if cfg.arch == "istft":
         return ISTFTGenerator(length, cfg.nz, cfg.ngf, channels, cfg.layers or ISTFT_BLOCKS, cfg.n_fft, cfg.frame_hop,
                               cfg.g_noise, cfg.istft_phase)
     plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
-    return Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise)
+    return Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise, cfg.g_postfilter)
 
 
 def _family_discriminator(family: str, cfg, channels: int, length: int) -> nn.Module:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from .layers import MinibatchStd, PhaseShuffle, UpConv, hidden, output_noise
+from .layers import MinibatchStd, PhaseShuffle, PostFilter, UpConv, hidden, output_noise
 
 
 SEED_LENGTH = 100  # the post's examples, made by its exact layers
@@ -115,7 +115,7 @@ class Generator(nn.Module):
     hidden convolution ("hidden"), added to the output after the Tanh ("output"), or "all" of them."""
 
     def __init__(self, plan: Plan, nz: int, dropout: float, batchnorm: bool = True, upsample: str = "transpose",
-                 noise: str = "none"):
+                 noise: str = "none", postfilter: int = 0):
         super().__init__()
         self.nz = nz
         layers: list[nn.Module] = []
@@ -128,7 +128,8 @@ class Generator(nn.Module):
             else:
                 conv = UpConv(c_in, c, k, s, upsample, bias=bias)
             if i == last:
-                layers += [conv, nn.Tanh()] + ([output_noise(c)] if noise in ("output", "all") else [])
+                layers += [conv, nn.Tanh()] + ([PostFilter(c, postfilter)] if postfilter else [])
+                layers += [output_noise(c)] if noise in ("output", "all") else []
             else:
                 layers += hidden(conv, c, dropout, batchnorm, noise in ("hidden", "all"))
             c_in = c

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def hidden(conv: nn.Module, width: int, dropout: float, batchnorm: bool = True, noise: bool = False) -> list[nn.Module]:
@@ -100,6 +101,22 @@ class NoiseInjection(nn.Module):
 def output_noise(channels: int) -> NoiseInjection:
     """Noise inputs for G's output (after its final activation): each channel its own, at OUTPUT_NOISE_INIT."""
     return NoiseInjection(channels, shared=False, init=OUTPUT_NOISE_INIT)
+
+
+class PostFilter(nn.Module):
+    """WaveGAN's post-processing filter: one learned FIR filter per channel on G's output, long enough (the paper:
+    512 taps) to notch the tones that upsampling by a fixed stride leaves at multiples of the lower rates. It
+    starts as the identity (a unit impulse), so G starts as it would without it."""
+
+    def __init__(self, channels: int, taps: int):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, taps, groups=channels, bias=False)
+        self.pad = ((taps - 1) // 2, taps // 2)  # the output keeps the input's length and alignment
+        with torch.no_grad():
+            self.conv.weight.zero_()[:, :, self.pad[0]] = 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, C, L)
+        return self.conv(F.pad(x, self.pad))
 
 
 class UpConv(nn.Module):

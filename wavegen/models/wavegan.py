@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from .layers import MinibatchStd, NoiseInjection, output_noise, PhaseShuffle
+from .layers import MinibatchStd, NoiseInjection, output_noise, PhaseShuffle, PostFilter
 
 KERNEL = 25  # the paper's kernel length
 START = 16  # samples after G's dense layer (and before D's)
@@ -48,7 +48,7 @@ def _extras(width: int, batchnorm: bool, dropout: float, act: nn.Module) -> list
 
 class WaveGANGenerator(nn.Module):
     def __init__(self, strides: list[int], nz: int, d: int, channels: int, upsample: str = "transpose",
-                 batchnorm: bool = False, dropout: float = 0.0, noise: str = "none"):
+                 batchnorm: bool = False, dropout: float = 0.0, noise: str = "none", postfilter: int = 0):
         super().__init__()
         self.nz = nz
         width = d * 2 ** (len(strides) - 1)  # 16d at 16384, 32d with the sixth layer
@@ -65,7 +65,8 @@ class WaveGANGenerator(nn.Module):
                 pad, out_pad = _padding(s)
                 layers.append(nn.ConvTranspose1d(width, c_out, KERNEL, stride=s, padding=pad, output_padding=out_pad))
             if last:
-                layers += [nn.Tanh()] + ([output_noise(c_out)] if noise in ("output", "all") else [])
+                layers += [nn.Tanh()] + ([PostFilter(c_out, postfilter)] if postfilter else [])
+                layers += [output_noise(c_out)] if noise in ("output", "all") else []
             else:
                 layers += ([NoiseInjection(c_out)] if noise in ("hidden", "all") else [])
                 layers += _extras(c_out, batchnorm, dropout, nn.ReLU())

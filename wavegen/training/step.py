@@ -24,7 +24,7 @@ from .layerstats import LayerStats
 from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
 
 STAT_KEYS = ("loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
-PENALTY_KEY = "loss/penalty"  # logged when a gradient penalty is on (wgan-gp, R1)
+PENALTY_KEY = "loss/penalty"  # wgan-gp or R1 on: the penalty added to D's loss, mean over the batch's D steps
 FM_KEY = "loss/G/fm"  # feature matching's part of loss/G (already weighted)
 
 
@@ -135,9 +135,9 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         ema.update(G, step)
 
     # D steps: real and (detached) fake as two separate passes, as in the post
+    penalties = torch.zeros((), device=device)  # the penalty terms added to D's losses, summed over this batch's steps
     for i, real in enumerate(reals):
         given_classes(G, D, ys[i])
-        penalty = torch.zeros((), device=device)  # this D step's gradient penalties (the last one is logged)
         if i:  # each further D step gets its own labels and fakes
             y_real, y_fake = labels(len(real))
             with torch.no_grad(), autocast:
@@ -146,11 +146,16 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         with autocast:
             out_real, out_fake = d_pair(d(real), d(fake), joint=cfg.d_batch == "joint")  # (B,) each, or ensembles'
             loss_D, d_real, d_fake, parts = _d_objective(cfg, out_real, out_fake, y_real, y_fake)
-        with autocast:  # the penalties' double backward is D's costliest pass: it runs in bf16 too
-            if cfg.loss == "wgan-gp":
-                penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
-            if cfg.r1_gamma > 0:
-                penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
+        penalty = torch.zeros((), device=device)
+        # Lazy regularisation: every Nth D step (counted across batches, so resuming keeps the rhythm), N times over
+        if (step * len(reals) + i) % cfg.penalty_every == 0:
+            with autocast:  # the penalties' double backward is D's costliest pass: it runs in bf16 too
+                if cfg.loss == "wgan-gp":
+                    penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
+                if cfg.r1_gamma > 0:
+                    penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
+            penalty = cfg.penalty_every * penalty
+        penalties = penalties + penalty.detach()
         opt_D.zero_grad(set_to_none=True)
         (loss_D + penalty).backward()
         if layers and i == len(reals) - 1:
@@ -162,6 +167,6 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         layers.measure("D")
     stats = [loss_G, loss_D, d_real.mean(), d_fake.mean(), mean_grad_norm(list(G.parameters())),
              mean_grad_norm(list(D.parameters()))]
-    optional = ([penalty] * (cfg.loss == "wgan-gp" or cfg.r1_gamma > 0) + list(parts.values())
+    optional = ([penalties / len(reals)] * (cfg.loss == "wgan-gp" or cfg.r1_gamma > 0) + list(parts.values())
                 + [fm] * (cfg.feature_matching > 0))
     return torch.stack([x.detach() for x in stats + optional])  # in stat_keys(cfg) order (parts: d_arch's)
