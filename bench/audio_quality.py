@@ -66,6 +66,8 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "audio with the penalty every 4th D step": ("audio", {"penalty_every": 4}),
     "audio with the penalty every 2nd D step": ("audio", {"penalty_every": 2}),
     "audio with a 512-tap post filter": ("audio", {"g_postfilter": 512}),
+    "audio with spec": ("audio", {"d_arch": "wavegan,spec"}),
+    "audio with spec and d 8 in D": ("audio", {"d_arch": "wavegan,spec", "ndf": 8}),
     "wavegan with ema": ("wavegan", {**WAVEGAN_ON_A_CPU, "ema": 0.999}),
     "wavegan with hinge and sn": ("wavegan", {**WAVEGAN_ON_A_CPU, "loss": "hinge", "spectral_norm": True,
                                               "d_steps": 1, "lr_d": 4e-4, "beta1": 0.0}),

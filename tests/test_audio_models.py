@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from wavegen.errors import WavegenError
-from wavegen.models.discriminators import Ensemble, MultiPeriod, MultiResolution, MultiScale, mrd_ffts
+from wavegen.models.discriminators import (Ensemble, MultiPeriod, MultiResolution, MultiScale, MultiSpectrum, mrd_ffts,
+                                          spec_ffts)
 from wavegen.models.istft import ISTFTGenerator, istft_sizes
 from wavegen.training.losses import feature_matching
 
@@ -13,7 +14,8 @@ LENGTHS = [100, 1024, 8192]
 
 def ensemble(channels: int, length: int) -> Ensemble:
     return Ensemble({"mpd": MultiPeriod(channels, 2), "msd": MultiScale(channels, 2),
-                     "mrd": MultiResolution(channels, 4, mrd_ffts(length))})
+                     "mrd": MultiResolution(channels, 4, mrd_ffts(length)),
+                     "spec": MultiSpectrum(channels, 4, spec_ffts(length))})
 
 
 @pytest.mark.parametrize("length", LENGTHS)
@@ -21,13 +23,13 @@ def ensemble(channels: int, length: int) -> Ensemble:
 def test_every_head_judges_patches_and_returns_its_features(length, channels):
     torch.manual_seed(0)
     out = ensemble(channels, length)(torch.randn(3, channels, length))
-    assert set(out) == {"mpd", "msd", "mrd"}
-    heads = {"mpd": 5, "msd": 3, "mrd": 3}
+    heads = {"mpd": 5, "msd": 3, "mrd": 3, "spec": len(spec_ffts(length))}
+    assert set(out) == set(heads)
     for name, (logits, feats) in out.items():
         assert len(logits) == len(feats) == heads[name]
         for y, f in zip(logits, feats):
             assert y.dim() == 2 and y.shape[0] == 3 and y.shape[1] >= 1  # (B, N) patch logits
-            assert len(f) >= 5 and all(t.shape[0] == 3 for t in f)
+            assert len(f) >= 4 and all(t.shape[0] == 3 for t in f)
 
 
 def test_periods_fold_the_waveform():
@@ -54,6 +56,19 @@ def test_mrd_strides_frequency_and_keeps_every_frame():
 def test_mrd_windows_scale_down_for_short_clips():
     assert mrd_ffts(16384) == (2048, 1024, 512) and mrd_ffts(8192) == (2048, 1024, 512)
     assert mrd_ffts(1024) == (256, 128, 64) and mrd_ffts(100) == (64, 32, 16)
+    assert spec_ffts(8192) == (512, 256, 128) and spec_ffts(1024) == (64, 32, 16) and spec_ffts(100) == (16,)
+
+
+def test_spec_sees_a_floor_60_db_down_that_a_waveform_barely_holds():
+    """SPEC's log: silence is 0, white noise 40 dB under a full-scale sine (each bin near the -60 dB floor) well
+    above 0, the sine's peak bin about log 500."""
+    head = MultiSpectrum(1, 4, (256,)).heads[0]
+    t = torch.arange(4096.0)
+    silence, sine = torch.zeros(1, 1, 4096), torch.sin(2 * torch.pi * 0.1 * t).view(1, 1, -1)
+    noise = 1e-2 * torch.randn(1, 1, 4096, generator=torch.Generator().manual_seed(0))
+    assert head.spectrum(silence).abs().max() == 0
+    assert 0.2 < head.spectrum(noise)[..., 4:-4].mean() < 1.0  # away from the padded edges
+    assert torch.log(torch.tensor(300.0)) < head.spectrum(sine).max() < torch.log(torch.tensor(700.0))
 
 
 @pytest.mark.parametrize("length", LENGTHS)
@@ -78,7 +93,7 @@ def test_feature_matching_is_zero_on_the_same_input_and_trains_g():
     opt = torch.optim.Adam(G.parameters(), lr=3e-3)
     z = torch.randn(4, 8, 1)
     losses = []
-    for _ in range(40):  # G alone, pulled towards real's features: the loss must fall
+    for _ in range(80):  # G alone, pulled towards real's features: the loss must fall
         loss = feature_matching(D(real), D(G(z)))
         opt.zero_grad()
         loss.backward()
@@ -160,8 +175,8 @@ def sounds(tmp_path_factory):
 def audio_config(data, out, **kw):
     from wavegen.config import make_config
 
-    base = dict(arch="istft", d_arch="mpd,msd,mrd", loss="lsgan", ngf=16, ndf=2, feature_matching=2.0, batch_size=4,
-                stats_every=2, print_every=100, preview_every=100, ckpt_every=3, layer_every=0, device="cpu")
+    base = dict(arch="istft", d_arch="mpd,msd,mrd,spec", loss="lsgan", ngf=16, ndf=2, feature_matching=2.0,
+                batch_size=4, stats_every=2, print_every=100, preview_every=100, ckpt_every=3, layer_every=0, device="cpu")
     return make_config("dcgan", data=str(data), out=str(out), **{**base, **kw})
 
 
@@ -174,7 +189,7 @@ def test_an_ensemble_trains_and_logs_each_sub_discriminator(sounds, tmp_path, lo
     rows = [r for r in read_stats(run) if "loss/G" in r]
     assert [r["step"] for r in rows] == [1, 2, 3]
     for r in rows:
-        parts = [r["loss/D/mpd"], r["loss/D/msd"], r["loss/D/mrd"]]
+        parts = [r["loss/D/mpd"], r["loss/D/msd"], r["loss/D/mrd"], r["loss/D/spec"]]
         assert r["loss/D"] == pytest.approx(sum(parts), rel=1e-5) and r["loss/G/fm"] > 0
 
 

@@ -17,7 +17,7 @@ FAMILIES = {"dcgan": dict(preset="dcgan", length=512),
             "wavegan": dict(preset="wavegan", length=512, sample_rate=4000, ngf=4, ndf=4, d_steps=2),
             "audio": dict(preset="audio", length=512, sample_rate=4000, ngf=4, ndf=4),
             "ensemble": dict(preset="ensemble", length=512, sample_rate=4000, ngf=4, ndf=2,
-                             d_arch="mpd,msd,mrd,wavegan"),
+                             d_arch="mpd,msd,mrd,spec,wavegan"),
             "istft": dict(preset="ensemble", arch="istft", length=512, sample_rate=4000, ngf=8, ndf=2)}
 
 
@@ -48,7 +48,7 @@ def test_an_ensemble_projects_the_class_at_every_patch_of_every_head():
     from wavegen.models.conditional import ConditionalEnsemble
 
     cfg = make_config("ensemble", ngf=4, ndf=2, length=512, sample_rate=4000, conditional=True,
-                      d_arch="mpd,msd,mrd,wavegan")
+                      d_arch="mpd,msd,mrd,spec,wavegan")
     torch.manual_seed(0)
     _, D = build_pair(cfg, 1, 512, classes=3)
     assert isinstance(D, ConditionalEnsemble) and isinstance(D.D.subs["wavegan"], ConditionalD)

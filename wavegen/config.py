@@ -65,7 +65,8 @@ class Config:
         choices=('dcgan', 'wavegan', 'istft'))
     d_arch: str = MODEL("",
         'D as an ensemble, comma-separated: "mpd" (HiFi-GAN periods), "msd" (MelGAN scales), "mrd" (UnivNet '
-        'spectrograms), "dcgan", "wavegan" ("": the --arch family\'s own D)')
+        'spectrograms), "spec" (spectrograms, cheap: bins as channels), "dcgan", "wavegan" ("": the --arch family\'s '
+        'own D)')
     n_fft: int = MODEL(0, 'istft: STFT window of G (0 = about 1/32 of the length, a power of two from 16 to 1024)')
     frame_hop: int = MODEL(0, 'istft: samples between G\'s frames (0 = n_fft / 4)')
     istft_phase: str = MODEL("if",

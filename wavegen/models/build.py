@@ -8,15 +8,16 @@ from torch import nn
 
 from ..errors import WavegenError
 from .dcgan import SEED_LENGTH, Discriminator, Generator, _check_widths, dcgan_plan
-from .discriminators import Ensemble, MultiPeriod, MultiResolution, MultiScale, mrd_ffts
+from .discriminators import Ensemble, MultiPeriod, MultiResolution, MultiScale, MultiSpectrum, mrd_ffts, spec_ffts
 from .istft import ISTFTGenerator, istft_sizes
 from .layers import dcgan_init, use_int32_dropout
 from .wavegan import WaveGANDiscriminator, WaveGANGenerator, wavegan_strides
 
-SUB_DISCRIMINATORS = ("mpd", "msd", "mrd", "dcgan", "wavegan")
+SUB_DISCRIMINATORS = ("mpd", "msd", "mrd", "spec", "dcgan", "wavegan")
 MIN_MRD_LENGTH = 64  # the smallest window (16) times four: at least five frames to judge
 ISTFT_BLOCKS = 4  # ConvNeXt blocks of the istft G when --layers is 0 (Vocos uses 8 at width 512)
 MRD_WIDTH = 4  # MRD channels per --ndf: one width through its layers, where MPD and MSD grow to 32x (UnivNet, DAC: 32)
+SPEC_WIDTH = 4  # SPEC channels per --ndf, for the same reason
 
 
 def d_names(cfg) -> list[str]:
@@ -45,8 +46,9 @@ def check_model(cfg, length: int | None) -> None:
                            "has none")
     if length and cfg.arch == "istft":
         istft_sizes(length, cfg.n_fft, cfg.frame_hop)
-    if length and "mrd" in names and length < MIN_MRD_LENGTH:
-        raise WavegenError(f"mrd needs examples of at least {MIN_MRD_LENGTH} samples, got {length}")
+    for n in ("mrd", "spec"):
+        if length and n in names and length < MIN_MRD_LENGTH:
+            raise WavegenError(f"{n} needs examples of at least {MIN_MRD_LENGTH} samples, got {length}")
     if length and (cfg.arch == "wavegan" or "wavegan" in names):
         wavegan_strides(length, cfg.layers)
     if cfg.arch == "dcgan" or "dcgan" in names or (cfg.arch == "istft" and not names):
@@ -84,7 +86,8 @@ def _discriminator(cfg, channels: int, length: int) -> nn.Module:
         return _family_discriminator("wavegan" if cfg.arch == "wavegan" else "dcgan", cfg, channels, length)
     audio = {"mpd": lambda: MultiPeriod(channels, cfg.ndf, mbstd=cfg.d_mbstd),
              "msd": lambda: MultiScale(channels, cfg.ndf, mbstd=cfg.d_mbstd),
-             "mrd": lambda: MultiResolution(channels, MRD_WIDTH * cfg.ndf, mrd_ffts(length), cfg.d_mbstd)}
+             "mrd": lambda: MultiResolution(channels, MRD_WIDTH * cfg.ndf, mrd_ffts(length), cfg.d_mbstd),
+             "spec": lambda: MultiSpectrum(channels, SPEC_WIDTH * cfg.ndf, spec_ffts(length), cfg.d_mbstd)}
     return Ensemble({n: audio[n]() if n in audio else _family_discriminator(n, cfg, channels, length) for n in names})
 
 

@@ -8,6 +8,10 @@
 - MRD, the multi-resolution spectrogram discriminator of UnivNet (Jang et al. 2021), as in EnCodec, DAC and Vocos:
   2-D convolutions over log-magnitude STFTs at several window sizes: timbre, which a waveform D learns slowly.
   Its width is 4x --ndf: its layers keep one width, where MPD and MSD grow to 32x.
+- SPEC, a cheap spectral critic for CPUs: log-magnitude STFTs at three windows, each one's frequency bins the
+  channels of 1-D convolutions over frames (as small audio classifiers read spectrograms), where MRD's 2-D
+  convolutions cost hundreds of times more at the same width. Its log has a floor 60 dB under a full-scale bin, so
+  it sees what a waveform D barely can: a faint noise floor where the data is silent, a line that is too wide.
 A waveform D stays in the ensemble beside MRD: a G trained against a spectral D alone made grainy sounds with the
 right spectral statistics (WaveGAN's author). Every head returns its patch logits (B, N) and its feature maps, which
 feature matching (training/losses.py) compares between real and fake.
@@ -21,6 +25,7 @@ from torch import nn
 from .layers import minibatch_stddev
 
 SLOPE = 0.1  # LeakyReLU slope of HiFi-GAN, MelGAN and UnivNet
+SPEC_FLOOR = 1e-3  # SPEC's log floor, as a share of a full-scale bin: -60 dB
 Judgement = tuple[list[torch.Tensor], list[list[torch.Tensor]]]  # per head: logits (B, N), and its feature maps
 
 
@@ -97,6 +102,31 @@ class ResolutionHead(nn.Module):
         return _run(self.layers, self.out, mag.to(x.dtype), self.mbstd)
 
 
+class SpectrumHead(nn.Module):
+    """One window of SPEC: log(1 + |STFT| / floor) (window n_fft, hop n_fft / 4), frequency bins as channels,
+    then 1-D convolutions over frames with kernel 5, the last two strided by 2 (width d throughout)."""
+
+    def __init__(self, n_fft: int, channels: int, d: int, mbstd: int = 0):
+        super().__init__()
+        self.n_fft, self.hop, self.mbstd = n_fft, n_fft // 4, mbstd
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.floor = SPEC_FLOOR * self.window.sum().item()  # a full-scale sine's peak bin is ~window.sum() / 2
+        bins = channels * (n_fft // 2 + 1)
+        self.layers = nn.ModuleList([nn.Conv1d(bins, d, 5, padding=2), nn.Conv1d(d, d, 5, 2, padding=2),
+                                     nn.Conv1d(d, d, 5, 2, padding=2)])
+        self.width = d
+        self.out = nn.Conv1d(d + bool(mbstd), 1, 3, padding=1)
+
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, C F, T)
+        b, c, length = x.shape
+        spec = torch.stft(x.reshape(b * c, length).float(), self.n_fft, self.hop, window=self.window, center=True,
+                          return_complex=True)  # (B C, F, T); in float32 under autocast too
+        return torch.log1p(spec.abs() / self.floor).reshape(b, -1, spec.shape[-1])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return _run(self.layers, self.out, self.spectrum(x).to(x.dtype), self.mbstd)
+
+
 class MultiPeriod(nn.Module):
     def __init__(self, channels: int, d: int, periods: tuple[int, ...] = (2, 3, 5, 7, 11), mbstd: int = 0):
         super().__init__()
@@ -127,6 +157,15 @@ class MultiResolution(nn.Module):
         return _judge(self.heads, [x] * len(self.heads))
 
 
+class MultiSpectrum(nn.Module):
+    def __init__(self, channels: int, d: int, ffts: tuple[int, ...], mbstd: int = 0):
+        super().__init__()
+        self.heads = nn.ModuleList(SpectrumHead(n, channels, d, mbstd) for n in ffts)
+
+    def forward(self, x: torch.Tensor) -> Judgement:
+        return _judge(self.heads, [x] * len(self.heads))
+
+
 def _judge(heads: nn.ModuleList, inputs: list[torch.Tensor]) -> Judgement:
     logits, feats = [], []
     for head, x in zip(heads, inputs):
@@ -143,6 +182,12 @@ def mrd_ffts(length: int) -> tuple[int, ...]:
     while largest > 64 and largest * 4 > length:
         largest //= 2
     return tuple(max(16, largest >> i) for i in range(3))
+
+
+def spec_ffts(length: int) -> tuple[int, ...]:
+    """MRD's windows a quarter the size (frames short enough to place an onset), each once: 512, 256, 128 for 8192
+    samples or more; 64, 32, 16 for 1024; 16 alone for 100."""
+    return tuple(sorted({max(16, n // 4) for n in mrd_ffts(length)}, reverse=True))
 
 
 class Ensemble(nn.Module):
