@@ -68,6 +68,8 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "audio with a 512-tap post filter": ("audio", {"g_postfilter": 512}),
     "audio with spec": ("audio", {"d_arch": "wavegan,spec"}),
     "audio conditional": ("audio", {"conditional": True}),
+    "audio with beta1 0": ("audio", {"beta1": 0.0}),
+    "audio with minibatch std": ("audio", {"d_mbstd": 4}),
     "wavegan conditional": ("wavegan", {**WAVEGAN_ON_A_CPU, "conditional": True}),
     "audio with spec and d 8 in D": ("audio", {"d_arch": "wavegan,spec", "ndf": 8}),
     "wavegan with ema": ("wavegan", {**WAVEGAN_ON_A_CPU, "ema": 0.999}),
@@ -123,7 +125,9 @@ def costs(length: int, batch: int = 16, rounds: int = 3) -> None:
     for sub in ("mpd", "msd", "mrd"):
         pieces[f"{sub}, d 4 (the ensemble preset's)"] = ("ensemble", {"d_arch": sub}, "D")
     pieces["WaveGAN G, d 16 (the audio preset's)"] = ("audio", {}, "G")
+    pieces["WaveGAN G, d 16, with a 512-tap post filter"] = ("audio", {"g_postfilter": 512}, "G")
     pieces["WaveGAN D, d 16 (the audio preset's)"] = ("audio", {}, "D")
+    pieces["spec, d 16 (width 64)"] = ("audio", {"d_arch": "spec"}, "D")
     print(f"| piece | parameters | float32 s | bf16 s |  (batch {batch} x {length}, {torch.get_num_threads()} threads)")
     print("|---|---:|---:|---:|")
     for name, (preset, overrides, part) in pieces.items():
