@@ -148,22 +148,24 @@ class MultiScale(nn.Module):
         return _judge(self.heads, inputs)
 
 
-class MultiResolution(nn.Module):
+class _Windows(nn.Module):
+    """One head of kind `Head` per STFT window, each judging the same waveform."""
+    Head: type[nn.Module]
+
     def __init__(self, channels: int, d: int, ffts: tuple[int, ...], mbstd: int = 0):
         super().__init__()
-        self.heads = nn.ModuleList(ResolutionHead(n, channels, d, mbstd) for n in ffts)
+        self.heads = nn.ModuleList(self.Head(n, channels, d, mbstd) for n in ffts)
 
     def forward(self, x: torch.Tensor) -> Judgement:
         return _judge(self.heads, [x] * len(self.heads))
 
 
-class MultiSpectrum(nn.Module):
-    def __init__(self, channels: int, d: int, ffts: tuple[int, ...], mbstd: int = 0):
-        super().__init__()
-        self.heads = nn.ModuleList(SpectrumHead(n, channels, d, mbstd) for n in ffts)
+class MultiResolution(_Windows):
+    Head = ResolutionHead
 
-    def forward(self, x: torch.Tensor) -> Judgement:
-        return _judge(self.heads, [x] * len(self.heads))
+
+class MultiSpectrum(_Windows):
+    Head = SpectrumHead
 
 
 def _judge(heads: nn.ModuleList, inputs: list[torch.Tensor]) -> Judgement:
