@@ -141,3 +141,16 @@ def test_every_audio_quality_contender_is_a_config_that_builds():
         assert "," not in name
         cfg = make_config(preset, **{**overrides, "length": 8192, "sample_rate": 8000})
         check_model(cfg, 8192)
+
+
+def test_the_floor_gate_silences_only_the_quiet_frames():
+    """bench/floor_gate.py: a frame 40 dB under its clip's loudest is zeroed at -30 dB and kept at -50 dB; the length
+    (here not a whole number of frames) and the loud frames stay as they were."""
+    import numpy as np
+    from floor_gate import FRAME, gate
+
+    x = np.zeros((1, 1, 3 * FRAME + 5), dtype=np.float32)
+    x[..., :FRAME], x[..., FRAME:2 * FRAME] = 0.5, 0.005  # a loud frame, a frame 40 dB under it
+    assert np.array_equal(gate(x, 50), x)
+    gated = gate(x, 30)
+    assert gated.shape == x.shape and np.all(gated[..., :FRAME] == 0.5) and np.all(gated[..., FRAME:] == 0)
