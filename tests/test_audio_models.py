@@ -242,6 +242,29 @@ def test_an_ensemble_run_resumes_bit_for_bit(sounds, tmp_path):
     assert strip(read_stats(straight)) == strip(read_stats(half))
 
 
+def test_lazy_penalties_a_post_filter_and_spec_resume_bit_for_bit(sounds, tmp_path):
+    """The audio preset with this issue's later options: a resume in mid-rhythm (4 D steps done, penalties every
+    3rd) keeps the rhythm and matches the straight run."""
+    from wavegen import checkpoint, read_stats, train
+    from wavegen.config import make_config
+    from wavegen.training.loop import resume
+
+    def run(name, batches):
+        return train(make_config("audio", data=str(sounds), out=str(tmp_path / name), length=1024, sample_rate=8000,
+                                 batch_size=4, ngf=4, ndf=4, d_arch="wavegan,spec", g_postfilter=16, penalty_every=3,
+                                 batches=batches, stats_every=1, ckpt_every=2, device="cpu"))
+
+    straight, half = run("a", 5), run("b", 2)
+    resume(half, batches=5)
+    a, b = (checkpoint.load(checkpoint.find(r)) for r in (straight, half))
+    for part in ("G", "D", "G_ema"):
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
+    strip = lambda rows: [r for r in rows if "time/wall_s" not in r]  # noqa: E731
+    assert strip(read_stats(straight)) == strip(read_stats(half))
+    penalised = [r["loss/penalty"] > 0 for r in read_stats(straight) if "loss/G" in r]
+    assert penalised == [True, True, False, True, True]  # D steps 0, 3 | 6 | 9 | 12: batches 0, 1, 3, 4 (2 each)
+
+
 def test_impossible_ensembles_are_one_line_errors(sounds, tmp_path):
     for kw, msg in [(dict(d_arch="mpd,xyz"), "unknown d_arch 'xyz'"), (dict(loss="bce"), "soft labels"),
                     (dict(d_arch="", feature_matching=1.0), "feature_matching needs an ensemble"),
