@@ -60,8 +60,8 @@ def test_mrd_windows_scale_down_for_short_clips():
 
 
 def test_spec_sees_a_floor_60_db_down_that_a_waveform_barely_holds():
-    """SPEC's log: silence is 0, white noise 40 dB under a full-scale sine (each bin near the -60 dB floor) well
-    above 0, the sine's peak bin about log 500."""
+    """SPEC's log: silence is 0; white noise 40 dB under a full-scale sine (each bin near the floor, 54 dB under
+    the sine's peak) well above 0; the sine's peak bin about log 500."""
     head = MultiSpectrum(1, 4, (256,)).heads[0]
     t = torch.arange(4096.0)
     silence, sine = torch.zeros(1, 1, 4096), torch.sin(2 * torch.pi * 0.1 * t).view(1, 1, -1)

@@ -10,8 +10,8 @@
   Its width is 4x --ndf: its layers keep one width, where MPD and MSD grow to 32x.
 - SPEC, a cheap spectral critic for CPUs: log-magnitude STFTs at three windows, each one's frequency bins the
   channels of 1-D convolutions over frames (as small audio classifiers read spectrograms), where MRD's 2-D
-  convolutions cost hundreds of times more at the same width. Its log has a floor 60 dB under a full-scale bin, so
-  it sees what a waveform D barely can: a faint noise floor where the data is silent, a line that is too wide.
+  convolutions cost hundreds of times more at the same width. Its log has a floor 54 dB under a full-scale sine's
+  peak bin, so it sees what a waveform D barely can: a faint noise floor where the data is silent, a line too wide.
 A waveform D stays in the ensemble beside MRD: a G trained against a spectral D alone made grainy sounds with the
 right spectral statistics (WaveGAN's author). Every head returns its patch logits (B, N) and its feature maps, which
 feature matching (training/losses.py) compares between real and fake.
@@ -25,7 +25,7 @@ from torch import nn
 from .layers import minibatch_stddev
 
 SLOPE = 0.1  # LeakyReLU slope of HiFi-GAN, MelGAN and UnivNet
-SPEC_FLOOR = 1e-3  # SPEC's log floor, as a share of a full-scale bin: -60 dB
+SPEC_FLOOR = 1e-3  # SPEC's log floor, as a share of its window's sum (twice a full-scale sine's peak bin)
 Judgement = tuple[list[torch.Tensor], list[list[torch.Tensor]]]  # per head: logits (B, N), and its feature maps
 
 
@@ -110,7 +110,7 @@ class SpectrumHead(nn.Module):
         super().__init__()
         self.n_fft, self.hop, self.mbstd = n_fft, n_fft // 4, mbstd
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
-        self.floor = SPEC_FLOOR * self.window.sum().item()  # a full-scale sine's peak bin is ~window.sum() / 2
+        self.floor = SPEC_FLOOR * self.window.sum().item()
         bins = channels * (n_fft // 2 + 1)
         self.layers = nn.ModuleList([nn.Conv1d(bins, d, 5, padding=2), nn.Conv1d(d, d, 5, 2, padding=2),
                                      nn.Conv1d(d, d, 5, 2, padding=2)])
