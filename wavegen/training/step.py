@@ -85,6 +85,19 @@ def _d_objective(cfg: Config, out_real, out_fake, y_real, y_fake):
     return losses.d_loss(cfg.loss, d_real, d_fake, y_real, y_fake), d_real, d_fake, {}
 
 
+def _penalty(cfg: Config, D, real: torch.Tensor, fake: torch.Tensor, d_step: int) -> torch.Tensor:
+    """The gradient penalties (wgan-gp, R1) of D step number `d_step`, counted across batches so that a resumed run
+    keeps the rhythm: lazily, on every penalty_every-th step only and that many times over."""
+    penalty = torch.zeros((), device=real.device)
+    if d_step % cfg.penalty_every:
+        return penalty
+    if cfg.loss == "wgan-gp":
+        penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
+    if cfg.r1_gamma > 0:
+        penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
+    return cfg.penalty_every * penalty
+
+
 def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: Config, layers: LayerStats | None = None,
              step: int = 0, ema: EMA | None = None, d_pair=None, world: World = World(),
              shared: torch.Generator | None = None, labels: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -146,15 +159,8 @@ def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: C
         with autocast:
             out_real, out_fake = d_pair(d(real), d(fake), joint=cfg.d_batch == "joint")  # (B,) each, or ensembles'
             loss_D, d_real, d_fake, parts = _d_objective(cfg, out_real, out_fake, y_real, y_fake)
-        penalty = torch.zeros((), device=device)
-        # Lazy regularisation: every Nth D step (counted across batches, so resuming keeps the rhythm), N times over
-        if (step * len(reals) + i) % cfg.penalty_every == 0:
-            with autocast:  # the penalties' double backward is D's costliest pass: it runs in bf16 too
-                if cfg.loss == "wgan-gp":
-                    penalty = cfg.gp_lambda * gradient_penalty(D, real, fake)
-                if cfg.r1_gamma > 0:
-                    penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(D, real)
-            penalty = cfg.penalty_every * penalty
+        with autocast:  # the penalties' double backward is D's costliest pass: it runs in bf16 too
+            penalty = _penalty(cfg, D, real, fake, step * len(reals) + i)
         penalties = penalties + penalty.detach()
         opt_D.zero_grad(set_to_none=True)
         (loss_D + penalty).backward()
