@@ -59,7 +59,7 @@ def test_mrd_windows_scale_down_for_short_clips():
     assert spec_ffts(8192) == (512, 256, 128) and spec_ffts(1024) == (64, 32, 16) and spec_ffts(100) == (16,)
 
 
-def test_spec_sees_a_floor_60_db_down_that_a_waveform_barely_holds():
+def test_spec_sees_a_faint_floor_that_a_waveform_barely_holds():
     """SPEC's log: silence is 0; white noise 40 dB under a full-scale sine (each bin near the floor, 54 dB under
     the sine's peak) well above 0; the sine's peak bin about log 500."""
     head = MultiSpectrum(1, 4, (256,)).heads[0]

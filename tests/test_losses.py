@@ -6,6 +6,7 @@ from torch import nn
 from conftest import tiny_config
 from wavegen.training import losses
 from wavegen.config import make_config
+from wavegen.errors import WavegenError
 from wavegen.models import build_models
 from wavegen.training.regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
 
@@ -150,7 +151,5 @@ def test_lazy_penalty_is_n_times_the_penalty_on_every_nth_d_step(gauss_data, tmp
     lazy_off, logged_off = d_after(5, penalty_every=2)
     assert torch.equal(lazy_on, d_after(4, gp_lambda=20.0)[0]) and logged_on > 0
     assert torch.equal(lazy_off, d_after(5, gp_lambda=0.0)[0]) and logged_off == 0
-    from wavegen.errors import WavegenError
-
     with pytest.raises(WavegenError, match="penalty_every"):
         make_config("post", penalty_every=0)

@@ -78,6 +78,15 @@ class ScaleHead(nn.Module):
         return _run(self.layers, self.out, x, self.mbstd)
 
 
+def _magnitude(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """(B, C, L) -> |STFT| (B, C, F, T) with `window` and hop a quarter of it, in float32 (under autocast too)."""
+    b, c, length = x.shape
+    n_fft = len(window)
+    spec = torch.stft(x.reshape(b * c, length).float(), n_fft, n_fft // 4, window=window, center=True,
+                      return_complex=True)  # (B C, F, T)
+    return spec.abs().view(b, c, *spec.shape[1:])
+
+
 class ResolutionHead(nn.Module):
     """One resolution of the MRD: log-magnitude STFT (window n_fft, hop n_fft / 4) laid out as (time, frequency),
     then 2-D convolutions with kernel (3, 9), striding frequency by 2 three times, as DAC does (width d; DAC: 32).
@@ -86,7 +95,7 @@ class ResolutionHead(nn.Module):
 
     def __init__(self, n_fft: int, channels: int, d: int, mbstd: int = 0):
         super().__init__()
-        self.n_fft, self.hop, self.mbstd = n_fft, n_fft // 4, mbstd
+        self.mbstd = mbstd
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.layers = nn.ModuleList([nn.Conv2d(channels, d, (3, 9), padding=(1, 4))])
         self.layers.extend(nn.Conv2d(d, d, (3, 9), (1, 2), padding=(1, 4)) for _ in range(3))
@@ -95,10 +104,7 @@ class ResolutionHead(nn.Module):
         self.out = nn.Conv2d(d + bool(mbstd), 1, (3, 3), padding=(1, 1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        b, c, length = x.shape
-        spec = torch.stft(x.reshape(b * c, length).float(), self.n_fft, self.hop, window=self.window, center=True,
-                          return_complex=True)  # (B C, F, T); STFTs run in float32 under autocast too
-        mag = torch.log1p(spec.abs()).view(b, c, *spec.shape[1:]).transpose(2, 3)  # (B, C, T, F)
+        mag = torch.log1p(_magnitude(x, self.window)).transpose(2, 3)  # (B, C, T, F)
         return _run(self.layers, self.out, mag.to(x.dtype), self.mbstd)
 
 
@@ -108,7 +114,7 @@ class SpectrumHead(nn.Module):
 
     def __init__(self, n_fft: int, channels: int, d: int, mbstd: int = 0):
         super().__init__()
-        self.n_fft, self.hop, self.mbstd = n_fft, n_fft // 4, mbstd
+        self.mbstd = mbstd
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.floor = SPEC_FLOOR * self.window.sum().item()
         bins = channels * (n_fft // 2 + 1)
@@ -118,10 +124,7 @@ class SpectrumHead(nn.Module):
         self.out = nn.Conv1d(d + bool(mbstd), 1, 3, padding=1)
 
     def spectrum(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, C F, T)
-        b, c, length = x.shape
-        spec = torch.stft(x.reshape(b * c, length).float(), self.n_fft, self.hop, window=self.window, center=True,
-                          return_complex=True)  # (B C, F, T); in float32 under autocast too
-        return torch.log1p(spec.abs() / self.floor).reshape(b, -1, spec.shape[-1])
+        return torch.log1p(_magnitude(x, self.window) / self.floor).flatten(1, 2)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         return _run(self.layers, self.out, self.spectrum(x).to(x.dtype), self.mbstd)
