@@ -2,7 +2,7 @@
 
     python bench/audio_quality.py --data data/sounds [--minutes 20] [--sample-rate 8000] [--length 8192]
                                   [--contenders wavegan,audio] [--ablate] [--ablate-ensemble] [--parallel 1]
-                                  [--n 256] [--out bench/.audio_quality]
+                                  [--n 256] [--curve N] [--out bench/.audio_quality]
     python bench/audio_quality.py --costs [--length 8192]     # parameters and seconds of each piece
 
 Each contender trains from scratch on the same data for the same wall time (`wavegen train` in a fresh process,
@@ -12,8 +12,9 @@ checkpoint is scored by `wavegen eval`'s code (`evaluate_run`) on --n samples: t
 `coverage` where the data has classes (fitted once before any run starts, docs/judge.md), and the spectral
 `frechet`, each beside its real-vs-real value. `--ablate` adds the audio preset without each of its changes to
 WaveGAN's recipe, `--ablate-ensemble` the ensemble preset without each of MPD, MSD, MRD, feature matching and noise
-inputs. WaveGAN runs at d 16, batch 16: the width that trains on a CPU (docs/audio.md). Contender names are
-comma-separated on the command line, so none has a comma.
+inputs. `--curve N` keeps a checkpoint every N batches and scores each too: how quality grows with time. WaveGAN
+runs at d 16, batch 16: the width that trains on a CPU (docs/audio.md). Contender names are comma-separated on the
+command line, so none has a comma.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from wavegen import checkpoint
 from wavegen.config import make_config
 from wavegen.evaluation import judge
 from wavegen.evaluation.scoring import evaluate_run
@@ -63,6 +65,8 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "audio with batch 32": ("audio", {"batch_size": 32}),
     "audio with batch 8": ("audio", {"batch_size": 8}),
     "audio with d 8 in D": ("audio", {"ndf": 8}),
+    "audio with d 8 in D and seed 1": ("audio", {"ndf": 8, "seed": 1}),
+    "audio conditional with d 8 in D": ("audio", {"ndf": 8, "conditional": True}),
     "audio with the penalty every 4th D step": ("audio", {"penalty_every": 4}),
     "audio with the penalty every 2nd D step": ("audio", {"penalty_every": 2}),
     "audio with a 512-tap post filter": ("audio", {"g_postfilter": 512}),
@@ -93,11 +97,13 @@ assert not any("," in k for k in KNOWN), "contender names are comma-separated on
 METRICS = ["cls_fd", "is", "coverage", "frechet", "cls_acc"]  # cls_acc: conditional contenders only
 
 
-def start(data: str, preset: str, overrides: dict, out: Path, threads: int) -> subprocess.Popen:
-    """`wavegen train` from scratch in its own process, on `threads` cores."""
+def start(data: str, preset: str, overrides: dict, out: Path, threads: int, curve: int) -> subprocess.Popen:
+    """`wavegen train` from scratch in its own process, on `threads` cores; with `curve`, a checkpoint kept every
+    `curve` batches."""
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in overrides.items()]
+    keep = ["--ckpt-every", str(curve), "--keep-ckpts", "0"] if curve else ["--ckpt-every", "100000"]
     cmd = [sys.executable, "-m", "wavegen", "train", data, "--preset", preset, "--out", str(out), "--print-every",
-           "100000", "--ckpt-every", "100000", *flags]
+           "100000", *keep, *flags]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with open(out.parent / f"{out.name}.log", "w") as log:
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -114,6 +120,18 @@ def stop_at(proc: subprocess.Popen, deadline: float, out: Path) -> dict:
         raise SystemExit(f"{out.name}: training failed, see {out.parent / (out.name + '.log')}")
     walls = [r for r in read_stats(out) if "time/wall_s" in r] or [{"step": 0, "time/wall_s": 0.0}]
     return {"batches": walls[-1]["step"], "seconds": walls[-1]["time/wall_s"]}
+
+
+def curve_rows(name: str, run: Path, n: int) -> list[str]:
+    """A table row per kept checkpoint of `run`: the minutes and batches it took, and its scores."""
+    walls = {r["step"]: r["time/wall_s"] for r in read_stats(run) if "time/wall_s" in r}
+    rows = []
+    for path in checkpoint.list_ckpts(run):
+        step = int(checkpoint.PATTERN.match(path.name).group(1))
+        scores = evaluate_run(run, step=step, n=n, names=METRICS)["metrics"]
+        rows.append(f"| {name} | {walls.get(step, float('nan')) / 60:.1f} | {step} | " +
+                    " | ".join(f"{scores[m]['value']:.3g}" if m in scores else "" for m in METRICS) + " |")
+    return rows
 
 
 def costs(length: int, batch: int = 16, rounds: int = 3) -> None:
@@ -165,6 +183,8 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=1, help="contenders trained at once, sharing the cores evenly")
     ap.add_argument("--threads", type=int, default=0, help="threads of each run (default: the cores / --parallel)")
     ap.add_argument("--n", type=int, default=256, help="samples scored per contender")
+    ap.add_argument("--curve", type=int, default=0,
+                    help="also keep a checkpoint every N batches and score each: quality against time")
     ap.add_argument("--out", default="bench/.audio_quality", help="where the runs go (a fresh folder per run)")
     a = ap.parse_args()
     if a.costs:
@@ -185,8 +205,8 @@ def main() -> None:
     names, rows = list(runs), {}
     for first in range(0, len(names), a.parallel):
         group = names[first:first + a.parallel]
-        procs = {n: start(a.data, runs[n][0], {**runs[n][1], **shape}, root / n.replace(" ", "_"), threads)
-                 for n in group}
+        procs = {n: start(a.data, runs[n][0], {**runs[n][1], **shape}, root / n.replace(" ", "_"), threads,
+                              a.curve) for n in group}
         deadline = time.monotonic() + a.minutes * 60
         speeds = {n: stop_at(p, deadline, root / n.replace(" ", "_")) for n, p in procs.items()}
         for name in group:
@@ -204,6 +224,10 @@ def main() -> None:
     for name, (speed, scores) in rows.items():
         print(f"| {name} | {speed['seconds'] / max(1, speed['batches']):.2f} | {speed['batches']} | " +
               " | ".join(f"{scores[m]['value']:.3g}" if m in scores else "" for m in shown) + " |")
+    if a.curve:
+        print("\n| contender | minutes | batches | " + " | ".join(METRICS) + " |\n|---|---:|---:|" + "---:|" * len(METRICS))
+        for name in rows:
+            print("\n".join(curve_rows(name, root / name.replace(" ", "_"), a.n)), flush=True)
 
 
 if __name__ == "__main__":

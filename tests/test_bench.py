@@ -154,3 +154,21 @@ def test_the_floor_gate_silences_only_the_quiet_frames():
     assert np.array_equal(gate(x, 50), x)
     gated = gate(x, 30)
     assert gated.shape == x.shape and np.all(gated[..., :FRAME] == 0.5) and np.all(gated[..., FRAME:] == 0)
+
+
+def test_the_autoencoder_floor_reconstructs_at_full_length_and_its_loss_is_zero_on_a_perfect_copy():
+    """bench/autoencoder_floor.py: the latent is 16 channels at 1/64 of the rate, bounded by tanh; the decoder gives
+    back the input's shape; the reconstruction loss is 0 for the clip itself and positive for a changed one, and
+    its gradient reaches every weight of both halves."""
+    from autoencoder_floor import LATENT, autoencoder, reconstruction_loss
+
+    torch.manual_seed(0)
+    enc, dec = autoencoder()
+    x = torch.sin(torch.arange(8192.0) * 0.05).reshape(1, 1, -1).repeat(2, 1, 1)  # (2, 1, 8192)
+    z = enc(x)
+    assert z.shape == (2, LATENT, 128) and z.abs().max() <= 1
+    assert dec(z).shape == x.shape
+    assert reconstruction_loss(x, x).item() == 0 and reconstruction_loss(0.5 * x, x).item() > 0
+    reconstruction_loss(dec(z), x).backward()
+    for p in [*enc.parameters(), *dec.parameters()]:
+        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
