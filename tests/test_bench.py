@@ -172,3 +172,15 @@ def test_the_autoencoder_floor_reconstructs_at_full_length_and_its_loss_is_zero_
     reconstruction_loss(dec(z), x).backward()
     for p in [*enc.parameters(), *dec.parameters()]:
         assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+
+
+def test_critic_memory_scores_one_value_per_clip_for_a_critic_and_an_ensemble():
+    """bench/critic_memory.py reads a single critic's logit and an ensemble's mean over its heads, per clip."""
+    from critic_memory import scores
+
+    x = torch.randn(5, 1, 4096)
+    for preset in ("audio", "ensemble"):
+        _, D = build_models(make_config(preset, length=4096), 1, 4096)
+        s = scores(D.eval(), x, batch=2)
+        assert s.shape == (5,) and torch.isfinite(s).all()
+        assert torch.allclose(s[:2], scores(D, x[:2]), atol=1e-5)  # batching does not change a clip's score
