@@ -66,7 +66,6 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "audio with batch 8": ("audio", {"batch_size": 8}),
     "audio with d 8 in D": ("audio", {"ndf": 8}),
     "audio with d 8 in D and seed 1": ("audio", {"ndf": 8, "seed": 1}),
-    "audio conditional with d 8 in D": ("audio", {"ndf": 8, "conditional": True}),
     "audio with the penalty every 4th D step": ("audio", {"penalty_every": 4}),
     "audio with the penalty every 2nd D step": ("audio", {"penalty_every": 2}),
     "audio with a 512-tap post filter": ("audio", {"g_postfilter": 512}),
