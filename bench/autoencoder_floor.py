@@ -87,11 +87,11 @@ def main() -> None:
     j = judge.judge_for(judge.JudgeSpec.of_config(cfg), say=lambda *_: None)
     feats = lambda clip: j.outputs(clip.numpy())[1]  # noqa: E731
     real = feats(x[ref])
-    print(f"| minutes | steps | reconstructions' cls_fd |  (real vs real: {frechet_distance(real, feats(x[held])):.1f})")
-    print("|---:|---:|---:|")
     enc, dec = autoencoder()
-    print(f"(encoder {sum(p.numel() for p in enc.parameters()):,} parameters, decoder "
-          f"{sum(p.numel() for p in dec.parameters()):,})")
+    print(f"encoder {sum(p.numel() for p in enc.parameters()):,} parameters, decoder "
+          f"{sum(p.numel() for p in dec.parameters()):,}; real vs real cls_fd "
+          f"{frechet_distance(real, feats(x[held])):.1f}\n")
+    print("| minutes | steps | reconstructions' cls_fd |\n|---:|---:|---:|")
     opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], 3e-4, betas=(0.9, 0.99))
     rng = np.random.default_rng(1)
     trained, step, next_score = 0.0, 0, a.every * 60
