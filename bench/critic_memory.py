@@ -41,10 +41,14 @@ def main() -> None:
     ap.add_argument("fresh", help="a folder of clips of the run's data recipe that the run never saw")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if not checkpoint.list_ckpts(a.run):
+        raise SystemExit(f"{a.run}: no checkpoints to read (is it a run folder?)")
     print("| batch | D on training clips | D on fresh clips | D on G's samples | memorised |\n|---:|---:|---:|---:|---:|")
     for path in checkpoint.list_ckpts(a.run):
         state = checkpoint.load(path, map_location="cpu")
         cfg = checkpoint.config_of(state, path)
+        if cfg.conditional:
+            raise SystemExit(f"{a.run}: a conditional run; critic_memory reads unconditional runs")
         G, D = build_pair(cfg, state["data"]["channels"], state["data"]["length"])
         checkpoint.load_weights(G, state["G_ema"] if "G_ema" in state else state["G"], path)
         checkpoint.load_weights(D, state["D"], path)
