@@ -70,32 +70,14 @@ def reconstruction_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return loss
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="a folder of audio with class sub-folders (the judge's)")
-    ap.add_argument("--minutes", type=float, default=6.0, help="training time")
-    ap.add_argument("--every", type=float, default=2.0, help="minutes between scores")
-    ap.add_argument("--length", type=int, default=8192)
-    ap.add_argument("--sample-rate", type=int, default=8000, help="the data's rate (the judge's)")
-    a = ap.parse_args()
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    x = clips(a.data, a.length)
-    order = np.random.default_rng(0).permutation(len(x))
-    ref, held, train = order[:256], order[256:512], order[512:]
-    cfg = make_config("audio", data=a.data, sample_rate=a.sample_rate, length=a.length)
-    j = judge.judge_for(judge.JudgeSpec.of_config(cfg), say=lambda *_: None)
-    feats = lambda clip: j.outputs(clip.numpy())[1]  # noqa: E731
-    real = feats(x[ref])
+def train_autoencoder(x: torch.Tensor, train: np.ndarray, minutes: float, every: float, score) -> tuple:
+    """(encoder, decoder) trained on clips x[train] for `minutes` of training time; score(enc, dec, minutes, steps)
+    is called every `every` minutes and at the end (its time is not counted)."""
     enc, dec = autoencoder()
-    print(f"encoder {sum(p.numel() for p in enc.parameters()):,} parameters, decoder "
-          f"{sum(p.numel() for p in dec.parameters()):,}; real vs real cls_fd "
-          f"{frechet_distance(real, feats(x[held])):.1f}\n")
-    print("| minutes | steps | reconstructions' cls_fd |\n|---:|---:|---:|")
     opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], 3e-4, betas=(0.9, 0.99))
     rng = np.random.default_rng(1)
-    trained, step, next_score = 0.0, 0, a.every * 60
-    while trained < a.minutes * 60:
+    trained, step, next_score = 0.0, 0, every * 60
+    while trained < minutes * 60:
         began = time.perf_counter()
         batch = x[rng.choice(train, 16)]  # (16, 1, L)
         with torch.autocast("cpu", torch.bfloat16):
@@ -107,11 +89,49 @@ def main() -> None:
         opt.step()
         step += 1
         trained += time.perf_counter() - began
-        if trained >= min(next_score, a.minutes * 60):
-            with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
-                rec = torch.cat([dec(enc(x[held[i:i + 64]])).float() for i in range(0, len(held), 64)])
-            print(f"| {trained / 60:.1f} | {step} | {frechet_distance(real, feats(rec)):.1f} |", flush=True)
-            next_score += a.every * 60
+        if trained >= min(next_score, minutes * 60):
+            score(enc, dec, trained / 60, step)
+            next_score += every * 60
+    return enc, dec
+
+
+def decode(dec: nn.Module, z: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Latents (N, LATENT, T) -> clips (N, 1, 64 T)."""
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        return torch.cat([dec(z[i:i + batch]).float() for i in range(0, len(z), batch)])
+
+
+def judged(data: str, length: int, sample_rate: int):
+    """Every clip of `data`, the fixed split (reference, held out, train), and the judge's features function."""
+    x = clips(data, length)
+    order = np.random.default_rng(0).permutation(len(x))
+    cfg = make_config("audio", data=data, sample_rate=sample_rate, length=length)
+    j = judge.judge_for(judge.JudgeSpec.of_config(cfg), say=lambda *_: None)
+    return x, (order[:256], order[256:512], order[512:]), j
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="a folder of audio with class sub-folders (the judge's)")
+    ap.add_argument("--minutes", type=float, default=6.0, help="training time")
+    ap.add_argument("--every", type=float, default=2.0, help="minutes between scores")
+    ap.add_argument("--length", type=int, default=8192)
+    ap.add_argument("--sample-rate", type=int, default=8000, help="the data's rate (the judge's)")
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    x, (ref, held, train), j = judged(a.data, a.length, a.sample_rate)
+    real = j.outputs(x[ref].numpy())[1]
+    print(f"real vs real cls_fd {frechet_distance(real, j.outputs(x[held].numpy())[1]):.1f}\n")
+    print("| minutes | steps | reconstructions' cls_fd |\n|---:|---:|---:|")
+
+    def score(enc, dec, minutes, step):
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+            z = torch.cat([enc(x[held[i:i + 64]]).float() for i in range(0, len(held), 64)])
+        rec = decode(dec, z)
+        print(f"| {minutes:.1f} | {step} | {frechet_distance(real, j.outputs(rec.numpy())[1]):.1f} |", flush=True)
+
+    train_autoencoder(x, train, a.minutes, a.every, score)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""A GAN on an autoencoder's latents (Musika's route), end to end on one core: bench/autoencoder_floor.py's
+autoencoder for --ae-minutes, then a small WGAN-GP on its latents (16 channels at 1/64 of the rate) for
+--gan-minutes, and the decoded samples of G's average scored by the judge (cls_fd, is) beside the reconstructions.
+
+    python bench/latent_gan.py --data data/sounds8k [--ae-minutes 12] [--gan-minutes 8] [--every 4]
+
+The latent G: a dense layer to 8 frames of 256 channels, then nearest-neighbour upsampling x2 and a kernel-5
+convolution until the latent's frames, tanh (the latents are tanh-bounded). The latent D: kernel-5 stride-2
+convolutions down to 8 frames, then a dense layer. WGAN-GP with 2 D steps per G step, Adam 1e-4 (0.5, 0.9), batch
+32, G averaged (0.999), as the audio preset trains.
+"""
+import argparse
+import copy
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autoencoder_floor import LATENT, decode, judged, train_autoencoder
+from wavegen.evaluation.metrics.frechet import frechet_distance
+
+NZ, BATCH, D_STEPS, GP, EMA = 100, 32, 2, 10.0, 0.999
+
+
+class LatentG(nn.Module):
+    def __init__(self, frames: int, width: int = 256, start: int = 8):
+        super().__init__()
+        self.width, self.start = width, start
+        self.fc = nn.Linear(NZ, width * start)
+        layers, n, c = [], start, width
+        while n < frames:
+            layers += [nn.Upsample(scale_factor=2), nn.Conv1d(c, max(c // 2, 64), 5, 1, 2), nn.LeakyReLU(0.2)]
+            c, n = max(c // 2, 64), n * 2
+        self.net = nn.Sequential(*layers, nn.Conv1d(c, LATENT, 5, 1, 2), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, NZ) -> (B, LATENT, frames)
+        return self.net(F.leaky_relu(self.fc(z).view(-1, self.width, self.start), 0.2))
+
+
+class LatentD(nn.Module):
+    def __init__(self, frames: int, width: int = 64):
+        super().__init__()
+        layers, n, c_in, c = [], frames, LATENT, width
+        while n > 8:
+            layers += [nn.Conv1d(c_in, c, 5, 2, 2), nn.LeakyReLU(0.2)]
+            c_in, c, n = c, min(c * 2, 512), n // 2
+        self.net = nn.Sequential(*layers)
+        self.fc = nn.Linear(c_in * n, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, LATENT, frames) -> (B,)
+        return self.fc(self.net(x).flatten(1)).squeeze(1)
+
+
+def gan_step(g, d, og, od, latents: torch.Tensor) -> None:
+    for _ in range(D_STEPS):
+        real = latents[torch.randint(len(latents), (BATCH,))]
+        fake = g(torch.randn(BATCH, NZ)).detach()
+        eps = torch.rand(BATCH, 1, 1)
+        mix = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        grad, = torch.autograd.grad(d(mix).sum(), mix, create_graph=True)
+        loss = d(fake).mean() - d(real).mean() + GP * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        od.zero_grad(set_to_none=True)
+        loss.backward()
+        od.step()
+    loss = -d(g(torch.randn(BATCH, NZ))).mean()
+    og.zero_grad(set_to_none=True)
+    loss.backward()
+    og.step()
+
+
+def inception_score(logits: np.ndarray) -> float:
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return float(np.exp((p * (np.log(p + 1e-12) - np.log(p.mean(0) + 1e-12))).sum(1).mean()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="a folder of audio with class sub-folders (the judge's)")
+    ap.add_argument("--ae-minutes", type=float, default=12.0, help="autoencoder training time")
+    ap.add_argument("--gan-minutes", type=float, default=8.0, help="latent GAN training time")
+    ap.add_argument("--every", type=float, default=4.0, help="minutes between scores")
+    ap.add_argument("--length", type=int, default=8192)
+    ap.add_argument("--sample-rate", type=int, default=8000, help="the data's rate (the judge's)")
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    x, (ref, held, train), j = judged(a.data, a.length, a.sample_rate)
+    real = j.outputs(x[ref].numpy())[1]
+    print("| stage | minutes | steps | cls_fd | is |\n|---|---:|---:|---:|---:|")
+
+    def show(stage: str, minutes: float, step: int, clips: torch.Tensor) -> None:
+        logits, f = j.outputs(clips.numpy())
+        print(f"| {stage} | {minutes:.1f} | {step} | {frechet_distance(real, f):.1f} | {inception_score(logits):.2f} |",
+              flush=True)
+
+    def encode(enc, idx):
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+            return torch.cat([enc(x[idx[i:i + 256]]).float() for i in range(0, len(idx), 256)])
+
+    def recon(enc, dec, minutes, step):
+        show("autoencoder (reconstructions)", minutes, step, decode(dec, encode(enc, held)))
+
+    enc, dec = train_autoencoder(x, train, a.ae_minutes, a.every, recon)
+    latents = encode(enc, train)  # (N, LATENT, frames)
+    g, d = LatentG(latents.shape[-1]), LatentD(latents.shape[-1])
+    avg = copy.deepcopy(g)
+    og = torch.optim.Adam(g.parameters(), 1e-4, betas=(0.5, 0.9))
+    od = torch.optim.Adam(d.parameters(), 1e-4, betas=(0.5, 0.9))
+    z_fix = torch.randn(256, NZ, generator=torch.Generator().manual_seed(1))
+    trained, step, next_score = 0.0, 0, a.every * 60
+    while trained < a.gan_minutes * 60:
+        began = time.perf_counter()
+        gan_step(g, d, og, od, latents)
+        with torch.no_grad():
+            for pa, p in zip(avg.parameters(), g.parameters()):
+                pa.lerp_(p, 1 - EMA)
+        step += 1
+        trained += time.perf_counter() - began
+        if trained >= min(next_score, a.gan_minutes * 60):
+            with torch.no_grad():
+                show("latent GAN (decoded samples)", a.ae_minutes + trained / 60, step, decode(dec, avg(z_fix)))
+            next_score += a.every * 60
+
+
+if __name__ == "__main__":
+    main()
