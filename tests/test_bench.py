@@ -184,3 +184,20 @@ def test_critic_memory_scores_one_value_per_clip_for_a_critic_and_an_ensemble():
         s = scores(D.eval(), x, batch=2)
         assert s.shape == (5,) and torch.isfinite(s).all()
         assert torch.allclose(s[:2], scores(D, x[:2]), atol=1e-5)  # batching does not change a clip's score
+
+
+def test_the_latent_gan_makes_latents_of_the_autoencoders_shape_and_a_step_trains_both():
+    """bench/latent_gan.py: G makes (B, 16, frames) tanh-bounded latents that D scores one per example, and one
+    step changes every weight of both (but D's last bias, which cancels in a Wasserstein loss)."""
+    from latent_gan import NZ, LatentD, LatentG, gan_step
+
+    torch.manual_seed(0)
+    g, d = LatentG(128), LatentD(128)
+    fake = g(torch.randn(3, NZ))
+    assert fake.shape == (3, 16, 128) and fake.abs().max() <= 1 and d(fake).shape == (3,)
+    before = [p.detach().clone() for p in (*g.parameters(), *d.parameters())]
+    gan_step(g, d, torch.optim.Adam(g.parameters(), 1e-4), torch.optim.Adam(d.parameters(), 1e-4),
+             torch.rand(40, 16, 128) * 2 - 1)
+    after = list((*g.parameters(), *d.parameters()))
+    unchanged = [i for i, (b, p) in enumerate(zip(before, after)) if torch.equal(b, p)]
+    assert unchanged == [len(after) - 1]  # d.fc.bias
