@@ -101,27 +101,32 @@ def decode(dec: nn.Module, z: torch.Tensor, batch: int = 64) -> torch.Tensor:
         return torch.cat([dec(z[i:i + batch]).float() for i in range(0, len(z), batch)])
 
 
-def judged(data: str, length: int, sample_rate: int):
-    """Every clip of `data`, the fixed split (reference, held out, train), and the judge's features function."""
-    x = clips(data, length)
+def data_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data", required=True, help="a folder of audio with class sub-folders (the judge's)")
+    ap.add_argument("--length", type=int, default=8192)
+    ap.add_argument("--sample-rate", type=int, default=8000, help="the data's rate (the judge's)")
+
+
+def judged(a: argparse.Namespace) -> tuple:
+    """On one thread from seed 0: every clip of a.data, the fixed split (reference, held out, train), the judge, and
+    its features of the reference clips."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    x = clips(a.data, a.length)
     order = np.random.default_rng(0).permutation(len(x))
-    cfg = make_config("audio", data=data, sample_rate=sample_rate, length=length)
+    cfg = make_config("audio", data=a.data, sample_rate=a.sample_rate, length=a.length)
     j = judge.judge_for(judge.JudgeSpec.of_config(cfg), say=lambda *_: None)
-    return x, (order[:256], order[256:512], order[512:]), j
+    ref, held, train = order[:256], order[256:512], order[512:]
+    return x, (ref, held, train), j, j.outputs(x[ref].numpy())[1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="a folder of audio with class sub-folders (the judge's)")
+    data_args(ap)
     ap.add_argument("--minutes", type=float, default=6.0, help="training time")
     ap.add_argument("--every", type=float, default=2.0, help="minutes between scores")
-    ap.add_argument("--length", type=int, default=8192)
-    ap.add_argument("--sample-rate", type=int, default=8000, help="the data's rate (the judge's)")
     a = ap.parse_args()
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    x, (ref, held, train), j = judged(a.data, a.length, a.sample_rate)
-    real = j.outputs(x[ref].numpy())[1]
+    x, (ref, held, train), j, real = judged(a)
     print(f"real vs real cls_fd {frechet_distance(real, j.outputs(x[held].numpy())[1]):.1f}\n")
     print("| minutes | steps | reconstructions' cls_fd |\n|---:|---:|---:|")
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autoencoder_floor import LATENT, decode, judged, train_autoencoder
+from autoencoder_floor import LATENT, data_args, decode, judged, train_autoencoder
 from wavegen.evaluation.metrics.frechet import frechet_distance
 
 NZ, BATCH, D_STEPS, GP, EMA = 100, 32, 2, 10.0, 0.999
@@ -78,17 +78,12 @@ def inception_score(logits: np.ndarray) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="a folder of audio with class sub-folders (the judge's)")
+    data_args(ap)
     ap.add_argument("--ae-minutes", type=float, default=12.0, help="autoencoder training time")
     ap.add_argument("--gan-minutes", type=float, default=8.0, help="latent GAN training time")
     ap.add_argument("--every", type=float, default=4.0, help="minutes between scores")
-    ap.add_argument("--length", type=int, default=8192)
-    ap.add_argument("--sample-rate", type=int, default=8000, help="the data's rate (the judge's)")
     a = ap.parse_args()
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    x, (ref, held, train), j = judged(a.data, a.length, a.sample_rate)
-    real = j.outputs(x[ref].numpy())[1]
+    x, (ref, held, train), j, real = judged(a)
     print("| stage | minutes | steps | cls_fd | is |\n|---|---:|---:|---:|---:|")
 
     def show(stage: str, minutes: float, step: int, clips: torch.Tensor) -> None:
