@@ -95,6 +95,12 @@ def train_autoencoder(x: torch.Tensor, train: np.ndarray, minutes: float, every:
     return enc, dec
 
 
+def encode(enc: nn.Module, x: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Clips (N, 1, 64 T) -> latents (N, LATENT, T)."""
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        return torch.cat([enc(x[i:i + batch]).float() for i in range(0, len(x), batch)])
+
+
 def decode(dec: nn.Module, z: torch.Tensor, batch: int = 64) -> torch.Tensor:
     """Latents (N, LATENT, T) -> clips (N, 1, 64 T)."""
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
@@ -131,9 +137,7 @@ def main() -> None:
     print("| minutes | steps | reconstructions' cls_fd |\n|---:|---:|---:|")
 
     def score(enc, dec, minutes, step):
-        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
-            z = torch.cat([enc(x[held[i:i + 64]]).float() for i in range(0, len(held), 64)])
-        rec = decode(dec, z)
+        rec = decode(dec, encode(enc, x[held]))
         print(f"| {minutes:.1f} | {step} | {frechet_distance(real, j.outputs(rec.numpy())[1]):.1f} |", flush=True)
 
     train_autoencoder(x, train, a.minutes, a.every, score)

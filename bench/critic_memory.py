@@ -19,20 +19,16 @@ from wavegen.data.source import open_examples
 from wavegen.evaluation.scoring import split_holdout
 from wavegen.models.conditional import build_pair
 from wavegen.sampling import draw
+from wavegen.training.losses import per_example
 
 N = 256  # clips of each kind
 
 
 def scores(D, x: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """D's score per clip, (n,): a single critic's logit, or an ensemble's mean over its heads' logits."""
-    out = []
+    """D's score per clip, (n,): the judgement its loss and penalties use (a critic's logit, an ensemble's sum of
+    its heads' mean logits)."""
     with torch.no_grad():
-        for i in range(0, len(x), batch):
-            o = D(x[i:i + batch])
-            if isinstance(o, dict):  # ensemble: {head: ([logits (B, k)], [features])}
-                o = torch.stack([torch.cat(ls, 1).mean(1) for ls, _ in o.values()]).mean(0)
-            out.append(o.float().flatten())
-    return torch.cat(out)
+        return torch.cat([per_example(D(x[i:i + batch])) for i in range(0, len(x), batch)])
 
 
 def main() -> None:

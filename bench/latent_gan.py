@@ -13,13 +13,15 @@ import argparse
 import copy
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autoencoder_floor import LATENT, data_args, decode, judged, train_autoencoder
+from autoencoder_floor import LATENT, data_args, decode, encode, judged, train_autoencoder
 from wavegen.evaluation.metrics.frechet import frechet_distance
+from wavegen.evaluation.metrics.inception import inception_score
+from wavegen.evaluation.metrics.judged import probabilities
+from wavegen.training.regularisers import gradient_penalty
 
 NZ, BATCH, D_STEPS, GP, EMA = 100, 32, 2, 10.0, 0.999
 
@@ -57,10 +59,7 @@ def gan_step(g, d, og, od, latents: torch.Tensor) -> None:
     for _ in range(D_STEPS):
         real = latents[torch.randint(len(latents), (BATCH,))]
         fake = g(torch.randn(BATCH, NZ)).detach()
-        eps = torch.rand(BATCH, 1, 1)
-        mix = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        grad, = torch.autograd.grad(d(mix).sum(), mix, create_graph=True)
-        loss = d(fake).mean() - d(real).mean() + GP * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        loss = d(fake).mean() - d(real).mean() + GP * gradient_penalty(d, real, fake)
         od.zero_grad(set_to_none=True)
         loss.backward()
         od.step()
@@ -68,12 +67,6 @@ def gan_step(g, d, og, od, latents: torch.Tensor) -> None:
     og.zero_grad(set_to_none=True)
     loss.backward()
     og.step()
-
-
-def inception_score(logits: np.ndarray) -> float:
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    return float(np.exp((p * (np.log(p + 1e-12) - np.log(p.mean(0) + 1e-12))).sum(1).mean()))
 
 
 def main() -> None:
@@ -88,18 +81,14 @@ def main() -> None:
 
     def show(stage: str, minutes: float, step: int, clips: torch.Tensor) -> None:
         logits, f = j.outputs(clips.numpy())
-        print(f"| {stage} | {minutes:.1f} | {step} | {frechet_distance(real, f):.1f} | {inception_score(logits):.2f} |",
+        print(f"| {stage} | {minutes:.1f} | {step} | {frechet_distance(real, f):.1f} | {inception_score(probabilities(logits)):.2f} |",
               flush=True)
 
-    def encode(enc, idx):
-        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
-            return torch.cat([enc(x[idx[i:i + 256]]).float() for i in range(0, len(idx), 256)])
-
     def recon(enc, dec, minutes, step):
-        show("autoencoder (reconstructions)", minutes, step, decode(dec, encode(enc, held)))
+        show("autoencoder (reconstructions)", minutes, step, decode(dec, encode(enc, x[held])))
 
     enc, dec = train_autoencoder(x, train, a.ae_minutes, a.every, recon)
-    latents = encode(enc, train)  # (N, LATENT, frames)
+    latents = encode(enc, x[train])  # (N, LATENT, frames)
     g, d = LatentG(latents.shape[-1]), LatentD(latents.shape[-1])
     avg = copy.deepcopy(g)
     og = torch.optim.Adam(g.parameters(), 1e-4, betas=(0.5, 0.9))

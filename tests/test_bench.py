@@ -175,7 +175,7 @@ def test_the_autoencoder_floor_reconstructs_at_full_length_and_its_loss_is_zero_
 
 
 def test_critic_memory_scores_one_value_per_clip_for_a_critic_and_an_ensemble():
-    """bench/critic_memory.py reads a single critic's logit and an ensemble's mean over its heads, per clip."""
+    """bench/critic_memory.py reads one score per clip from a single critic and from an ensemble."""
     from critic_memory import scores
 
     x = torch.randn(5, 1, 4096)
