@@ -97,6 +97,17 @@ def _add_classifier_parser(sub) -> None:
     f.add_argument("--cache-dir", default=None, help="cache folder (default: $WAVEGEN_CACHE_DIR, else the user cache folder)")
 
 
+def _add_export_parser(sub) -> None:
+    ex = sub.add_parser("export", help="write a run's generator as one ONNX or TorchScript file (docs/export.md)")
+    ex.add_argument("run")
+    ex.add_argument("--format", required=True, metavar="{onnx,torchscript}", help="onnx (onnxruntime, ...) or torchscript "
+                    "(torch.jit.load)")
+    ex.add_argument("--out", required=True, help="file to write (never overwritten)")
+    ex.add_argument("--step", type=int, default=None, help="checkpoint at this batch (default: the newest)")
+    ex.add_argument("--best", action="store_true", help="export checkpoints/best.pt (kept during training)")
+    ex.add_argument("--mode", default=None, choices=["batch", "train", "eval"], help="how G runs (default: the run's sample_mode)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="wavegen", description="Train, inspect and sample GANs for raw 1-D waveforms.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -134,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--per-class", action="store_true", help="conditional runs: N files of every class, in OUT/<class>/")
     ge.add_argument("--to", default=None, metavar="NAME",
                     help="conditional runs, with --interpolate and --class: walk from that class to this one at fixed noise")
+
+    _add_export_parser(sub)
 
     su = sub.add_parser("summary", help="print and write a short summary of a run (summary.md)")
     su.add_argument("run")
@@ -338,6 +351,14 @@ def _generate(a: argparse.Namespace) -> None:
     print(f"wrote {len(files)} wav files to {a.out}")
 
 
+def _export(a: argparse.Namespace) -> None:
+    from .export import export
+
+    if a.best and a.step is not None:
+        raise WavegenError("--best and --step choose the checkpoint two ways; give one")
+    print(f"wrote {export(a.run, a.out, a.format, step=a.step, best=a.best, mode=a.mode)}")
+
+
 def _eval(a: argparse.Namespace) -> None:
     from .evaluation.metrics import METRICS
 
@@ -389,7 +410,7 @@ def _config(a: argparse.Namespace) -> None:
 
 
 COMMANDS = {"prepare": _prepare, "gaussian": _gaussian, "sounds": _sounds, "words": _words, "train": _train, "plot": _plot,
-            "generate": _generate, "eval": _eval, "report": _report, "analyse": _analyse, "summary": _summary,
+            "generate": _generate, "export": _export, "eval": _eval, "report": _report, "analyse": _analyse, "summary": _summary,
             "sweep": _sweep, "config": _config, "cache-list": _cache_list, "cache-clear": _cache_clear,
             "classifier-fit": _classifier_fit}
 

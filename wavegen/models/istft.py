@@ -73,13 +73,18 @@ class ISTFTGenerator(nn.Module):
         advance = 2 * math.pi * torch.arange(self.bins) * self.hop / self.n_fft  # of a tone at the bin's centre
         self.register_buffer("advance", advance.view(self.bins, 1), persistent=False)  # (F, 1)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        b = len(z)
+    def spectrum(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The magnitude and phase (B C, F, T) G draws, before the inverse STFT (float32 always)."""
+        b = z.shape[0]  # not len(z): a traced G (wavegen export) keeps the batch size free
         h = self.blocks(self.dense(z.flatten(1)).view(b, self.width, self.frames))  # (B, W, T)
         h = self.norm(h.transpose(1, 2)).transpose(1, 2)
-        out = self.head(h).float().view(b * self.channels, 2, self.bins, self.frames)  # iSTFT in float32 always
+        out = self.head(h).float().view(b * self.channels, 2, self.bins, self.frames)
         mag = out[:, 0].clamp(max=MAX_LOG_MAG).exp()  # (B C, F, T)
         phase = out[:, 1] if self.phase == "angle" else torch.cumsum(out[:, 1] + self.advance, dim=-1)  # (B C, F, T)
+        return mag, phase
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        mag, phase = self.spectrum(z)
         spec = torch.polar(mag, phase)  # mag * e^(i phase)
         x = torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=self.length)
-        return self.out_noise(x.view(b, self.channels, self.length))  # (B, C, L)
+        return self.out_noise(x.view(z.shape[0], self.channels, self.length))  # (B, C, L)

@@ -75,7 +75,7 @@ class WaveGANGenerator(nn.Module):
         self.out_length = START * math.prod(strides)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.dense(z.flatten(1)).view(len(z), self.start_width, START)  # (B, nz, 1) -> (B, 16d, 16)
+        h = self.dense(z.flatten(1)).view(z.shape[0], self.start_width, START)  # (B, nz, 1) -> (B, 16d, 16)
         return self.main(self.start(h))  # (B, C, L)
 
 
