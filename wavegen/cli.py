@@ -42,6 +42,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"wavegen: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_doctor_parser(sub) -> None:
+    dr = sub.add_parser("doctor", help="what is wrong with a run and what to try (doctor.json; docs/doctor.md)")
+    dr.add_argument("run")
+    dr.add_argument("--json", action="store_true", help="print the findings as JSON instead of text")
+
+
 def _add_data_parser(sub) -> None:
     """`wavegen data prepare | gaussian | sounds | words`."""
     d = sub.add_parser("data", help="make a synthetic data set, or prepare a folder of audio for training")
@@ -168,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("run")
     an.add_argument("--metric", default=None, help="quality score to use (default: the run's best_metric)")
 
+    _add_doctor_parser(sub)
     sw = sub.add_parser("sweep", help="train settings x seeds as separate runs (resumable), then tabulate them")
     sw.add_argument("spec", help="sweep spec, JSON: preset, data, base, grid and/or settings, seeds (experiments/README.md)")
     sw.add_argument("--out", default=None, help="sweep folder (default: sweeps/<spec file name>); rerun to resume")
@@ -271,11 +278,29 @@ def _train(a: argparse.Namespace) -> None:
     if a.resume:
         if a.data or a.out:
             raise WavegenError("--resume takes the run folder only (its data and settings are in its config.json)")
-        resume(a.resume, **overrides)
+        _doctor_line(resume(a.resume, **overrides))
         return
     if not a.data or not a.out:
         raise WavegenError("train needs a data folder and --out RUN (or --resume RUN)")
-    train(make_config(a.preset, data=a.data, out=a.out, **overrides))
+    _doctor_line(train(make_config(a.preset, data=a.data, out=a.out, **overrides)))
+
+
+def _doctor_line(run) -> None:
+    """The doctor's one line at the end of training, when it finds something (rank 0 only under torchrun)."""
+    import os
+
+    from .evaluation.doctor import doctor, one_line
+
+    if os.environ.get("RANK", "0") != "0":
+        return
+    try:
+        findings, _, _ = doctor(run, live=False)
+    except (WavegenError, OSError, ValueError) as e:  # the doctor's opinion never fails a finished run
+        print(f"doctor: could not diagnose {run} ({str(e)[:200]})")
+        return
+    line = one_line(findings)
+    if line:
+        print(line.replace("{run}", str(run)))
 
 
 def _classifier_fit(a: argparse.Namespace) -> None:
@@ -386,6 +411,19 @@ def _analyse(a: argparse.Namespace) -> None:
     print(describe(analyse(a.run, a.metric)))
 
 
+def _doctor(a: argparse.Namespace) -> None:
+    import json
+
+    from .evaluation.doctor import describe, doctor, to_json
+
+    findings, notes, written = doctor(a.run)
+    if a.json:
+        print(json.dumps(to_json(findings, notes), indent=2))
+        return
+    print(describe(findings, notes))
+    print(f"wrote {a.run}/doctor.json" if written else f"{a.run} is being trained: doctor.json not written")
+
+
 def _summary(a: argparse.Namespace) -> None:
     from .reports.summary import write_summary
 
@@ -410,7 +448,8 @@ def _config(a: argparse.Namespace) -> None:
 
 
 COMMANDS = {"prepare": _prepare, "gaussian": _gaussian, "sounds": _sounds, "words": _words, "train": _train, "plot": _plot,
-            "generate": _generate, "export": _export, "eval": _eval, "report": _report, "analyse": _analyse, "summary": _summary,
+            "generate": _generate, "export": _export, "eval": _eval, "report": _report, "analyse": _analyse,
+            "doctor": _doctor, "summary": _summary,
             "sweep": _sweep, "config": _config, "cache-list": _cache_list, "cache-clear": _cache_clear,
             "classifier-fit": _classifier_fit}
 

@@ -19,7 +19,8 @@ no scripts, no links, no external files), so the page can be mailed, archived or
 6. the last preview beside real training examples (spectrograms on one colour scale, players), per class for a
    conditional run, where the data can still be read;
 7. the metrics of eval.json, when present, and for a conditional run cls_acc per class;
-8. config.json and data.json.
+8. the doctor's findings (doctor.json when it is newer than stats.jsonl, else diagnosed now);
+9. config.json and data.json.
 """
 from __future__ import annotations
 
@@ -487,6 +488,24 @@ def _settings(cfg: dict, data: dict) -> str:
     return "\n".join(out)
 
 
+def _doctor(run: Path) -> str:
+    """The doctor's findings, most serious first (docs/doctor.md)."""
+    from ..evaluation.doctor import REPORT_NAME, diagnose, read_report, to_json
+
+    saved, stats = run / REPORT_NAME, run / "stats.jsonl"
+    report = read_report(run) if saved.exists() and (
+        not stats.exists() or saved.stat().st_mtime >= stats.stat().st_mtime) else None
+    if report is None:
+        report = to_json(*diagnose(run))
+    rows = "".join(f"<tr><td class=\"flag\">{_esc(f.get('code'))}</td><td class=\"num\">{_esc(f.get('batch'))}</td>"
+                   f"<td>{_esc(f.get('evidence'))}</td><td><code>{_esc((f.get('remedy') or {}).get('command', ''))}"
+                   f"</code><br>{_esc((f.get('remedy') or {}).get('why', ''))}</td></tr>" for f in report["findings"])
+    notes = "".join(f"<p class=\"note\">{_esc(n)}</p>" for n in report.get("notes", []))
+    return ("<h2>Doctor</h2><p class=\"sub\">What <code>wavegen doctor</code> finds, most serious first "
+            "(docs/doctor.md explains each code).</p><table><tr><th>code</th><th>batch</th><th>evidence</th>"
+            f"<th>what to try</th></tr>{rows}</table>{notes}")
+
+
 def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     """Write one self-contained HTML page about `run` (default `run/report.html`) and return its path.
 
@@ -515,6 +534,7 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
             _samples(run, data, analysis),
             _beside_real(run, config, data),
             _metrics(run, evaluation),
+            _doctor(run),
             _settings(cfg, data)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -1,0 +1,189 @@
+"""How often `wavegen doctor` names the right code first, on runs broken on purpose and on healthy preset runs.
+
+    OMP_NUM_THREADS=1 python -m bench.doctor_eval                 # the held-out set and the healthy runs: the table
+    OMP_NUM_THREADS=1 python -m bench.doctor_eval --set calibration --probe   # the runs the thresholds were set on
+
+Each case is a small run on CPU (the post's Gaussian data, the synthetic sounds) with one thing broken, and the
+code a diagnosis should name first. The calibration cases set the thresholds in wavegen/evaluation/doctor/; the
+held-out cases were never looked at while setting them. Runs are kept in --out and reused when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from wavegen.config import make_config
+from wavegen.data import GaussianSpec, make_gaussian, make_sounds
+from wavegen.errors import WavegenError
+from wavegen.evaluation.doctor import diagnose
+from wavegen.training.loop import train
+
+POST = dict(ngf=32, ndf=32, batch_size=20, preview_every=50, ckpt_every=100, print_every=10_000)
+SOUND = dict(length=1024, sample_rate=8000, ngf=32, ndf=32, batch_size=16, preview_every=50, ckpt_every=100,
+             print_every=10_000)
+
+
+@dataclass
+class Case:
+    name: str
+    data: str  # a key of DATA
+    preset: str
+    flags: dict
+    expect: str  # the code a diagnosis should name first
+    split: str  # "calibration", "held-out" or "healthy"
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def gauss(n: int, **kw):
+    return lambda out: make_gaussian(out, GaussianSpec(n=n, seed=1, **kw))
+
+
+def sounds(n: int, scale: float = 1.0, silent_tail: int = 0):
+    """The synthetic sounds at 8 kHz, 0.25 s; `scale` multiplies every file (near-silent data)."""
+    def make(out: Path):
+        make_sounds(out, n, 8000, 0.25, 0)
+        if scale != 1.0:
+            for p in out.rglob("*.wav"):
+                x, sr = sf.read(p, dtype="float32")
+                sf.write(p, x * scale, sr, subtype="FLOAT")
+        return out
+    return make
+
+
+DATA = {"gauss": gauss(500), "gauss10": gauss(10), "gauss_quiet": gauss(500, amplitude=5e-4, noise=1e-4),
+        "gauss40": gauss(40), "sounds": sounds(200), "sounds_quiet": sounds(120, scale=1e-4), "sounds12": sounds(12)}
+
+CASES = [
+    # calibration: the thresholds were set on these
+    Case("post-nan-lr", "gauss", "post", {**POST, "lr_g": 0.5, "lr_d": 0.5, "batches": 300}, "nan", "calibration"),
+    Case("post-short", "gauss", "post", {**POST, "batches": 200}, "too_short", "calibration"),
+    Case("post-tiny-lr", "gauss", "post", {**POST, "lr_g": 1e-8, "lr_d": 1e-8, "batches": 300}, "too_short", "calibration"),
+    Case("post-d-wins", "gauss", "post", {**POST, "lr_d": 1e-3, "d_steps": 4, "batches": 400}, "d_wins", "calibration"),
+    Case("post-g-wins", "gauss", "post", {**POST, "lr_d": 1e-7, "lr_g": 2e-4, "batches": 400}, "g_wins", "calibration"),
+    Case("post-collapse", "gauss", "post", {**POST, "lr_g": 5e-3, "lr_d": 5e-5, "batches": 400}, "mode_collapse", "calibration"),
+    Case("post-data-few", "gauss10", "post", {**POST, "batch_size": 5, "batches": 200}, "data", "calibration"),
+    Case("post-data-quiet", "gauss_quiet", "post", {**POST, "batches": 200}, "data", "calibration"),
+    Case("dcgan-unstable", "sounds", "dcgan", {**SOUND, "lr_g": 5e-3, "lr_d": 5e-3, "batches": 300}, "unstable", "calibration"),
+    Case("wavegan-short", "sounds", "wavegan", {**SOUND, "d_steps": 1, "ngf": 8, "ndf": 8, "batches": 100}, "too_short", "calibration"),
+    Case("fast-memorised", "gauss40", "fast", {**POST, "ngf": 64, "ndf": 64, "batch_size": 8, "batches": 1500}, "memorised", "calibration"),
+    # held out: never looked at while setting the thresholds
+    Case("ho-post-nan-bce", "gauss", "post", {**POST, "lr_g": 1.0, "lr_d": 1.0, "loss": "nonsat", "batches": 300}, "nan", "held-out"),
+    Case("ho-dcgan-nan", "sounds", "dcgan", {**SOUND, "lr_g": 0.3, "lr_d": 0.3, "batches": 200}, "nan", "held-out"),
+    Case("ho-post-short", "gauss", "post", {**POST, "batches": 150, "seed": 3}, "too_short", "held-out"),
+    Case("ho-lsgan-tiny-lr", "gauss", "post", {**POST, "loss": "lsgan", "lr_g": 1e-8, "lr_d": 1e-8, "batches": 200}, "too_short", "held-out"),
+    Case("ho-hinge-d-wins", "gauss", "post", {**POST, "loss": "hinge", "lr_d": 2e-3, "d_steps": 5, "batches": 400}, "d_wins", "held-out"),
+    Case("ho-nonsat-d-wins", "gauss", "fast", {**POST, "loss": "nonsat", "lr_d": 2e-3, "lr_g": 1e-5, "d_steps": 3, "batches": 400}, "d_wins", "held-out"),
+    Case("ho-post-g-wins", "gauss", "post", {**POST, "lr_d": 1e-8, "lr_g": 5e-4, "batches": 300, "seed": 2}, "g_wins", "held-out"),
+    Case("ho-lsgan-g-wins", "gauss", "post", {**POST, "loss": "lsgan", "lr_d": 1e-8, "lr_g": 2e-4, "batches": 300}, "g_wins", "held-out"),
+    Case("ho-post-collapse", "gauss", "post", {**POST, "lr_g": 1e-2, "lr_d": 5e-5, "batches": 300, "seed": 5}, "mode_collapse", "held-out"),
+    Case("ho-data-few-sounds", "sounds12", "dcgan", {**SOUND, "batch_size": 4, "batches": 150}, "data", "held-out"),
+    Case("ho-data-quiet-sounds", "sounds_quiet", "dcgan", {**SOUND, "batches": 150}, "data", "held-out"),
+    Case("ho-data-few-post", "gauss10", "fast", {**POST, "batch_size": 4, "batches": 200}, "data", "held-out"),
+    Case("ho-wavegan-unstable", "sounds", "wavegan", {**SOUND, "d_steps": 1, "ngf": 8, "ndf": 8, "lr_g": 1e-2, "lr_d": 1e-2, "batches": 200}, "unstable", "held-out"),
+    Case("ho-post-unstable", "gauss", "post", {**POST, "lr_g": 2e-2, "lr_d": 2e-2, "beta1": 0.99, "batches": 300}, "unstable", "held-out"),
+    Case("ho-wavegan-short", "sounds", "audio", {**SOUND, "d_steps": 1, "ngf": 8, "ndf": 8, "batches": 80}, "too_short", "held-out"),
+    Case("ho-fast-memorised", "gauss40", "fast", {**POST, "ngf": 64, "ndf": 64, "batch_size": 8, "batches": 1500, "seed": 4}, "memorised", "held-out"),
+    # healthy runs of the presets: no finding expected
+    Case("healthy-fast", "gauss", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200}, "healthy", "healthy"),
+    Case("healthy-post", "gauss", "post", {"ngf": 128, "ndf": 128, "batches": 1500, "eval_every": 100, "eval_n": 200}, "healthy", "healthy"),
+]
+
+
+def build_data(root: Path, key: str) -> Path:
+    out = root / "data" / key
+    if not (out / "wavegen_data.json").exists() and not any(out.rglob("*.wav")):
+        DATA[key](out)
+    return out
+
+
+def run_case(root: Path, c: Case) -> Path:
+    out = root / "runs" / c.name
+    if (out / "done").exists():
+        return out
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    cfg = make_config(c.preset, data=str(build_data(root, c.data)), out=str(out), device="cpu", **c.flags)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            train(cfg)
+        except WavegenError:
+            pass  # a run that stopped (e.g. after NaNs) is a run to diagnose too
+    (out / "done").write_text("")
+    return out
+
+
+def probe(run: Path) -> dict:
+    """The measurements behind the thresholds, whether or not they cross them (for calibration)."""
+    from wavegen.evaluation.doctor.evidence import Evidence
+    from wavegen.evaluation.doctor import samples, training
+    from wavegen.evaluation.doctor.real import median_pairwise, rms
+
+    ev = Evidence(run)
+    out = {"batches": ev.batches, "margin_tail": float(np.median(ev.tail(ev.margin))) if ev.batches else None}
+    if ev.batches >= 100:
+        out["spikes"] = training.spike_share(ev)
+        out["swing"] = float(np.std(ev.smoothed_margin[len(ev.margin) // 2:]))
+    out["improving"] = training.improving(ev)
+    out["update"] = training.g_update_ratio(ev)
+    out["far"] = training.far_ratio(ev)
+    got = samples.usable(ev)
+    if got:
+        x, real = got
+        out["rms_ratio"] = float(np.median(rms(x)) / max(np.median(real.rms), 1e-12))
+        out["spread"] = median_pairwise(real.feats(x)) / max(real.ref_spread, 1e-12)
+        out["flat"], out["flat_real"] = samples.flatness(x), samples.flatness(real.ref)
+        near = np.sqrt(samples.pairwise_sq_dists(real.feats(x), real.pool_feats).min(1))
+        out["memo"] = float(np.median(near) / max(real.ref_nn, 1e-12))
+    s = ev.scores
+    if s is not None:
+        out["scores"] = f"{s.name}: " + " ".join(f"{v:.3g}" for v in s.badness[:: max(1, len(s.badness) // 8)])
+    return out
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--set", default="held-out", choices=["held-out", "calibration", "all"],
+                   help="which cases (held-out and all include the healthy runs)")
+    p.add_argument("--out", default="runs/doctor_eval", help="where the data and runs are kept (reused)")
+    p.add_argument("--only", default=None, help="comma-separated case names")
+    p.add_argument("--probe", action="store_true", help="also print the measurements behind the thresholds")
+    a = p.parse_args(argv)
+    root = Path(a.out)
+    splits = {"held-out": ("held-out", "healthy"), "calibration": ("calibration",),
+              "all": ("calibration", "held-out", "healthy")}[a.set]
+    cases = [c for c in CASES if c.split in splits and (not a.only or c.name in a.only.split(","))]
+    rows, right = [], 0
+    print(f"| case | split | expected | doctor's first code (then) | right | doctor s |\n|---|---|---|---|---|---|")
+    for c in cases:
+        run = run_case(root, c)
+        t = time.perf_counter()
+        findings, _ = diagnose(run)
+        dt = time.perf_counter() - t
+        codes = [f.code for f in findings]
+        ok = codes[0] == c.expect
+        right += ok
+        rows.append({"case": c.name, "expect": c.expect, "codes": codes, "ok": ok})
+        then = f" ({', '.join(codes[1:])})" if len(codes) > 1 else ""
+        print(f"| {c.name} | {c.split} | {c.expect} | {codes[0]}{then} | {'yes' if ok else 'NO'} | {dt:.1f} |", flush=True)
+        if a.probe:
+            print("    " + json.dumps(probe(run), default=str))
+    broken = [r for r in rows if r["expect"] != "healthy"]
+    healthy = [r for r in rows if r["expect"] == "healthy"]
+    print(f"\nright code first: {sum(r['ok'] for r in broken)}/{len(broken)} broken runs"
+          f" ({sum(r['ok'] for r in broken) / max(len(broken), 1):.0%}); healthy runs without a finding: "
+          f"{sum(r['ok'] for r in healthy)}/{len(healthy)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""`wavegen doctor`: findings with evidence and remedies, doctor.json, read-only on a live run, and remedies that
+work (each broken run trained again with the flags its finding suggests)."""
+import json
+import os
+import time
+
+import pytest
+
+from conftest import tiny_config
+from wavegen import cli
+from wavegen.config import make_config
+from wavegen.evaluation.doctor import CHECKS, MEANINGS, diagnose, doctor, is_live, one_line
+from wavegen.training.loop import train
+
+SMALL = dict(ngf=16, ndf=16, batch_size=20, stats_every=5, print_every=10_000, preview_every=20, ckpt_every=50,
+             layer_every=10, device="cpu")
+
+
+def small_run(data, out, preset="post", **kw):
+    cfg = make_config(preset, data=str(data), out=str(out), **{**SMALL, **kw})
+    train(cfg)
+    return out
+
+
+def first(run) -> str:
+    return diagnose(run)[0][0].code
+
+
+def retrain_with_remedy(run, data, out, finding, **kw):
+    """The broken run again, with the flags its finding suggests (the run's own settings otherwise)."""
+    cfg = json.loads((run / "config.json").read_text())
+    keep = {k: cfg[k] for k in SMALL if k in cfg}
+    base = {k: v for k, v in cfg.items() if k in ("lr_g", "lr_d", "loss", "d_steps", "batches", "beta1", "seed")}
+    return small_run(data, out, cfg["preset"], **{**base, **keep, **kw, **finding.flags})
+
+
+@pytest.fixture(scope="module")
+def stuck(gauss_data, tmp_path_factory):
+    """Learning rates so small the weights barely move."""
+    return small_run(gauss_data, tmp_path_factory.mktemp("doctor") / "stuck", lr_g=1e-8, lr_d=1e-8, batches=60)
+
+
+def test_cli_prints_findings_and_writes_doctor_json(stuck, capsys):
+    assert cli.main(["doctor", str(stuck)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("too_short (batch 60)") and "evidence: G's median per-layer update ratio" in out
+    assert "run: wavegen train" in out and f"wrote {stuck}/doctor.json" in out
+    saved = json.loads((stuck / "doctor.json").read_text())
+    f = saved["findings"][0]
+    assert set(f) >= {"code", "severity", "batch", "evidence", "remedy"} and set(f["remedy"]) >= {"flags", "why"}
+    assert f["code"] == "too_short" and f["remedy"]["flags"]["lr_g"] == pytest.approx(5e-5)
+    assert cli.main(["doctor", str(stuck), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["findings"][0]["code"] == "too_short"
+
+
+def test_a_live_run_is_read_but_never_written(stuck, capsys):
+    (stuck / "doctor.json").unlink(missing_ok=True)
+    now = time.time()
+    for ckpt in (stuck / "checkpoints").glob("*.pt"):
+        os.utime(ckpt, (now - 60, now - 60))
+    os.utime(stuck / "stats.jsonl", (now, now))  # stats newer than the newest checkpoint: still training
+    assert is_live(stuck)
+    findings, _, written = doctor(stuck)
+    assert findings[0].code == "too_short" and not written and not (stuck / "doctor.json").exists()
+    assert cli.main(["doctor", str(stuck)]) == 0
+    assert "is being trained: doctor.json not written" in capsys.readouterr().out
+    assert not is_live(stuck, now=now + 3600)
+
+
+def test_not_a_run_is_one_line(tmp_path, capsys):
+    assert cli.main(["doctor", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"wavegen: error: {tmp_path}: not a run folder (no config.json)"
+
+
+def test_every_code_is_documented():
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "doctor.md")).read()
+    for code in MEANINGS:
+        assert f"### `{code}`" in doc, code
+    assert {"nan", "data", "silence", "divergence", "unstable", "mode_collapse", "d_wins", "memorised", "noise",
+            "g_wins", "too_short"} <= set(CHECKS)
+
+
+def test_remedy_stuck_learning_rates(stuck, gauss_data, tmp_path):
+    f = diagnose(stuck)[0][0]
+    assert f.code == "too_short" and one_line([f]).startswith("doctor: too_short")
+    fixed = retrain_with_remedy(stuck, gauss_data, tmp_path / "fixed", f)
+    assert not any("update_ratio" in g.values for g in diagnose(fixed)[0])  # the weights move now

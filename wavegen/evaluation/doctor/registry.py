@@ -1,0 +1,58 @@
+"""The doctor's vocabulary and its checks: each check is one function registered with its code.
+
+A check takes the run's `Evidence` (evidence.py) and returns a `Finding` or None. To add a code: write one function
+in the module of its family (training.py, samples.py, data.py) and decorate it with `@check(CODE, SEVERITY, MEANING)`.
+Severity orders the findings (most serious first); the meanings are the vocabulary docs/doctor.md explains.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: int  # higher is more serious: the order findings are printed in
+    batch: int | None  # where in the run the evidence is (None: the run as a whole, e.g. its data)
+    evidence: str  # which statistic, at which batch, against which threshold or reference
+    why: str  # why the remedy should help
+    flags: dict = field(default_factory=dict)  # config fields to change, with their new values
+    command: str = ""  # how to go on: `wavegen train --resume RUN ...` or a new run with the flags
+    values: dict = field(default_factory=dict)  # the numbers behind the evidence, for tests and calibration
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {"code": d["code"], "severity": d["severity"], "batch": d["batch"], "evidence": d["evidence"],
+                "remedy": {"flags": d["flags"], "why": d["why"], "command": d["command"]}, "values": d["values"]}
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    severity: int
+    meaning: str
+    fn: Callable
+
+
+CHECKS: dict[str, Check] = {}
+HEALTHY = "healthy"
+MEANINGS: dict[str, str] = {HEALTHY: "nothing to fix: no check found a problem"}
+
+
+def check(code: str, severity: int, meaning: str):
+    """Register `fn(evidence) -> Finding | None` as the check of `code`."""
+    def add(fn: Callable) -> Callable:
+        if code in CHECKS or code == HEALTHY:
+            raise ValueError(f"doctor code {code!r} registered twice")
+        CHECKS[code] = Check(code, severity, meaning, fn)
+        MEANINGS[code] = meaning
+        return fn
+    return add
+
+
+def finding(code: str, batch: int | None, evidence: str, why: str, flags: dict | None = None, command: str = "",
+            **values) -> Finding:
+    """A Finding of a registered code, with that code's severity."""
+    return Finding(code, CHECKS[code].severity, batch, evidence, why, dict(flags or {}), command,
+                   {k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()})

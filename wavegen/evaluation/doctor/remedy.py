@@ -1,0 +1,49 @@
+"""The commands a remedy gives: go on with the same run (`wavegen train --resume`, which may only change where it
+stops), or train a new run with the same settings and the remedy's flags (what resume cannot change)."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import fields
+
+from ...config import Config, make_config
+
+SKIP = {"data", "out", "preset"}  # given as the command's own arguments
+
+
+def flag(name: str, value) -> str:
+    if isinstance(value, tuple | list):
+        value = ",".join(value)
+    elif isinstance(value, bool):
+        value = str(value).lower()
+    elif isinstance(value, float):
+        value = f"{value:.3g}"
+    return f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
+
+
+def preset_values(cfg: Config) -> Config:
+    """The config of the run's preset, as the preset sets it (the defaults where it names no value)."""
+    try:
+        return make_config(cfg.preset or "post")
+    except Exception:  # a preset this version no longer knows
+        return Config()
+
+
+def resume_command(ev, batches: int) -> str:
+    return f"wavegen train --resume {shlex.quote(str(ev.run))} --batches {batches}"
+
+
+def new_run_command(ev, flags: dict) -> str:
+    """`wavegen train DATA --preset P --... --out RUN-fix`: the run's own settings (where they differ from its
+    preset) with `flags` on top."""
+    cfg: Config = ev.cfg
+    base = preset_values(cfg)
+    preset = base.preset or "post"
+    values = {f.name: getattr(cfg, f.name) for f in fields(Config) if f.name not in SKIP}
+    values.update(flags)
+    parts = [f"wavegen train {shlex.quote(cfg.data)} --preset {preset}"]
+    parts += [flag(k, v) for k, v in values.items() if v != getattr(base, k) and v is not None]
+    parts.append(f"--out {shlex.quote(str(ev.run))}-fix")
+    return " ".join(parts)
+
+
+__all__ = ["flag", "new_run_command", "resume_command"]

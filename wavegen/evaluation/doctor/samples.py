@@ -1,0 +1,122 @@
+"""Checks on what G makes (its newest preview) against the data: silence, noise, collapse and copies."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..metrics.features import pairwise_sq_dists
+from .real import SILENT_RMS, median_pairwise, rms
+from .registry import check, finding
+from .remedy import new_run_command
+from .training import far_ratio
+
+SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
+COLLAPSE = 0.3  # samples whose typical distance to each other is under this share of real examples' have collapsed
+MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
+NOISE = 0.7  # spectral flatness (0 tone .. 1 white noise) of samples at which they are noise ...
+NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
+
+
+def usable(ev) -> tuple[np.ndarray, object] | None:
+    x, real = ev.samples, ev.real
+    if x is None or real is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
+        return None
+    return x, real
+
+
+@check("silence", 80, "G's output is near zero while the data is not")
+def silence(ev):
+    got = usable(ev)
+    if got is None:
+        return None
+    x, real = got
+    loud, quiet = float(np.median(real.rms)), float(np.median(rms(x)))
+    if loud < SILENT_RMS or quiet >= SILENCE * loud:
+        return None
+    cfg = ev.cfg
+    flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
+    if cfg.loss in ("bce", "nonsat", "lsgan") and cfg.arch != "dcgan":
+        flags["loss"] = "hinge"
+    if cfg.normalise == "none":
+        flags["normalise"] = "peak"
+    return finding("silence", ev.sample_step, f"median RMS of G's samples {quiet:.2g} at batch {ev.sample_step}, "
+                   f"against {loud:.2g} for the data (threshold {SILENCE:g}x)",
+                   "a G that outputs silence has found a point D cannot score; louder data and gentler steps leave "
+                   "it no such point", flags, new_run_command(ev, flags), rms=quiet, data_rms=loud)
+
+
+def flatness(x: np.ndarray) -> float:
+    """Median spectral flatness (geometric over arithmetic mean of the power spectrum) of the examples x."""
+    p = np.abs(np.fft.rfft(x.reshape(len(x), -1), axis=-1)) ** 2 + 1e-20  # (n, F)
+    return float(np.median(np.exp(np.log(p).mean(-1)) / p.mean(-1)))
+
+
+def variety(x: np.ndarray, real) -> float:
+    """Median distance between two samples over that between two real examples (features of metrics.features)."""
+    return median_pairwise(real.feats(x)) / max(real.ref_spread, 1e-12)
+
+
+@check("mode_collapse", 65, "G's samples are far less varied than the data")
+def mode_collapse(ev):
+    got = usable(ev)
+    if got is None or len(got[0]) < 4:
+        return None
+    x, real = got
+    if float(np.median(rms(x))) < SILENCE * float(np.median(real.rms)):
+        return None  # silent samples are alike too: silence says so
+    spread = variety(x, real)
+    if spread >= COLLAPSE:
+        return None
+    start = ev.preview(0)
+    if start is not None and start.shape == x.shape and np.isfinite(start).all() and spread > 0.5 * variety(start, real):
+        return None  # as alike as the untrained G's: not trained enough to have collapsed (too_short)
+    cfg = ev.cfg
+    flags = {"d_mbstd": 4, "lr_g": cfg.lr_g / 2}
+    return finding("mode_collapse", ev.sample_step, f"G's samples at batch {ev.sample_step} are {spread:.2f}x as far "
+                   f"apart as real examples (threshold {COLLAPSE})",
+                   "minibatch std lets D see a batch's variety, so a G that makes one thing loses", flags,
+                   new_run_command(ev, flags), spread=spread)
+
+
+@check("memorised", 55, "G's samples copy training examples (nearest-neighbour distances against real vs real)")
+def memorised(ev):
+    got = usable(ev)
+    if got is None:
+        return None
+    x, real = got
+    if variety(x, real) < COLLAPSE:
+        return None  # samples alike sit near one example: mode_collapse says so
+    near = float(np.median(np.sqrt(pairwise_sq_dists(real.feats(x), real.pool_feats).min(1))))
+    ratio = near / max(real.ref_nn, 1e-12)
+    if ratio >= MEMORISED:
+        return None
+    cfg = ev.cfg
+    flags = {"dropout_d": max(cfg.dropout_d, 0.3), "holdout": 0.1 if cfg.holdout == 0 else cfg.holdout,
+             "eval_every": cfg.eval_every or 100, "eval_metrics": ("frechet", "nn_ratio"), "best_metric": "nn_ratio"}
+    if cfg.batches:
+        flags["batches"] = max(100, cfg.batches // 4)
+    return finding("memorised", ev.sample_step, f"G's samples sit {near:.3g} from their nearest training example, "
+                   f"{ratio:.2f}x the distance between real examples ({real.ref_nn:.3g}; threshold {MEMORISED}x), with "
+                   f"{real.n_train} training examples", "with this little data D learns the examples by heart and G "
+                   "copies them: stop earlier (best by nn_ratio on held-out data), a noisier D, or more data",
+                   flags, new_run_command(ev, flags), ratio=ratio)
+
+
+@check("noise", 50, "G's output is noise without the data's structure")
+def noise(ev):
+    got = usable(ev)
+    if got is None:
+        return None
+    x, real = got
+    flat, flat_real = flatness(x), flatness(real.ref)
+    far = far_ratio(ev)
+    if far is None or far < NOISE_FAR or flat < max(NOISE, 1.5 * flat_real):
+        return None
+    cfg = ev.cfg
+    flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
+    if cfg.upsample == "transpose":
+        flags["upsample"] = "nearest"
+    return finding("noise", ev.sample_step, f"G's samples at batch {ev.sample_step} have spectral flatness "
+                   f"{flat:.2f} (data {flat_real:.2f}; threshold {NOISE}) and are {far:.0f}x farther from the data "
+                   f"than real data is (threshold {NOISE_FAR:g})", "G has not found the data's structure; gentler "
+                   "steps and upsampling without checkerboard give it a smoother start", flags,
+                   new_run_command(ev, flags), flatness=flat, far=far)

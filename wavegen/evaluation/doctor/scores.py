@@ -1,0 +1,37 @@
+"""A run's quality along its batches: its logged scores, or, for runs that logged none (eval_every 0), a few of
+G's previews scored here by the Frechet distance in the real data's leading principal components
+(real.RealData.distance), beside what real data gets (the floor)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PREVIEW_CURVE = 24  # previews scored along the run when no scores were logged
+
+
+@dataclass
+class Scores:
+    """A quality curve: steps, values and their badness (distance from perfect, lower is better)."""
+    name: str
+    steps: np.ndarray
+    values: np.ndarray
+    badness: np.ndarray
+    floor: float | None = None  # the badness real data gets against real data, where known
+
+
+def preview_scores(ev) -> Scores | None:
+    real = ev.real
+    steps = [s for s in ev.preview_steps if s > 0]
+    if real is None or len(steps) < 2:
+        return None
+    pick = sorted({steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(PREVIEW_CURVE, len(steps)))})
+    got = []
+    for s in pick:
+        x = ev.preview(s)
+        if x is not None and np.isfinite(x).all() and x.shape[1:] == real.train.shape[1:]:
+            got.append((s, real.distance(x)))
+    if len(got) < 2:
+        return None
+    s, v = (np.array(a) for a in zip(*got))
+    return Scores("preview distance", s.astype(int), v, v, floor=real.floor)

@@ -1,0 +1,232 @@
+"""Checks on the training statistics: NaN, the balance of G and D, stability, divergence and whether the run
+was long enough. Thresholds were calibrated on runs broken on purpose (docs/doctor.md, bench/doctor_eval.py)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .registry import check, finding
+from .remedy import new_run_command, preset_values, resume_command
+
+# D's mean output on real minus on fake at which D has won: its outputs saturate (logits for bce and nonsat:
+# sigmoid(+-2.5) is 0.92 / 0.08; hinge's margin is 1 on each side; lsgan's targets are 1 and 0).
+SATURATED = {"bce": 5.0, "nonsat": 5.0, "hinge": 2.0, "lsgan": 0.8}
+CHANCE = {"bce": 0.3, "nonsat": 0.3, "hinge": 0.2, "lsgan": 0.08, "wgan-gp": 0.0}  # ... at which it tells nothing
+FAR = 3.0  # samples this many times farther from the data than real data is: "still far from the data"
+SPIKE = 10.0  # a gradient norm this many times its running median is a spike
+SPIKES = 0.02  # share of the second half's batches with a spike at which the run is unstable
+SWING = 1.0  # std of the smoothed margin over the second half, in units of SATURATED, at which it oscillates
+DIVERGE = 2.0  # quality at the end this many times worse (badness) than at its best: diverged
+IMPROVING = 0.15  # relative gain in badness over the last half of the scores that means: still improving
+STUCK_UPDATE = 1e-5  # median per-layer update ratio (|dW| / |W| per batch) of G under which it barely moves
+MAX_MORE = 4  # too_short proposes at most this many times the batches done
+
+
+def far_ratio(ev) -> float | None:
+    """How many times farther the newest samples are from the data than real data is (None: no data or samples)."""
+    real, x = ev.real, ev.samples
+    if real is None or x is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
+        return None
+    return real.distance(x) / max(real.floor, 1e-9)
+
+
+def improving(ev) -> tuple[bool, float, float] | None:
+    """(still improving at the end, relative gain over the last half of the quality curve, log-slope per batch)."""
+    s = ev.scores
+    if s is None or len(s.steps) < 3:
+        return None
+    half = s.badness[len(s.badness) // 2:]
+    first, last = np.median(half[:max(1, len(half) // 2)]), np.median(half[-max(1, len(half) // 3):])
+    gain = 1 - last / max(first, 1e-12)
+    best_late = int(np.argmin(s.badness)) >= len(s.badness) * 0.6
+    logs = np.log(np.maximum(half, 1e-12))
+    slope = float(np.polyfit(s.steps[len(s.badness) // 2:], logs, 1)[0]) if len(half) >= 2 else 0.0
+    return bool(gain > IMPROVING and best_late), float(gain), slope
+
+
+@check("nan", 100, "a loss or gradient turned NaN or Inf: the run went back to a checkpoint, or stopped")
+def nan(ev):
+    events = [e for e in ev.stats.events if "event/rollback" in e]
+    bad = ~np.isfinite(np.stack(list(ev.stats.cols.values()))).all(0) if len(ev.stats.steps) else np.zeros(0, bool)
+    if not events and not bad.any():
+        return None
+    cfg = ev.cfg
+    first = events[0]["step"] if events else int(ev.stats.steps[np.argmax(bad)])
+    flags = {"lr_g": cfg.lr_g / 4, "lr_d": cfg.lr_d / 4}
+    if cfg.beta1 > 0.5:
+        flags["beta1"] = 0.5
+    return finding("nan", first, f"{len(events)} rollback(s) after a NaN or Inf, the first after batch {first}; "
+                   f"learning rates lr_g {cfg.lr_g:.3g}, lr_d {cfg.lr_d:.3g}",
+                   "steps too large for the loss: a quarter of the learning rates keeps the weights finite",
+                   flags, new_run_command(ev, flags), rollbacks=len(events))
+
+
+@check("d_wins", 60, "D separates real from fake with a saturated margin and G's gradient vanishes")
+def d_wins(ev):
+    cfg, limit = ev.cfg, SATURATED.get(ev.cfg.loss)
+    if limit is None or len(ev.stats.steps) < 2 * 20:
+        return None
+    margin = float(np.median(ev.tail(ev.margin)))
+    if margin < limit:
+        return None
+    trend = improving(ev)
+    if trend is not None and trend[0]:
+        return None  # D is ahead but G still gains: too_short says so
+    flags = {"lr_d": cfg.lr_d / 4}
+    if cfg.d_steps > 1:
+        flags = {"d_steps": 1}
+    elif cfg.lr_d > cfg.lr_g:
+        flags = {"lr_d": cfg.lr_g}
+    if cfg.loss == "bce" and cfg.label_noise < 0.2:
+        flags["label_noise"] = 0.2
+    return finding("d_wins", ev.batches, f"D's margin (D/real - D/fake) {margin:.2f} over the last "
+                   f"{len(ev.tail(ev.margin))} batches, at or above {limit} where a {cfg.loss} D saturates",
+                   "a slower or noisier D keeps its outputs off saturation, so G's loss has a gradient again",
+                   flags, new_run_command(ev, flags), margin=margin, threshold=limit)
+
+
+@check("g_wins", 45, "D no longer tells real from fake while the samples are still far from the data")
+def g_wins(ev):
+    cfg = ev.cfg
+    limit = CHANCE[cfg.loss]
+    margin = float(np.median(ev.tail(ev.margin)))
+    if margin > limit:
+        return None
+    update = g_update_ratio(ev)
+    if update is not None and update < STUCK_UPDATE:
+        return None  # D at chance because nothing learns: too_short says so
+    far = far_ratio(ev)
+    if far is None or far < FAR:
+        return None
+    flags = {"lr_d": cfg.lr_d * 2} if cfg.d_steps > 1 or cfg.lr_d >= cfg.lr_g else {"lr_d": cfg.lr_g}
+    if cfg.dropout_d > 0.3:
+        flags["dropout_d"] = 0.2
+    return finding("g_wins", ev.batches, f"D's margin {margin:.3f} over the last {len(ev.tail(ev.margin))} batches "
+                   f"(at or below {limit}: no better than chance) while the samples are {far:.1f}x farther from the "
+                   f"data than real data is (threshold {FAR})",
+                   "D has stopped teaching G; a stronger D gives G something to follow again",
+                   flags, new_run_command(ev, flags), margin=margin, far=far)
+
+
+def spike_share(ev) -> float:
+    half = len(ev.stats.steps) // 2
+    shares = []
+    for key in ("grad_norm/G", "grad_norm/D"):
+        x = ev.stats[key]
+        med = running_median(x, ev.w)
+        shares.append(float((x[half:] > SPIKE * np.maximum(med[half:], 1e-12)).mean()))
+    return max(shares)
+
+
+def running_median(x: np.ndarray, n: int) -> np.ndarray:
+    """A trailing median over blocks of n (cheap on 100,000 rows: one median per block)."""
+    k = max(1, len(x) // n)
+    blocks = np.array([np.median(b) for b in np.array_split(x, k)])
+    return np.repeat(blocks, [len(b) for b in np.array_split(x, k)])
+
+
+@check("unstable", 68, "losses, logits or gradient norms oscillate or spike")
+def unstable(ev):
+    cfg = ev.cfg
+    if len(ev.stats.steps) < 100:
+        return None
+    spikes = spike_share(ev)
+    half = len(ev.margin) // 2
+    scale = SATURATED.get(cfg.loss, max(1.0, float(np.median(np.abs(ev.margin)))))
+    swing = float(np.std(ev.smoothed_margin[half:])) / scale
+    if spikes < SPIKES and swing < SWING:
+        return None
+    flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
+    if cfg.beta1 > 0.5:
+        flags["beta1"] = 0.5
+    what = (f"{spikes:.1%} of the second half's batches have a gradient norm over {SPIKE:g}x its running median "
+            f"(threshold {SPIKES:.0%})" if spikes >= SPIKES else
+            f"D's smoothed margin swings with std {swing * scale:.2f} over the second half ({swing:.2f}x the "
+            f"saturated margin {scale:g}; threshold {SWING})")
+    return finding("unstable", ev.batches, what, "smaller steps (and Adam's beta1 0.5) damp the oscillation",
+                   flags, new_run_command(ev, flags), spikes=spikes, swing=swing)
+
+
+@check("divergence", 70, "quality got worse after its best: stop there, or train again with a remedy")
+def divergence(ev):
+    s = ev.scores
+    if s is None or len(s.steps) < 4:
+        return None
+    best = int(np.argmin(s.badness))
+    end = float(np.median(s.badness[-2:]))
+    if best >= len(s.badness) - 2 or end < DIVERGE * max(s.badness[best], 1e-12):
+        return None
+    found = ev.analysis.get("divergence")
+    at = int(found) if found is not None else int(s.steps[best + 1])
+    cfg = ev.cfg
+    flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2, "stop_on_divergence": True}
+    if not cfg.eval_every:
+        flags["eval_every"] = max(10, int(s.steps[1] - s.steps[0]))
+    cmd = f"wavegen generate {ev.run} --best --n 100 --out samples/  (best.pt); or a new run: " \
+        if (ev.run / "checkpoints" / "best.pt").exists() else ""
+    return finding("divergence", at, f"{s.name} {end:.4g} at the end, {end / max(s.badness[best], 1e-12):.1f}x worse "
+                   f"than its best {s.badness[best]:.4g} at batch {int(s.steps[best])} (threshold {DIVERGE}x)",
+                   "the run was best at that batch: keep that one, and let a new run stop itself where it drifts",
+                   flags, cmd + new_run_command(ev, flags), best_step=int(s.steps[best]),
+                   worse=end / max(float(s.badness[best]), 1e-12))
+
+
+def g_update_ratio(ev) -> float | None:
+    """Median over the run of G's per-layer update ratios (layers.jsonl), or None."""
+    path = ev.run / "layers.jsonl"
+    if not path.exists():
+        return None
+    import json
+
+    ratios = []
+    for line in path.read_bytes().split(b"\n")[-200:]:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        ratios += [v[2] for k, v in row.items() if k.startswith("G/") and isinstance(v, list) and len(v) == 3]
+    return float(np.median(ratios)) if ratios else None
+
+
+@check("too_short", 30, "still improving at the end (or barely moving): train longer, or faster")
+def too_short(ev):
+    cfg, done = ev.cfg, ev.batches
+    if done == 0:
+        return None
+    update = g_update_ratio(ev)
+    if update is not None and update < STUCK_UPDATE:
+        base = preset_values(cfg)
+        flags = {"lr_g": max(cfg.lr_g * 10, base.lr_g), "lr_d": max(cfg.lr_d * 10, base.lr_d)}
+        return finding("too_short", done, f"G's median per-layer update ratio {update:.2g} per batch (under "
+                       f"{STUCK_UPDATE:g}): at this rate it would take {1 / max(update, 1e-12):.3g} batches to change "
+                       "its weights once over", "learning rates this small barely move the weights",
+                       flags, new_run_command(ev, flags), update_ratio=update)
+    trend = improving(ev)
+    if trend is None or not trend[0]:
+        return garbage_phase(ev)
+    _, gain, slope = trend
+    s = ev.scores
+    target = math.log(max(s.floor if s.floor else float(s.badness.min()) / 2, 1e-12))
+    need = (target - math.log(max(float(s.badness[-1]), 1e-12))) / slope if slope < 0 else done
+    more = int(min(MAX_MORE * done, max(done // 2, need)))
+    total = done + more
+    flags = {"batches": total}
+    return finding("too_short", done, f"{s.name} improved {gain:.0%} over the last half of the run and is best at "
+                   f"its end (threshold {IMPROVING:.0%}); at its rate the run needs about {more} more batches",
+                   "the run has not finished learning; resuming it goes on from its newest checkpoint",
+                   flags, resume_command(ev, total), gain=gain, more=more)
+
+
+def garbage_phase(ev):
+    """too_short before the transition: samples still far from the data, no transition found, and neither player
+    has won (d_wins and g_wins say when one has)."""
+    far = far_ratio(ev)
+    if far is None or far < FAR or ev.analysis.get("transition") is not None:
+        return None
+    total = 4 * ev.batches
+    return finding("too_short", ev.batches, f"the samples are {far:.0f}x farther from the data than real data is "
+                   f"(threshold {FAR:g}) and no transition was found (analysis: D's margin never fell below half its "
+                   "peak, no score halved its way to its best)",
+                   "the post's runs spend their first hundreds of batches in a garbage phase before the transition; "
+                   "this one has not reached it", {"batches": total}, resume_command(ev, total), far=far)
