@@ -12,7 +12,7 @@ from dataclasses import fields
 from .config import PRESET_ALIASES, PRESETS, Config, make_config, parse_value
 from .errors import WavegenError
 
-NOT_FLAGS = {"data", "out", "preset"}  # given as positional / dedicated arguments
+NOT_FLAGS = {"data", "out", "preset", "init_step"}  # positional, dedicated, or set by --init-from
 
 
 METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple[str, ...]": "A,B"}
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("data", nargs="?", help="folder of audio files (wav, flac, ogg), searched recursively")
     t.add_argument("--out", help="run folder to create (never overwritten)")
     t.add_argument("--resume", metavar="RUN", help="continue this run folder from its newest good checkpoint")
-    t.add_argument("--preset", default="post", choices=[*PRESETS, *PRESET_ALIASES], metavar="{" + ",".join(PRESETS) + "}",
+    t.add_argument("--preset", default=None, choices=[*PRESETS, *PRESET_ALIASES], metavar="{" + ",".join(PRESETS) + "}",
                    help="named set of config values the flags below override (default post: the blog post's recipe; "
                         "docs/config.md lists what each sets)")
     _add_config_flags(t)
@@ -282,7 +282,12 @@ def _train(a: argparse.Namespace) -> None:
         return
     if not a.data or not a.out:
         raise WavegenError("train needs a data folder and --out RUN (or --resume RUN)")
-    _doctor_line(train(make_config(a.preset, data=a.data, out=a.out, **overrides)))
+    if a.init_from:
+        from .training.init_from import finetune_config
+
+        _doctor_line(train(finetune_config(a.init_from, a.data, a.out, a.preset, overrides)))
+        return
+    _doctor_line(train(make_config(a.preset or "post", data=a.data, out=a.out, **overrides)))
 
 
 def _doctor_line(run) -> None:

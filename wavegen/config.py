@@ -35,6 +35,7 @@ LENGTH = Section('length of the run: whichever of the two comes first (none = no
 NAN = Section('when a loss or gradient turns NaN or Inf')
 BOOK = Section('bookkeeping')
 EVAL = Section('knowing whether it worked (docs/findings.md)')
+INIT = Section("starting from another run's weights (docs/finetune.md)")
 
 
 @dataclass
@@ -181,6 +182,16 @@ class Config:
     layer_every: int = EVAL(50,
         'batches between per-layer weight / gradient / update norms in layers.jsonl (0 = never)')
     preset: str = EVAL("", 'the preset these values started from (a record only; set by --preset)')
+
+    init_from: str = INIT("",
+        "a run folder (its newest checkpoint) or a checkpoint file whose G, D and averaged G this run starts from, "
+        "with the source's architecture and, unless flags say otherwise, its settings; recorded as the file")
+    init_step: int = INIT(0, "the batch of the checkpoint init_from names (a record only; set by --init-from)")
+    init_only: str = INIT("both", 'with init_from: start "both" models from it, or only "G" or only "D"',
+                          choices=('both', 'G', 'D'))
+    freeze_d: int = INIT(0,
+        "with init_from: D's first N layers from the input (and their BatchNorm) stay as the source's, out of the "
+        "optimiser (FreezeD, for small data sets); 0 = none")
 
     def __post_init__(self):
         if isinstance(self.amp, bool):  # config.json files and callers from when amp was a bool
@@ -352,6 +363,12 @@ def validate(cfg: Config) -> None:
                                "into a data folder; choose a cache folder outside it")
     if cfg.conditional and cfg.d_batch == "joint":  # a projection D is given one class per example of one batch
         raise WavegenError("d_batch joint does not work with conditional yet: use d_batch separate")
+    if cfg.freeze_d < 0:
+        raise WavegenError(f"config key 'freeze_d' must be >= 0, got {cfg.freeze_d}")
+    if (cfg.freeze_d or cfg.init_only != "both") and not cfg.init_from:
+        raise WavegenError("freeze_d and init_only choose what comes from another run: give --init-from too")
+    if cfg.freeze_d and cfg.init_only == "G":
+        raise WavegenError("freeze_d keeps layers of the source's D, but init_only G starts D afresh")
     if cfg.d_steps < 1:
         raise WavegenError(f"config key 'd_steps' must be >= 1, got {cfg.d_steps}")
     for f in fields(cfg):

@@ -195,6 +195,8 @@ def _header(run: Path, cfg: dict, data: dict, log: RunLog, analysis: dict | None
              ("data", _esc(shape) if shape else "&ndash; (no data.json)"),
              ("batches trained", _esc(trained)),
              ("speed", _esc(speed) if speed != "&ndash;" else speed)]
+    if cfg.get("init_from"):  # a run that started from another run's weights (--init-from)
+        facts.insert(1, ("started from", f"<code>{_esc(cfg['init_from'])}</code> (batch {cfg.get('init_step', '?')})"))
     if analysis is not None:
         facts.append(("transition", _esc(_batch_text(analysis.get("transition"), "not found"))))
         facts.append(("divergence", _esc(_batch_text(analysis.get("divergence"), "none found"))))

@@ -66,6 +66,8 @@ def write_summary(run: str | Path) -> str:
              + (f" in {wall:.0f} s: {last['step'] / wall:.2f} batches/s" if wall else ""),
              f"- mean of the last {len(tail)} batches: "
              + ", ".join(f"{k} {np.mean([r[k] for r in tail]):.4f}" for k in STAT_KEYS)]
+    if cfg.get("init_from"):  # --init-from: where its weights came from
+        lines.insert(3, f"- started from `{cfg['init_from']}` (batch {cfg['init_step']}): architecture and weights")
     lines += ["", "From the statistics: " + describe(analyse(run)) + "."]
     result = read_eval(run)
     if result is not None:

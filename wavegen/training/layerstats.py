@@ -18,7 +18,8 @@ from ..runfolder import read_jsonl
 class LayerStats:
     def __init__(self, path: Path, models: dict[str, nn.Module]):
         self.path = path
-        self.named = {k: [(n, p) for n, p in m.named_parameters() if p.ndim > 1] for k, m in models.items()}
+        self.named = {k: [(n, p) for n, p in m.named_parameters() if p.ndim > 1 and p.requires_grad]  # frozen: no grad
+                      for k, m in models.items()}
         self.before: dict[str, list[torch.Tensor]] = {}
         self.measured: dict[str, torch.Tensor] = {}
 

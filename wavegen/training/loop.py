@@ -31,6 +31,7 @@ from ..models.conditional import build_pair
 from ..runfolder import TEMP, read_stats, truncate_jsonl, write_json
 from .. import checkpoint
 from .distributed import check_batch, convert_sync_bn, init_world, rank_device, wrap
+from .init_from import start_from
 from .layerstats import LayerStats
 from .precision import autotune_convolutions, forward_gflops, resolve_amp
 from .previews import preview_path, save_preview
@@ -203,6 +204,7 @@ class Trainer:
         self.G, self.D = G.to(device), D.to(device)
         self.ema = EMA(self.G, cfg.ema) if cfg.ema > 0 else None
         self.G_sample = self.ema.model if self.ema else self.G  # what previews, scores and best.pt sample from
+        start_from(cfg, self.G, self.D, self.ema, self.examples.channels, self.examples.length, self.examples.classes)
         self.opt_G, self.opt_D = optimisers(self.G, self.D, cfg)
         self.G_run, self.d_pair = wrap(self.G, self.D, self.world, device)  # DDP-wrapped under torchrun
         self.shared = torch.Generator() if self.world.size > 1 else None  # the draws all ranks agree on

@@ -43,8 +43,9 @@ def mean_grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
 
 def optimisers(G: torch.nn.Module, D: torch.nn.Module, cfg: Config) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     """Adam for G and for D, each with its own learning rate (TTUR when they differ) and the shared betas."""
-    return (torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2)),
-            torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2)))
+    trainable = lambda m: [p for p in m.parameters() if p.requires_grad]  # noqa: E731  (--freeze-d leaves some out)
+    return (torch.optim.Adam(trainable(G), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2)),
+            torch.optim.Adam(trainable(D), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2)))
 
 
 @contextmanager
