@@ -2,6 +2,7 @@
 
     python bench/finetune.py data ROOT                   # sounds at 8 kHz, 50 clips per word, sounds at 16 kHz
     python bench/finetune.py source ROOT --minutes 8     # the source: --preset audio on the sounds at 8 kHz
+                                                         # (again: it goes on training the source)
     python bench/finetune.py row ROOT --target words --start finetune --seed 0 --minutes 3
     python bench/finetune.py table ROOT                  # every row so far, as Markdown
 
@@ -92,9 +93,11 @@ def main() -> None:
     a = p.parse_args()
     if a.what == "data":
         make_data(a.root)
-    elif a.what == "source":
-        timed_train([str(a.root / "data/sounds8k"), "--out", str(a.root / "runs/source"), "--sample-rate", "8000",
-                     *RECIPE], a.minutes)
+    elif a.what == "source":  # a second call goes on training it
+        run = a.root / "runs/source"
+        args = ["--resume", str(run)] if (run / "config.json").exists() else \
+            [str(a.root / "data/sounds8k"), "--out", str(run), "--sample-rate", "8000", *RECIPE]
+        timed_train(args, a.minutes)
     elif a.what == "row":
         row(a.root, a.target, a.start, a.seed, a.minutes)
     else:
