@@ -63,11 +63,10 @@ class RealData:
         principal components (each scaled to unit variance): 0 for the same mean and spread."""
         return frechet(self.project(self.feats(x)), self.project(self.ref_feats))
 
-    @cached_property
-    def floor(self) -> float:
-        """The same distance from `train` to `ref`: what real data gets (with this many examples)."""
-        n = min(len(self.train), len(self.ref))
-        return frechet(self.project(self.train_feats[:n]), self.project(self.ref_feats))
+    def floor(self, n: int) -> float:
+        """The same distance from n examples of `train` to `ref`: what real data gets with as many examples as the
+        samples (a Frechet distance from few examples is biased upwards, so the floor must use as few)."""
+        return frechet(self.project(self.train_feats[:max(2, n)]), self.project(self.ref_feats))
 
     @cached_property
     def ref_nn(self) -> float:

@@ -26,12 +26,13 @@ def preview_scores(ev) -> Scores | None:
     if real is None or len(steps) < 2:
         return None
     pick = sorted({steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(PREVIEW_CURVE, len(steps)))})
-    got = []
+    got, n = [], None
     for s in pick:
         x = ev.preview(s)
         if x is not None and np.isfinite(x).all() and x.shape[1:] == real.train.shape[1:]:
             got.append((s, real.distance(x)))
+            n = len(x)
     if len(got) < 2:
         return None
     s, v = (np.array(a) for a in zip(*got))
-    return Scores("preview distance", s.astype(int), v, v, floor=real.floor)
+    return Scores("preview distance", s.astype(int), v, v, floor=real.floor(n))

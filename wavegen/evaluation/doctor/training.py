@@ -28,7 +28,7 @@ def far_ratio(ev) -> float | None:
     real, x = ev.real, ev.samples
     if real is None or x is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
         return None
-    return real.distance(x) / max(real.floor, 1e-9)
+    return real.distance(x) / max(real.floor(len(x)), 1e-9)
 
 
 def improving(ev) -> tuple[bool, float, float] | None:
@@ -155,10 +155,10 @@ def divergence(ev):
         return None
     best = int(np.argmin(s.badness))
     end = float(np.median(s.badness[-2:]))
-    if best >= len(s.badness) - 2 or end < DIVERGE * max(s.badness[best], 1e-12):
+    found = ev.analysis.get("divergence")  # fell back over halfway (log scale) from its best to the garbage phase
+    if found is None or best >= len(s.badness) - 2 or end < DIVERGE * max(s.badness[best], 1e-12):
         return None
-    found = ev.analysis.get("divergence")
-    at = int(found) if found is not None else int(s.steps[best + 1])
+    at = int(found)
     cfg = ev.cfg
     flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2, "stop_on_divergence": True}
     if not cfg.eval_every:
