@@ -9,6 +9,8 @@ import pytest
 from conftest import tiny_config
 from wavegen import cli
 from wavegen.config import make_config
+from wavegen.data import make_sounds
+from wavegen.errors import WavegenError
 from wavegen.evaluation.doctor import CHECKS, MEANINGS, diagnose, doctor, is_live, one_line
 from wavegen.training.loop import train
 
@@ -85,3 +87,37 @@ def test_remedy_stuck_learning_rates(stuck, gauss_data, tmp_path):
     assert f.code == "too_short" and one_line([f]).startswith("doctor: too_short")
     fixed = retrain_with_remedy(stuck, gauss_data, tmp_path / "fixed", f)
     assert not any("update_ratio" in g.values for g in diagnose(fixed)[0])  # the weights move now
+
+
+def nan_codes(run) -> list[str]:
+    return [f.code for f in diagnose(run, codes=["nan"])[0]]
+
+
+def test_remedy_nan(gauss_data, tmp_path):
+    """lsgan without BatchNorm at learning rate 10 overflows within a few batches; the run stops (no checkpoint to go
+    back to) and says so in stats.jsonl; the remedy's learning rates train without a NaN."""
+    broken = tmp_path / "nan"
+    with pytest.raises(WavegenError, match="not finite"):
+        small_run(gauss_data, broken, loss="lsgan", lr_g=10.0, lr_d=10.0, beta2=0.9, g_batchnorm=False,
+                  d_batchnorm=False, batches=40)
+    f = diagnose(broken)[0][0]
+    assert f.code == "nan" and f.values["stopped"] and "stopped at batch" in f.evidence
+    assert f.flags["lr_g"] < 1.0
+    fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f, g_batchnorm=False, d_batchnorm=False,
+                                beta2=0.9, batches=40)
+    assert nan_codes(fixed) == ["healthy"]
+
+
+@pytest.fixture(scope="module")
+def sounds_data(tmp_path_factory):
+    return make_sounds(tmp_path_factory.mktemp("doctor") / "sounds", 48, 8000, 0.128, 0)
+
+
+def test_remedy_dead_d(sounds_data, tmp_path):
+    """The dcgan family with the DCGAN init on 1,024 samples: D's output is its bias alone from batch 1."""
+    kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=32, batch_size=8, batches=20)
+    broken = small_run(sounds_data, tmp_path / "dead", "dcgan", **kw)
+    f = diagnose(broken, codes=["dead_d"])[0][0]
+    assert f.code == "dead_d" and f.flags == {"init": "default"}
+    fixed = small_run(sounds_data, tmp_path / "fixed", "dcgan", **kw, **f.flags)
+    assert diagnose(fixed, codes=["dead_d"])[0][0].code == "healthy"

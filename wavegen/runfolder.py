@@ -227,7 +227,8 @@ class RunLog:
     batches  the per-batch stats: "epoch", "loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", ...
     evals    quality scores during training: "eval/<metric>" for each metric scored
     timings  "time/wall_s": training seconds so far, written at every checkpoint (not deterministic)
-    events   what happened to the run: "event/rollback" (with the new "lr/G", "lr/D") after a NaN
+    events   what happened to the run: "event/rollback" (with the new "lr/G", "lr/D" and "event/nan": the
+             statistics that were not finite) after a NaN; "event/nan" with "event/stop" (why) when it stopped
     other    rows of none of these kinds (written by another version), kept apart so no reader trips on them"""
     batches: list[dict] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)

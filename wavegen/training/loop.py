@@ -370,6 +370,7 @@ class Trainer:
         if cfg.on_nan == "stop" or p.rollbacks >= cfg.max_rollbacks or not self.world.any(bool(good)):
             why = ("on_nan is stop" if cfg.on_nan == "stop" else "no checkpoint to go back to" if not good
                    else f"{p.rollbacks} rollbacks already")
+            self.log.write({"step": p.step, "event/nan": ", ".join(bad), "event/stop": why}) if self.main else None
             raise WavegenError(f"{run}: {where} ({why}); the newest checkpoint is left as it was. "
                                "Lower --lr-g / --lr-d, or resume with --resume to retry")
         path, state = checkpoint.load_latest_good(run, map_location=self.device)
@@ -379,7 +380,8 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] *= cfg.nan_lr_factor
         if self.main:
-            self.log.write({"step": p.step, "event/rollback": p.rollbacks, "lr/G": self.opt_G.param_groups[0]["lr"],
+            self.log.write({"step": p.step, "event/rollback": p.rollbacks, "event/nan": ", ".join(bad),
+                            "lr/G": self.opt_G.param_groups[0]["lr"],
                             "lr/D": self.opt_D.param_groups[0]["lr"]})
             self.say(f"{where}: back to {path.name} (batch {p.step}), learning rates x {cfg.nan_lr_factor}")
 

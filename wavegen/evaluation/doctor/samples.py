@@ -77,7 +77,7 @@ def mode_collapse(ev):
                    new_run_command(ev, flags), spread=spread)
 
 
-@check("memorised", 55, "G's samples copy training examples (nearest-neighbour distances against real vs real)")
+@check("memorised", 92, "G's samples copy training examples (nearest-neighbour distances against real vs real)")
 def memorised(ev):
     got = usable(ev)
     if got is None:

@@ -20,6 +20,7 @@ SWING = 1.0  # std of the smoothed margin over the second half, in units of SATU
 DIVERGE = 2.0  # quality at the end this many times worse (badness) than at its best: diverged
 IMPROVING = 0.15  # relative gain in badness over the last half of the scores that means: still improving
 STUCK_UPDATE = 1e-5  # median per-layer update ratio (|dW| / |W| per batch) of G under which it barely moves
+STEADY = 0.6  # share of the second half's batches with a saturated margin at which D has won (not swung there)
 MAX_MORE = 4  # too_short proposes at most this many times the batches done
 
 
@@ -45,33 +46,107 @@ def improving(ev) -> tuple[bool, float, float] | None:
     return bool(gain > IMPROVING and best_late), float(gain), slope
 
 
+def nan_events(ev) -> list[dict]:
+    """Rows of stats.jsonl that tell of a NaN: rollbacks, and the stop of a run with on_nan stop or out of
+    rollbacks."""
+    return [e for e in ev.stats.events if "event/rollback" in e or "event/nan" in e]
+
+
+def nonfinite_output(ev) -> tuple[str, int] | None:
+    """(what, batch) where G's newest preview or the newest checkpoint holds NaN or Inf, for runs written before
+    the trainer logged its NaNs (the checkpoint is read only when the run ended before its batches)."""
+    steps = ev.preview_steps
+    x = ev.preview(steps[-1]) if steps else None
+    if x is not None and not np.isfinite(x).all():
+        return f"G's preview at batch {steps[-1]} holds NaN or Inf", steps[-1]
+    want = ev.cfg.batches
+    if want is None or ev.batches >= want:
+        return None
+    from ...checkpoint import list_ckpts, load
+
+    ckpts = list_ckpts(ev.run)
+    if not ckpts:
+        return None
+    try:
+        state = load(ckpts[-1])
+    except Exception:  # noqa: BLE001  (an unreadable checkpoint is not evidence of a NaN)
+        return None
+    for name in ("G", "D"):
+        weights = state.get(name) if isinstance(state.get(name), dict) else {}
+        if any(hasattr(t, "isfinite") and not bool(t.isfinite().all()) for t in weights.values()):
+            return f"{name}'s weights in {ckpts[-1].name} hold NaN or Inf", ev.batches
+    return None
+
+
 @check("nan", 100, "a loss or gradient turned NaN or Inf: the run went back to a checkpoint, or stopped")
 def nan(ev):
-    events = [e for e in ev.stats.events if "event/rollback" in e]
+    events = nan_events(ev)
     bad = ~np.isfinite(np.stack(list(ev.stats.cols.values()))).all(0) if len(ev.stats.steps) else np.zeros(0, bool)
-    if not events and not bad.any():
+    other = None if events or bad.any() else nonfinite_output(ev)
+    if not events and not bad.any() and other is None:
         return None
     cfg = ev.cfg
-    first = events[0]["step"] if events else int(ev.stats.steps[np.argmax(bad)])
-    flags = {"lr_g": cfg.lr_g / 4, "lr_d": cfg.lr_d / 4}
+    rollbacks = sum("event/rollback" in e for e in events)
+    stopped = next((e for e in events if "event/stop" in e), None)
+    if events:
+        first = int(events[0]["step"])
+        keys = sorted({k for e in events for k in str(e.get("event/nan", "")).split(", ") if k})
+        what = (f"{rollbacks} rollback(s) after a NaN or Inf, the first after batch {first}"
+                + (f"; stopped at batch {stopped['step']} of {cfg.batches} ({stopped['event/stop']})" if stopped else "")
+                + (f"; not finite: {', '.join(keys)}" if keys else ""))
+    elif bad.any():
+        first = int(ev.stats.steps[np.argmax(bad)])
+        what = f"batch rows with NaN or Inf from batch {first}"
+    else:
+        what, first = other
+    base = preset_values(cfg)
+    # a quarter of the learning rates, and no more than the preset's: a run far above them overflows again
+    flags = {"lr_g": min(cfg.lr_g / 4, max(base.lr_g, cfg.lr_g / 100)),
+             "lr_d": min(cfg.lr_d / 4, max(base.lr_d, cfg.lr_d / 100))}
     if cfg.beta1 > 0.5:
         flags["beta1"] = 0.5
-    return finding("nan", first, f"{len(events)} rollback(s) after a NaN or Inf, the first after batch {first}; "
-                   f"learning rates lr_g {cfg.lr_g:.3g}, lr_d {cfg.lr_d:.3g}",
-                   "steps too large for the loss: a quarter of the learning rates keeps the weights finite",
-                   flags, new_run_command(ev, flags), rollbacks=len(events))
+    return finding("nan", first, f"{what}; learning rates lr_g {cfg.lr_g:.3g}, lr_d {cfg.lr_d:.3g}",
+                   "steps too large for the loss: smaller learning rates keep the weights and D's outputs finite",
+                   flags, new_run_command(ev, flags), rollbacks=rollbacks, stopped=stopped is not None)
 
 
-@check("d_wins", 60, "D separates real from fake with a saturated margin and G's gradient vanishes")
+DEAD_MARGIN = 1e-6  # D/real and D/fake this close (relative to their size) are the same output
+DEAD_GRAD = 1e-8  # G's gradient norm under this: G gets nothing from D
+DEAD_SHARE = 0.9  # share of the batch rows where both hold
+
+
+@check("dead_d", 85, "D outputs the same for real and fake from the start and G's gradient vanishes")
+def dead_d(ev):
+    st = ev.stats
+    if len(st.steps) < 10:
+        return None
+    same = np.abs(ev.margin) <= DEAD_MARGIN * np.maximum(1.0, np.abs(st["D/real"]))
+    dead = same & (st["grad_norm/G"] < DEAD_GRAD)
+    share = float(dead.mean())
+    if share < DEAD_SHARE or not dead[:10].all():
+        return None
+    cfg = ev.cfg
+    flags = {"init": "default"} if cfg.init == "dcgan" else {"layers": max(1, (cfg.layers or 6) - 2)}
+    why = ("N(0, 0.02) weights shrink the signal at every layer of a deep D until its output is its bias alone; "
+           "PyTorch's default init keeps it alive" if cfg.init == "dcgan" else
+           "a shallower D keeps the signal from vanishing before its output")
+    return finding("dead_d", int(st.steps[0]), f"D/real equals D/fake and G's gradient norm is under {DEAD_GRAD:g} "
+                   f"(median {float(np.median(st['grad_norm/G'])):.2g}) in {share:.0%} of the batch rows, from "
+                   f"batch {int(st.steps[0])} (threshold {DEAD_SHARE:.0%})", why, flags, new_run_command(ev, flags),
+                   share=share, grad_g=float(np.median(st["grad_norm/G"])))
+
+
+@check("d_wins", 69, "D separates real from fake with a saturated margin and G's gradient vanishes")
 def d_wins(ev):
     cfg, limit = ev.cfg, SATURATED.get(ev.cfg.loss)
     if limit is None or len(ev.stats.steps) < 2 * 20:
         return None
     margin = float(np.median(ev.tail(ev.margin)))
-    if margin < limit:
-        return None
+    steady = float((ev.tail(ev.margin, 0.5) >= limit).mean())
+    if margin < limit or steady < STEADY:
+        return None  # saturated now and then: a margin that swings is unstable's
     trend = improving(ev)
-    if trend is not None and trend[0]:
+    if trend is not None and trend[0] and margin < 2 * limit:
         return None  # D is ahead but G still gains: too_short says so
     flags = {"lr_d": cfg.lr_d / 4}
     if cfg.d_steps > 1:
@@ -90,6 +165,8 @@ def d_wins(ev):
 def g_wins(ev):
     cfg = ev.cfg
     limit = CHANCE[cfg.loss]
+    if len(ev.stats.steps) < 20:
+        return None
     margin = float(np.median(ev.tail(ev.margin)))
     if margin > limit:
         return None
@@ -110,12 +187,17 @@ def g_wins(ev):
 
 
 def spike_share(ev) -> float:
+    """Share of the second half's batches whose gradient norm spikes while D is not saturated: a saturated D's
+    gradients jump as its logits cross the flat part of the loss, which is d_wins, not instability."""
     half = len(ev.stats.steps) // 2
+    limit = SATURATED.get(ev.cfg.loss, np.inf)
+    calm = np.abs(ev.smoothed_margin[half:]) < limit
     shares = []
     for key in ("grad_norm/G", "grad_norm/D"):
         x = ev.stats[key]
         med = running_median(x, ev.w)
-        shares.append(float((x[half:] > SPIKE * np.maximum(med[half:], 1e-12)).mean()))
+        spikes = x[half:] > SPIKE * np.maximum(med[half:], 1e-12)
+        shares.append(float((spikes & calm).mean()))
     return max(shares)
 
 
