@@ -289,3 +289,17 @@ def test_joint_d_batch_refuses_conditional():
     with pytest.raises(WavegenError, match="d_batch joint"):
         make_config("fast", conditional=True, length=100)  # fast runs D on one joint batch
     assert make_config("fast", conditional=True, length=100, d_batch="separate").conditional
+
+
+def test_minutes_ends_a_run_on_the_loops_own_time_and_a_resume_can_extend_it(gauss_data, tmp_path):
+    """--minutes races recipes of different speeds at equal time: the run stops at the first batch past it, its
+    seconds summed over resumes, and a resume may raise it (a bookkeeping field)."""
+    run = train(tiny_config(gauss_data, tmp_path / "r", batches=10**6, minutes=0.002, stats_every=1))  # 0.12 s
+    first = final_state(run)
+    assert 0 < first["step"] < 10**6 and first["wall"] >= 0.12
+    resume(run, minutes=0.002)  # already there: nothing more is trained
+    assert final_state(run)["step"] == first["step"]
+    resume(run, minutes=0.004)
+    again = final_state(run)
+    assert again["step"] > first["step"] and again["wall"] >= 0.24
+    assert [r["step"] for r in batch_rows(run)] == list(range(1, again["step"] + 1))

@@ -31,7 +31,7 @@ MODEL = Section('model')
 LOSS = Section('loss and regularisers (docs/audio.md)')
 OPTIM = Section('optimisation')
 LABELS = Section("the post's soft labels (loss bce only)")
-LENGTH = Section('length of the run: whichever of the two comes first (none = no limit from it)')
+LENGTH = Section('length of the run: whichever comes first (none = no limit from it)')
 NAN = Section('when a loss or gradient turns NaN or Inf')
 BOOK = Section('bookkeeping')
 EVAL = Section('knowing whether it worked (docs/findings.md)')
@@ -147,6 +147,9 @@ class Config:
 
     batches: int | None = LENGTH(None, 'stop after this many batches in total')
     epochs: int | None = LENGTH(None, 'stop after this many passes over the data')
+    minutes: float | None = LENGTH(None,
+        'stop after this many minutes of training (the loop\'s own time, summed over resumes; startup not counted), '
+        'so that recipes of different speeds can be raced at equal time')
 
     on_nan: str = NAN("rollback", '"rollback" to the last good checkpoint, or "stop"', choices=('rollback', 'stop'))
     nan_lr_factor: float = NAN(0.5,
@@ -340,7 +343,7 @@ def validate(cfg: Config) -> None:
     for key in ["lr_g", "lr_d"]:
         if not getattr(cfg, key) > 0:
             raise WavegenError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
-    for key in ["batches", "epochs"]:
+    for key in ["batches", "epochs", "minutes"]:
         if getattr(cfg, key) is not None and getattr(cfg, key) < 0:
             raise WavegenError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
     for key in ["dropout_g", "dropout_d", "ema"]:

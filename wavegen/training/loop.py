@@ -40,7 +40,7 @@ from .stats import StatsLog
 from .step import gan_step, optimisers, stat_keys
 from .stop import StopFlag
 
-RESUMABLE = {"batches", "epochs", "device", "stats_every", "print_every", "tensorboard", "cache_dir"}  # may change on resume
+RESUMABLE = {"batches", "epochs", "minutes", "device", "stats_every", "print_every", "tensorboard", "cache_dir"}  # may change on resume
 
 
 def pick_device(name: str) -> torch.device:
@@ -320,7 +320,8 @@ class Trainer:
 
     def done(self) -> bool:
         cfg, p = self.cfg, self.progress
-        return (cfg.batches is not None and p.step >= cfg.batches) or (cfg.epochs is not None and p.epoch >= cfg.epochs)
+        return ((cfg.batches is not None and p.step >= cfg.batches) or (cfg.epochs is not None and p.epoch >= cfg.epochs)
+                or (cfg.minutes is not None and p.wall >= cfg.minutes * 60))  # p.wall: rank 0's, hence world.any below
 
     # Previews, scores and divergence.
 
@@ -443,7 +444,7 @@ class Trainer:
             self.preview()  # the untrained generator, for the figures
         if self.done():
             if main:
-                print(f"{run}: already trained to batch {p.step} (epoch {p.epoch}); raise --batches or --epochs to "
+                print(f"{run}: already trained to batch {p.step} (epoch {p.epoch}); raise --batches, --epochs or --minutes to "
                       "go on", flush=True)
             return run
         self.bar = self._open_bar()
@@ -473,7 +474,7 @@ class Trainer:
                         diverged = self.diverged()
                     if step % cfg.ckpt_every == 0:
                         self.save_checkpoint()
-                    stopping = self.world.any(stop.requested or diverged)  # every rank stops at the same batch
+                    stopping = self.world.any(stop.requested or diverged or self.done())  # every rank at one batch
             finally:
                 self.bar.close()
             # Reached only at a batch boundary (normal end or a stop request), so the state is consistent.
@@ -483,7 +484,7 @@ class Trainer:
             if p.step % cfg.ckpt_every or p.step == step_at_start:  # not twice for the last batch
                 self.save_checkpoint()
             self.log.close()
-        self._say_next(stopping)
+        self._say_next(stopping and not self.done())
         return run
 
     def _say_next(self, stopped: bool) -> None:
