@@ -323,3 +323,28 @@ def test_minibatch_std_lets_every_head_see_the_batch():
         assert all(torch.equal(u[0], v[0]) for f, g in zip(fa, fb) for u, v in zip(f[:-1], g[:-1]))
     plain = MultiScale(1, 2)
     assert torch.equal(plain(x)[0][0][0], plain(same)[0][0][0])
+
+
+def test_the_audio_preset_is_a_recipe_per_device_and_its_cpu_values_stay(sounds, tmp_path, capsys):
+    """`--preset audio` trains audio-gpu where the run is on CUDA and audio-cpu elsewhere, and says which; audio-cpu
+    is the CPU recipe whose figures docs/audio.md holds, value for value."""
+    import json
+
+    from wavegen.cli import main
+    from wavegen.config import PRESETS, make_config, preset_for_device
+
+    cpu = make_config("audio-cpu")
+    assert (cpu.ngf, cpu.ndf, cpu.batch_size, cpu.d_steps, cpu.lr_g, cpu.lr_d, cpu.ema, cpu.loss) == \
+        (16, 16, 16, 2, 2e-4, 2e-4, 0.999, "wgan-gp")
+    assert PRESETS["audio"] == PRESETS["audio-cpu"] and make_config("audio").ngf == 16  # Python's audio: the CPU one
+    gpu = make_config("audio-gpu")
+    assert (gpu.ngf, gpu.ndf, gpu.batch_size, gpu.penalty_every, gpu.ema) == (64, 64, 64, 4, 0.999)
+    assert preset_for_device("audio", cuda=True)[0] == "audio-gpu" and preset_for_device("audio", False)[0] == "audio-cpu"
+    assert preset_for_device("audio-cpu", cuda=True) == ("audio-cpu", "")  # a twin asked for by name is kept
+    assert preset_for_device("seed", cuda=True) == ("post", "")
+    out = tmp_path / "r"
+    main(["train", str(sounds), "--preset", "audio", "--device", "cpu", "--length", "1024", "--sample-rate", "8000",
+          "--batch-size", "4", "--batches", "0", "--out", str(out)])
+    assert "preset audio: CPU recipe (audio-cpu:" in capsys.readouterr().out
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["preset"] == "audio-cpu" and saved["ngf"] == 16

@@ -282,12 +282,28 @@ def _train(a: argparse.Namespace) -> None:
         return
     if not a.data or not a.out:
         raise WavegenError("train needs a data folder and --out RUN (or --resume RUN)")
+    a.preset = _device_preset(a.preset, overrides.get("device", "auto"))
     if a.init_from:
         from .training.init_from import finetune_config
 
         _doctor_line(train(finetune_config(a.init_from, a.data, a.out, a.preset, overrides)))
         return
     _doctor_line(train(make_config(a.preset or "post", data=a.data, out=a.out, **overrides)))
+
+
+def _device_preset(name: str | None, device: str) -> str | None:
+    """A preset with a recipe per device becomes the one for the device the run will train on, said on rank 0."""
+    import os
+
+    from .config import preset_for_device
+    from .training.loop import pick_device
+
+    if name is None:
+        return None
+    chosen, line = preset_for_device(name, pick_device(device).type == "cuda")
+    if line and os.environ.get("RANK", "0") == "0":
+        print(line, flush=True)
+    return chosen
 
 
 def _doctor_line(run) -> None:

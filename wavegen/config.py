@@ -213,6 +213,12 @@ WAVEGAN = {"arch": "wavegan", "length": 16384, "sample_rate": 16000, "normalise"
            "phase_shuffle": 2, "loss": "wgan-gp", "gp_lambda": 10.0, "d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4,
            "beta1": 0.5, "beta2": 0.9, "batch_size": 64}
 
+# What measured best for generation from noise on 2 CPU cores (docs/audio.md, "The audio preset against
+# WaveGAN"): WaveGAN's models and critic at the width that trains on a CPU, 2 D steps per G step at twice the
+# paper's learning rate (its 5 steps at 1e-4 spend the budget on the critic; 1 step collapsed), G averaged.
+AUDIO_CPU = {**WAVEGAN, "ngf": 16, "ndf": 16, "batch_size": 16, "d_steps": 2, "lr_g": 2e-4, "lr_d": 2e-4, "ema": 0.999}
+AUDIO_GPU = {**WAVEGAN, "d_steps": 2, "lr_g": 1e-4, "lr_d": 3e-4, "penalty_every": 4, "ema": 0.999}
+
 # Presets are overlays: the fields they name, nothing else. `post` is the post as written.
 PRESETS: dict[str, dict] = {
     # The post's values, plus the weight init of the DCGAN tutorial the post builds on: with PyTorch's default
@@ -232,11 +238,14 @@ PRESETS: dict[str, dict] = {
               "dropout_g": 0.0, "dropout_d": 0.0, "d_batchnorm": False, "ngf": 256, "ndf": 256, "normalise": "peak"},
     # WaveGAN as published: 16384 samples at 16 kHz, kernel 25 stride 4, phase shuffle, WGAN-GP with 5 D steps.
     "wavegan": WAVEGAN,
-    # What measured best for generation from noise on 2 CPU cores (docs/audio.md, "The audio preset against
-    # WaveGAN"): WaveGAN's models and critic at the width that trains on a CPU, 2 D steps per G step at twice the
-    # paper's learning rate (its 5 steps at 1e-4 spend the budget on the critic; 1 step collapsed), G averaged.
-    "audio": {**WAVEGAN, "ngf": 16, "ndf": 16, "batch_size": 16, "d_steps": 2, "lr_g": 2e-4, "lr_d": 2e-4,
-              "ema": 0.999},
+    # `audio` is a device's recipe (DEVICE_RECIPES): the CLI trains audio-gpu on CUDA, audio-cpu elsewhere;
+    # in Python, make_config("audio") is the CPU recipe, and preset_for_device picks.
+    "audio": AUDIO_CPU,
+    "audio-cpu": AUDIO_CPU,
+    # Not yet measured (docs/audio.md, "On a GPU"): the field's recipe for a GPU's budget, the candidate that
+    # bench/gpu_quality.py races against WaveGAN at its paper size. WaveGAN's models at the paper's d 64 and batch 64,
+    # WGAN-GP with StyleGAN2's lazy penalty (every 4th D step, 4x over), 2 D steps at TTUR rates, G averaged.
+    "audio-gpu": AUDIO_GPU,
     # What made GAN vocoders good after WaveGAN (docs/audio.md, "Discriminator ensembles"): HiFi-GAN's periods,
     # MelGAN's scales and spectrograms (mrd) as D, with feature matching and least squares, HiFi-GAN's Adam; WaveGAN's
     # G at the width that trains on a CPU, upsampling by nearest neighbour (no checkerboard) with noise inputs. Each
@@ -249,6 +258,9 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# A preset that is a recipe per device: its -gpu twin where the run's device is CUDA, its -cpu twin elsewhere.
+DEVICE_RECIPES = {"audio": ("audio-cpu", "audio-gpu")}
+
 PRESET_ALIASES = {"seed": "post"}  # older names, still accepted: run folders and scripts keep working
 PRESET_HELP = {
     "post": "the blog post's 1-D DCGAN and its training loop, exactly (float32, soft labels, batch 100, width 512)",
@@ -257,7 +269,11 @@ PRESET_HELP = {
             "real and fake in one batch; best.pt by c2st",
     "dcgan": "the post's DCGAN family planned for any --length, trained as the DCGAN paper does",
     "wavegan": "WaveGAN as published: 16384 samples at 16 kHz, kernel 25 stride 4, phase shuffle, WGAN-GP",
-    "audio": "WaveGAN made for a CPU: d 16, batch 16, 2 critic steps per G step at 2e-4, G averaged (ema)",
+    "audio": "the device's recipe: audio-gpu where the run is on CUDA, audio-cpu elsewhere (the CLI chooses and "
+             "says so; in Python it is audio-cpu)",
+    "audio-cpu": "WaveGAN made for a CPU: d 16, batch 16, 2 critic steps per G step at 2e-4, G averaged (ema)",
+    "audio-gpu": "WaveGAN at the paper's d 64 and batch 64 with 2 critic steps at TTUR rates (1e-4 G, 3e-4 D), "
+                 "the penalty lazily every 4th step, G averaged (ema); not yet measured on a GPU",
     "ensemble": "D: periods (mpd), scales (msd), spectrograms (mrd) with feature matching and least squares; "
                 "WaveGAN's G with nearest upsampling and noise inputs",
 }
@@ -269,6 +285,19 @@ def preset_name(name: str) -> str:
     if name not in PRESETS:
         raise WavegenError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
     return name
+
+
+def preset_for_device(name: str, cuda: bool) -> tuple[str, str]:
+    """The preset a run trains on this device: for a preset with a recipe per device its -gpu or -cpu twin (the
+    -cpu one has the name's own values), else the preset itself; and the line that says what was chosen ("" when
+    nothing was)."""
+    name = preset_name(name)
+    if name not in DEVICE_RECIPES:
+        return name, ""
+    cpu, gpu = DEVICE_RECIPES[name]
+    chosen, other = (gpu, cpu) if cuda else (cpu, gpu)
+    where = "GPU" if cuda else "CPU"
+    return chosen, f"preset {name}: {where} recipe ({chosen}: {PRESET_HELP[chosen]}); --preset {other} for the other"
 
 
 def _field_types() -> dict[str, type]:
