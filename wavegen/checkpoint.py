@@ -28,7 +28,7 @@ def save(run: str | Path, step: int, state: dict, keep: int) -> Path:
     try:
         runfolder.atomic_write(path, lambda f: torch.save(state, f))
     except OSError as e:  # the older checkpoints stay: a full disk loses no more than this one
-        raise runfolder.no_space(path, e) from None
+        raise runfolder.write_failed(path, e) from None
     runfolder.remove_stale_temps(path.parent)
     if keep > 0:
         for old in list_ckpts(run)[:-keep]:
@@ -42,7 +42,7 @@ def save_best(run: str | Path, state: dict) -> Path:
     try:
         runfolder.atomic_write(path, lambda f: torch.save(state, f))
     except OSError as e:
-        raise runfolder.no_space(path, e) from None
+        raise runfolder.write_failed(path, e) from None
     return path
 
 
@@ -90,18 +90,49 @@ def _problem(state: dict) -> str | None:
     return None
 
 
-def load_weights(model: torch.nn.Module, weights: dict, path: str | Path) -> None:
-    """Fill `model` from `weights` (a state dict of the checkpoint at `path`), or refuse in one line when they
-    belong to another model than the checkpoint's config describes."""
+def weights_problem(model: torch.nn.Module, weights: dict) -> str | None:
+    """Why `weights` (a state dict) cannot fill `model`, or None: a key in one and not the other, or a shape."""
     own = model.state_dict()
     missing = next((k for k in own if k not in weights), None) or next((k for k in weights if k not in own), None)
     if missing is not None:
-        raise WavegenError(f"{path}: holds another model than its config describes ({missing!r} in one, not the other)")
+        return f"{missing!r} in one, not the other"
     for k, v in own.items():
         if weights[k].shape != v.shape:
-            raise WavegenError(f"{path}: holds another model than its config describes ({k!r} is "
-                               f"{tuple(weights[k].shape)}, the model's {tuple(v.shape)})")
+            return f"{k!r} is {tuple(weights[k].shape)}, the model's {tuple(v.shape)}"
+    return None
+
+
+def load_weights(model: torch.nn.Module, weights: dict, path: str | Path) -> None:
+    """Fill `model` from `weights` (a state dict of the checkpoint at `path`), or refuse in one line when they
+    belong to another model than the checkpoint's config describes."""
+    problem = weights_problem(model, weights)
+    if problem:
+        raise WavegenError(f"{path}: holds another model than its config describes ({problem})")
     model.load_state_dict(weights)
+
+
+def not_of_run(state: dict, cfg: Config, may_differ: set[str], models: dict[str, torch.nn.Module]) -> str | None:
+    """Why the loaded checkpoint `state` is not one of the run `cfg` describes, or None. It must carry the run's
+    identity (runs from before identities have none: they are judged by the rest), the run's settings (but for
+    those in `may_differ`, which a resume may change) and weights that fit `models` ({"G": G, "D": D, ...})."""
+    for key, model in models.items():
+        problem = weights_problem(model, state.get(key, {}))
+        if problem:
+            return f"its {key} is another model ({problem})"
+    saved = state["config"]
+    if cfg.run_id and saved.get("run_id") != cfg.run_id:
+        return f"it belongs to another run (run id {str(saved.get('run_id') or 'none')[:40]}, this run's {cfg.run_id})"
+    ours, saved = cfg.to_dict(), config_from_dict(saved).to_dict()  # older checkpoints' keys read as today's
+    differs = sorted(k for k in ours if k not in {*may_differ, "out", "run_id"} and saved[k] != ours[k])
+    if differs:
+        k = differs[0]
+        return f"it holds another model or another run's settings ({k} {_short(saved[k])}, config.json's {_short(ours[k])})"
+    return None
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def config_of(state: dict, path: str | Path) -> Config:
@@ -135,8 +166,9 @@ def find(run: str | Path, step: int | None = None, best: bool = False) -> Path:
     raise WavegenError(f"{run}: no checkpoint at batch {step} (have: {steps})")
 
 
-def load_latest_good(run: str | Path, map_location="cpu") -> tuple[Path, dict]:
-    """The newest checkpoint that loads; a corrupt newer one is reported and skipped. Also clears the run
+def load_latest_good(run: str | Path, map_location="cpu", check=None) -> tuple[Path, dict]:
+    """The newest checkpoint that loads and, given `check` (a function of a loaded state that returns why it
+    cannot be used, or None), passes it; newer ones that do not are reported and skipped. Also clears the run
     folder of temporary files left by a process killed while writing (see `remove_stale_temps`)."""
     for folder in (Path(run), ckpt_dir(run), Path(run) / "previews"):
         runfolder.remove_stale_temps(folder)
@@ -146,8 +178,12 @@ def load_latest_good(run: str | Path, map_location="cpu") -> tuple[Path, dict]:
     errors = []
     for p in reversed(ckpts):
         try:
-            return p, load(p, map_location)
+            state = load(p, map_location)
+            problem = check(state) if check else None
+            if problem:
+                raise WavegenError(f"{p}: not this run's checkpoint: {problem}")
+            return p, state
         except WavegenError as e:
             errors.append(str(e))
             print(f"warning: {e}; trying an older checkpoint", flush=True)
-    raise WavegenError(f"{run}: no checkpoint loads ({errors[0]})")
+    raise WavegenError(f"{run}: no checkpoint of this run loads ({errors[0]})")

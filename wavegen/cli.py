@@ -12,7 +12,7 @@ from dataclasses import fields
 from .config import PRESET_ALIASES, PRESETS, Config, make_config, parse_value
 from .errors import WavegenError
 
-NOT_FLAGS = {"data", "out", "preset", "init_step"}  # positional, dedicated, or set by --init-from
+NOT_FLAGS = {"data", "out", "preset", "init_step", "run_id"}  # positional, dedicated, or set by wavegen (--init-from)
 
 
 METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple[str, ...]": "A,B"}
@@ -476,7 +476,19 @@ COMMANDS = {"prepare": _prepare, "gaussian": _gaussian, "sounds": _sounds, "word
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = build_parser().parse_args(argv)
+    from .console import Session
+
+    with Session() as session:
+        a = build_parser().parse_args(argv)
+        code = _run(a, session)
+    return session.status(code, work_kept=a.cmd == "train")
+
+
+def _run(a: argparse.Namespace, session) -> int:
+    """The command's exit status: 0, 2 with one line for an error, 130 when interrupted."""
+    from .console import INTERRUPTED
+    from .runfolder import shown
+
     try:
         COMMANDS[a.kind if a.cmd == "data" else f"{a.cmd}-{a.kind}" if a.cmd in ("cache", "classifier") else a.cmd](a)
     except WavegenError as e:
@@ -484,5 +496,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("wavegen: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
+    except OSError as e:  # the system refused something no check foresaw (a disk, a permission): one line
+        if session.interrupted:
+            print("wavegen: interrupted", file=sys.stderr)
+            return INTERRUPTED
+        where = f"{shown(e.filename)}: " if e.filename else ""
+        print(f"wavegen: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except Exception:
+        if session.interrupted:  # Ctrl-C inside a library that turned it into an error of its own
+            print("wavegen: interrupted", file=sys.stderr)
+            return INTERRUPTED
+        raise
     return 0

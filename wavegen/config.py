@@ -42,6 +42,8 @@ INIT = Section("starting from another run's weights (docs/finetune.md)")
 class Config:
     data: str = DATA("", 'folder of audio files (searched recursively)')
     out: str = DATA("", 'run folder: config, stats, previews, checkpoints, figures')
+    run_id: str = DATA("", "the run's identity, drawn at its start and kept in config.json and every checkpoint, so "
+                           'that a resume uses no checkpoint of another run (set by wavegen, not a flag)')
     formats: tuple[str, ...] = DATA(("wav", "flac", "ogg"), 'file extensions loaded from `data`')
     cache_dir: str = DATA("",
         'where decoded data is cached ("": $WAVEGEN_CACHE_DIR, else the user cache folder, e.g. ~/.cache/wavegen); '
@@ -475,7 +477,7 @@ def markdown() -> str:
         default = '""' if default == "" else default
         allowed = f" One of: {', '.join(d['choices'])}." if d["choices"] else ""
         help_ = (d["help"] + "." + allowed).replace("|", "\\|")
-        flag = "DATA (argument)" if d["name"] == "data" else f"--{d['name'].replace('_', '-')}"
+        flag = {"data": "DATA (argument)", "run_id": "(config.json)"}.get(d["name"], f"--{d['name'].replace('_', '-')}")
         lines.append(f"| `{flag}` | `{default}` | {help_} |")
     lines += ["", "## Presets", "", "A preset sets the fields it names and nothing else; flags override it.", "",
               "| preset | what it is | values |", "|---|---|---|"]

@@ -20,30 +20,111 @@ from .errors import WavegenError
 TEMP = re.compile(r"\..+\.(\d+)\.tmp$")  # atomic_write's temporary files: .NAME.PID.tmp
 
 
+class WriteError(WavegenError, OSError):
+    """A write that failed (a full disk, a quota, no permission), naming the file in one line; still an OSError,
+    so that callers which can go on without the file (the caches) catch it as one."""
+
+
+def write_failed(path: Path, e: OSError) -> WriteError:
+    """The one-line error for an OSError `e` met while writing `path` (nothing torn is left behind it)."""
+    if isinstance(e, WriteError):
+        return e
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        err = WriteError(f"{shown(path)}: no space left on device; the previous file is kept, free space and resume")
+    else:
+        err = WriteError(f"{shown(path)}: cannot write ({e.strerror or e}); the previous file is kept")
+    err.errno = e.errno
+    return err
+
+
+class _Watched:
+    """The file a writer is given: it keeps the OSError of a failed write, which torch's zip writer and libsndfile
+    replace with errors of their own (RuntimeError, LibsndfileError) that do not say the disk is full."""
+
+    def __init__(self, f):
+        self._f, self.error = f, None
+
+    def write(self, data):
+        try:
+            return self._f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
 def atomic_write(path: Path, write) -> None:
-    """Call `write(file_object)` on a temporary file beside `path`, then fsync and rename it to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Call `write(file_object)` on a temporary file beside `path`, then fsync and rename it to `path`. Any failure
+    leaves the old `path` (or none) and no temporary file; one of the disk's is a WriteError naming `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            write(f)
+            watched = _Watched(f)
+            try:
+                write(watched)
+            except Exception:
+                if watched.error is not None:
+                    raise watched.error from None
+                raise
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable
+        finally:
+            os.close(dir_fd)
+    except OSError as e:
+        raise write_failed(path, e) from None
     finally:
         tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append `text` (whole lines) to a log: all of it or, when the disk fills, none (the file is cut back to
+    its length before), so a reader never meets half a row; the failure is a WriteError naming the file."""
     try:
-        os.fsync(dir_fd)  # make the rename itself durable
+        f = open(path, "a")
+    except OSError as e:
+        raise write_failed(path, e) from None
+    try:
+        start = os.fstat(f.fileno()).st_size
+        f.write(text)
+        f.flush()
+    except OSError as e:
+        os.ftruncate(f.fileno(), start)  # frees space: it cannot fail for want of it
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, f.fileno())  # what the buffer still holds goes nowhere, not after the cut
+        os.close(null)
+        raise write_failed(path, e) from None
     finally:
-        os.close(dir_fd)
+        try:
+            f.close()
+        except OSError:
+            pass
 
 
-def no_space(path: Path, e: OSError) -> OSError | WavegenError:
-    """A full disk as the one-line error a user can act on; any other OSError as it was."""
-    if e.errno == errno.ENOSPC:
-        return WavegenError(f"{path}: no space left on device; the previous file is kept, free space and resume")
-    return e
+def outside_data(data: str | Path, out: str | Path, what: str) -> None:
+    """Refuse to write `out` (a folder) inside the data folder `data`: what wavegen writes there would be read
+    back as data (and change the data's fingerprint, so the run could never resume)."""
+    if not data or not out:
+        return
+    try:
+        d, o = Path(data).expanduser().resolve(), Path(out).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop: the reader of the data names it
+        return
+    if o == d or d in o.parents:
+        raise WavegenError(f"{shown(out)}: {what} is inside the data folder {shown(data)}; wavegen never writes "
+                           "into a data folder: choose a folder outside it")
+
+
+def shown(path: str | Path) -> str:
+    """A path as printed in messages: control characters (a newline in a file name) and bytes that are not
+    UTF-8 are escaped, so that a message stays one line and prints in any locale."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
 def _alive(pid: int) -> bool:

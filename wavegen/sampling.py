@@ -11,6 +11,8 @@ from . import checkpoint
 from .errors import WavegenError
 from .models.build import generator_mode, noise
 from .models.conditional import build_pair
+from .runfolder import atomic_write, outside_data, remove_stale_temps, shown
+from .runlock import FolderLock
 
 MAX_FILES = 1_000_000  # wavs one generate writes: its samples are drawn in memory at once
 
@@ -101,6 +103,7 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     if out.exists() and not out.is_dir():
         raise WavegenError(f"{out}: is a file, not a folder to generate into")
     G, cfg, state = load_generator(checkpoint.find(run, step, best), device)
+    outside_data(cfg.data, out, "generate's output folder (--out)")
     classes = state["data"].get("classes") or []
     groups = chosen_classes(run, cfg, classes, klass, per_class)
     if to is not None:
@@ -112,26 +115,36 @@ def generate(run: str | Path, n: int, out: str | Path, step: int | None = None, 
     width = max(4, len(str(n - 1)))
     folders = [out / sub if sub else out for sub, _ in groups]
     names = [[d / f"{'step' if walk else 'sample'}_{i:0{width}d}.wav" for i in range(n)] for d in folders]
-    clash = next((p for d, group in zip(folders, names) for p in [*group, d / "walk.wav"] if p.exists()), None)
-    if clash is not None:
-        raise WavegenError(f"{clash}: exists; generate into an empty folder")
     written = []
-    for d, group, (_, k) in zip(folders, names, groups):
-        d.mkdir(parents=True, exist_ok=True)
-        labels = None if k is None else np.full(n, k)
-        if to is not None:
-            audio = between_classes(G, cfg, n, mode, seed, torch.device(device), k, classes.index(to)).numpy()
-        else:
-            audio = (interpolate if walk else draw)(G, cfg, n, mode, seed, torch.device(device), labels).numpy()  # (n, C, L)
-        written += _write(group, audio, state["data"]["sample_rate"], d / "walk.wav" if walk else None)
+    with FolderLock() as lock:  # one generate per folder; each wav is written whole or not at all
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise WavegenError(f"{shown(out)}: cannot create the folder ({e.strerror or e})") from None
+        lock.claim(out, "generate")
+        for d in folders:
+            remove_stale_temps(d)  # wavs a killed generate had begun
+        clash = next((p for d, group in zip(folders, names) for p in [*group, d / "walk.wav"] if p.exists()), None)
+        if clash is not None:
+            raise WavegenError(f"{shown(clash)}: exists; generate into an empty folder")
+        for d, group, (_, k) in zip(folders, names, groups):
+            labels = None if k is None else np.full(n, k)
+            if to is not None:
+                audio = between_classes(G, cfg, n, mode, seed, torch.device(device), k, classes.index(to)).numpy()
+            else:
+                audio = (interpolate if walk else draw)(G, cfg, n, mode, seed, torch.device(device), labels).numpy()  # (n, C, L)
+            written += _write(group, audio, state["data"]["sample_rate"], d / "walk.wav" if walk else None)
     return written
 
 
 def _write(names: list[Path], audio: np.ndarray, sr: int, walk: Path | None) -> list[Path]:
-    """audio (n, C, L) as float wavs `names`, and with `walk` all of them in a row."""
+    """audio (n, C, L) as float wavs `names`, and with `walk` all of them in a row, each written atomically."""
+    def wav(path: Path, x: np.ndarray) -> None:  # x (C, L)
+        atomic_write(path, lambda f: sf.write(f, x.T, sr, format="WAV", subtype="FLOAT"))
+
     for path, x in zip(names, audio):
-        sf.write(path, x.T, sr, subtype="FLOAT")
+        wav(path, x)
     if walk is not None:
-        sf.write(walk, np.concatenate(list(audio), axis=1).T, sr, subtype="FLOAT")  # (n * L, C)
+        wav(walk, np.concatenate(list(audio), axis=1))  # (C, n * L)
         return [*names, walk]
     return list(names)

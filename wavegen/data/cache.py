@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WavegenError
-from ..runfolder import atomic_write
+from ..runfolder import atomic_write, outside_data
 
 try:
     import fcntl
@@ -62,6 +62,7 @@ def entry(root: Path, folder: str | Path) -> Path:
 
 def claim(root: Path, folder: str | Path) -> Path:
     """The entry of `folder`, created with its folder.json if new; CacheUnwritable if it cannot be."""
+    outside_data(folder, root, "the cache folder")
     d = entry(root, folder)
     try:
         d.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import struct
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import WavegenError
+from ..runfolder import shown
 
 MAX_LISTED = 10  # bad files named in an error message; the rest are counted
 HEADER_BYTES = 512  # read from the start of every file to check a wav's header
@@ -32,28 +34,56 @@ def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]
     """The audio files under `folder` (sorted, recursive), and a fingerprint of their names, sizes and
     modification times that keys the cache. One os.scandir walk: for 100,000 files it is several times
     faster than rglob plus a stat per file, and it is all a cached load costs besides reading the cache.
-    A broken symbolic link with an audio extension is listed too, so that the load reports it as bad."""
+    Anything else with an audio extension is listed too (a broken or looping link, a FIFO, a socket, a device),
+    so that the load reports it as bad; a folder reached twice (a link to a folder above it) is walked once."""
     exts = {"." + f.lower().lstrip(".") for f in formats}
     found: list[tuple[str, int, int]] = []  # (path relative to folder, size, mtime_ns)
+    walked: set[tuple[int, int]] = set()  # (device, inode) of the folders walked
     stack = [""]
     while stack:
         rel = stack.pop()
-        with os.scandir(folder / rel) as it:
-            for e in it:
-                name = f"{rel}/{e.name}" if rel else e.name
-                if e.is_dir():
-                    stack.append(name)
-                elif os.path.splitext(e.name)[1].lower() in exts and (e.is_file() or e.is_symlink()):
-                    try:
-                        st = e.stat()
-                    except OSError:  # a broken link: its own stat still fingerprints it
-                        st = e.stat(follow_symlinks=False)
-                    found.append((name, st.st_size, st.st_mtime_ns))
+        for e in _entries(folder, rel, walked):
+            name = f"{rel}/{e.name}" if rel else e.name
+            if _is_dir(e):
+                stack.append(name)
+            elif os.path.splitext(e.name)[1].lower() in exts:
+                try:
+                    st = e.stat()
+                except OSError:  # a broken or looping link: its own stat still fingerprints it
+                    st = e.stat(follow_symlinks=False)
+                found.append((name, st.st_size, st.st_mtime_ns))
     found.sort()
     h = hashlib.sha1()
     for name, size, mtime in found:
-        h.update(f"{name}\0{size}\0{mtime}\n".encode())
+        h.update(f"{name}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8
     return [folder / name for name, _, _ in found], h.hexdigest()
+
+
+def _entries(folder: Path, rel: str, walked: set[tuple[int, int]]) -> list[os.DirEntry]:
+    """The entries of the folder `rel` under `folder`, or none when it was walked already (through a link)."""
+    path = folder / rel
+    try:
+        st = os.stat(path)
+        if (st.st_dev, st.st_ino) in walked:
+            return []
+        walked.add((st.st_dev, st.st_ino))
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError as e:
+        raise WavegenError(f"{shown(path)}: cannot read this folder ({e.strerror or e})") from None
+
+
+def _is_dir(e: os.DirEntry) -> bool:
+    try:
+        return e.is_dir()
+    except OSError:  # a link that loops back on itself: a file like any other link, reported if it has an audio name
+        return False
+
+
+def sf_path(path: Path) -> bytes:
+    """A path as soundfile takes it whatever its name: the file system's bytes (a str name that is not UTF-8
+    fails in soundfile's own encoding of it)."""
+    return os.fsencode(path)
 
 
 # Checking files. Every problem becomes a (file, reason) pair; a folder's pairs are reported together, so one
@@ -76,7 +106,13 @@ def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
     empty file, one that is not audio, an encoding libsndfile cannot decode, a truncated wav, and a header that
     claims more frames than the file's size allows (nothing is allocated from such a claim)."""
     try:
-        with open(path, "rb") as f:
+        special = _special(os.stat(path).st_mode)  # a socket cannot even be opened; a FIFO would block the read
+        if special:
+            return None, f"cannot read: {special}, not a file"
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO swapped in meanwhile: no block
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None, "cannot read: not a regular file"
             head = f.read(HEADER_BYTES)  # a wav's fmt and data chunk headers are nearly always in here
             size = os.fstat(f.fileno()).st_size
             short = _wav_shortfall(f, head, size) if head[:4] == b"RIFF" and head[8:12] == b"WAVE" else None
@@ -89,7 +125,7 @@ def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
     if size == 0:
         return None, "cannot read: empty file (0 bytes)"
     try:
-        info = sf.info(str(path))
+        info = sf.info(sf_path(path))
     except Exception as e:  # soundfile raises several types for broken files
         if short:  # a wav cut inside its header: say that, not libsndfile's guess at what is missing
             return None, short
@@ -109,6 +145,13 @@ def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
         return None, (f"damaged: header promises {info.frames} frames, more than a file of {size} bytes can hold "
                       f"(at most {frame_bound(info, size)})")
     return info, None
+
+
+def _special(mode: int) -> str | None:
+    """What a file that is not a regular one is (a FIFO, a socket, a device), or None."""
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+    return None if stat.S_ISREG(mode) else next((what for test, what in kinds if test(mode)), "a special file")
 
 
 def frame_bound(info, size: int) -> int:
@@ -158,7 +201,7 @@ def libsndfile_message(e: Exception) -> str:
     """The first line of an error, without soundfile's "Error opening 'PATH': " (the report names the file)."""
     text = str(e).strip()
     msg = text.splitlines()[0] if text else type(e).__name__
-    return re.sub(r"^Error opening '.*?': ", "", msg)
+    return re.sub(r"^Error opening (b?'.*?'|b?\".*?\"): ", "", msg)
 
 
 def short_read(promised: int, got: int) -> str | None:
@@ -175,11 +218,11 @@ def bad_files_error(folder: Path, bad: list[tuple[str, str]], n_files: int) -> W
     hint = "no file is usable: fix or remove them" if every else "pass --skip-bad to train on the rest"
     if not rest:
         where = f"the only audio file in {folder}" if every else hint
-        return WavegenError(f"{folder / first}: {reason} ({where})")
+        return WavegenError(f"{shown(folder / first)}: {reason} ({where})")
     count = f"all {n_files} audio files" if every else f"{len(bad)} of {n_files} audio files"
-    lines = [f"{folder / first}: {reason} (and {len(rest)} more bad file{'s' if len(rest) != 1 else ''}: "
-             f"{count} in {folder} are bad)"]
-    lines += [f"  {folder / name}: {why}" for name, why in rest[:MAX_LISTED - 1]]
+    lines = [f"{shown(folder / first)}: {reason} (and {len(rest)} more bad file{'s' if len(rest) != 1 else ''}: "
+             f"{count} in {shown(folder)} are bad)"]
+    lines += [f"  {shown(folder / name)}: {why}" for name, why in rest[:MAX_LISTED - 1]]
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
     return WavegenError("\n".join(lines + [hint]))
@@ -196,7 +239,7 @@ def describe_skipped(skipped: list[tuple[str, str]]) -> str:
     if not skipped:
         return ""
     lines = [f"skipped {len(skipped)} bad file{'s' if len(skipped) != 1 else ''}:"]
-    lines += [f"  {name}: {reason}" for name, reason in skipped[:MAX_LISTED]]
+    lines += [f"  {shown(name)}: {reason}" for name, reason in skipped[:MAX_LISTED]]
     if len(skipped) > MAX_LISTED:
         lines.append(f"  ... and {len(skipped) - MAX_LISTED} more")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import WavegenError
 from .cache import CacheUnwritable, cache_root, claim, entry, locked, touch, unwritable, warn
-from .files import NONFINITE, find_files, libsndfile_message, probe, settle_bad, short_read
+from .files import NONFINITE, find_files, libsndfile_message, probe, settle_bad, sf_path, short_read
 
 CACHE_FILE = "folder.npz"  # in the data folder's cache entry
 CACHE_NAME = ".wavegen-cache.npz"  # older versions' cache inside the data folder: still read, never written
@@ -41,7 +41,7 @@ def _decode(path: Path) -> tuple[np.ndarray | None, int, str | None]:
     if reason:
         return None, 0, reason
     try:
-        x, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (L, C)
+        x, sr = sf.read(sf_path(path), dtype="float32", always_2d=True)  # (L, C)
     except Exception as e:
         return None, 0, f"cannot decode ({libsndfile_message(e)})"
     reason = short_read(info.frames, len(x)) or (None if np.isfinite(x).all() else NONFINITE)

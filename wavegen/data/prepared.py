@@ -30,9 +30,9 @@ from numpy.lib.format import open_memmap
 from scipy.signal import resample_poly
 
 from ..errors import WavegenError
-from ..runfolder import atomic_write
+from ..runfolder import atomic_write, outside_data
 from .cache import CacheUnwritable, cache_root, claim, locked, touch, unwritable, warn
-from .files import (MAX_RATE, NONFINITE, class_labels, find_files, frame_bound, libsndfile_message, probe, settle_bad,
+from .files import (MAX_RATE, NONFINITE, class_labels, find_files, frame_bound, libsndfile_message, probe, settle_bad, sf_path,
                     short_read)
 
 FORMATS = ("wav", "flac", "ogg", "mp3")  # extensions prepare() decodes
@@ -97,6 +97,7 @@ def _prepare(src, out, *, sample_rate, mono, formats, skip_bad, cache_dir) -> tu
                                "into; pass --out DIR or --cache-dir DIR")
         out = claim(root, src) / f"prepared-{_options_hash(options)}"
     out = Path(out)
+    outside_data(src, out, "prepare's output folder (--out)")
     built = False
     if not _reusable(out, src, fingerprint, options, skip_bad):
         with locked(out):
@@ -345,7 +346,7 @@ def _decode_into(path: Path, info, rate: int, mono: bool, write, at: int) -> tup
         # the count is capped again against the file as it is now, so no header can size a larger array
         frames = min(info.frames, frame_bound(info, os.stat(path).st_size))
         whole = np.empty((1 if mono else info.channels, frames), np.float32) if resample else None  # (C', frames)
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(sf_path(path)) as f:
             while got < frames:
                 block = f.read(min(BLOCK_FRAMES, frames - got), dtype="float32", always_2d=True)  # (b, C)
                 if len(block) == 0:

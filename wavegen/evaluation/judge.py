@@ -18,6 +18,7 @@ prepared cache, keyed by the options the windows depend on, and reused until a f
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import time
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.cache import cache_root, claim, locked, touch, warn
+from ..data.cache import CacheUnwritable, cache_root, claim, locked, touch, warn
 from ..data.prepared import FORMATS, load_prepared
 from ..data.windows import Windows
 from ..errors import WavegenError
@@ -289,16 +290,23 @@ def fit(spec: JudgeSpec, epochs: int | None = None, seed: int | None = None, for
             "options": spec.options(), "data": str(Path(spec.data).resolve())}
     judge = Judge(net, meta)
     if folder is not None:
-        judge.path = save(judge, folder)
+        try:
+            judge.path = save(judge, folder)
+        except (OSError, CacheUnwritable) as e:  # a full or read-only cache costs a fit next time, not this run
+            warn(f"{e}; the judge is used now but not kept")
     return judge
 
 
 def save(judge: Judge, folder: Path) -> Path:
-    """judge.pt (state dict only) and judge.json into `folder`; json last, so a judge.json means a whole judge."""
+    """judge.pt (state dict only) and judge.json into `folder`: json last, holding the SHA-256 of the weights it
+    describes, so that a fit killed between the two files leaves a judge.json that `load` sees is not theirs."""
+    buf = io.BytesIO()
+    torch.save(judge.net.state_dict(), buf)
+    weights = buf.getvalue()
+    text = json.dumps({**judge.meta, "weights_sha256": hashlib.sha256(weights).hexdigest()}, indent=1) + "\n"
     with locked(folder):
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "judge.pt", lambda fh: torch.save(judge.net.state_dict(), fh))
-        text = json.dumps(judge.meta, indent=1) + "\n"
+        atomic_write(folder / "judge.pt", lambda fh: fh.write(weights))
         atomic_write(folder / "judge.json", lambda fh: fh.write(text.encode()))
     touch(folder.parent)
     return folder
@@ -311,11 +319,15 @@ def load(folder: Path, fingerprint: str | None = None) -> Judge | None:
         meta = json.loads((folder / "judge.json").read_text())
     except (OSError, ValueError):
         return None
-    if meta.get("version") != VERSION or (fingerprint is not None and meta.get("fingerprint") != fingerprint):
-        return None
-    net = JudgeNet(meta["sample_rate"], len(meta["classes"]), meta["n_mels"], meta["width"], meta["features"])
+    if not isinstance(meta, dict) or meta.get("version") != VERSION or "weights_sha256" not in meta or (
+            fingerprint is not None and meta.get("fingerprint") != fingerprint):
+        return None  # another version's judge, or one from before the weights' checksum: fitted again
     try:
-        net.load_state_dict(torch.load(folder / "judge.pt", map_location="cpu", weights_only=True))
+        net = JudgeNet(meta["sample_rate"], len(meta["classes"]), meta["n_mels"], meta["width"], meta["features"])
+        weights = (folder / "judge.pt").read_bytes()
+        if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
+            raise ValueError("not the weights judge.json describes: a fit was stopped between the two files")
+        net.load_state_dict(torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True))
     except Exception as e:  # a damaged file: fitted again rather than trusted
         warn(f"{folder / 'judge.pt'}: cannot load ({str(e)[:100]}); fitting the judge again")
         return None

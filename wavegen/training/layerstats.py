@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..runfolder import read_jsonl
+from ..runfolder import append_text, read_jsonl
 
 
 class LayerStats:
@@ -42,8 +42,7 @@ class LayerStats:
             for (name, _), v in zip(self.named[model], values.tolist()):
                 row[f"{model}/{name}"] = v
         self.measured.clear()
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_text(self.path, json.dumps(row) + "\n")
 
 
 def read_layers(run: str | Path) -> list[dict]:

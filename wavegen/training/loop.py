@@ -28,7 +28,8 @@ from ..evaluation.metrics import METRICS
 from ..evaluation.scoring import add_judge, real_sets, score, split_holdout
 from ..models.build import check_model, generator_mode, noise
 from ..models.conditional import build_pair
-from ..runfolder import TEMP, read_stats, truncate_jsonl, write_json
+from ..runfolder import outside_data, read_stats, truncate_jsonl, write_json
+from ..runlock import FolderLock, claim_run, leftovers, new_run_id
 from .. import checkpoint
 from .distributed import check_batch, convert_sync_bn, init_world, rank_device, wrap
 from .init_from import start_from
@@ -85,7 +86,8 @@ def check_run(cfg: Config, resume: bool) -> Path:
         raise WavegenError(f"{run}: is a file, not a run folder (--out names the folder to train into)")
     if resume and not (run / "config.json").exists():
         raise WavegenError(f"{run}: not a run folder (no config.json) to resume")
-    if not resume and run.exists() and any(not TEMP.match(f.name) for f in run.iterdir()):  # temp files: a start killed mid-write
+    outside_data(cfg.data, run, "the run folder (--out)")
+    if not resume and run.exists() and leftovers(run):  # temp files and the lock: a start killed mid-write
         raise WavegenError(f"{run}: run folder exists; resume it with --resume {run} or choose another --out")
     return run
 
@@ -94,9 +96,9 @@ class Trainer:
     """One run. Built in the order of its random draws; `run()` trains it. Under torchrun every rank builds one;
     rank 0 alone writes to the run folder."""
 
-    def __init__(self, cfg: Config, resume: bool = False):
+    def __init__(self, cfg: Config, resume: bool = False, lock: FolderLock | None = None):
         validate(cfg)
-        self.cfg, self.run_dir = cfg, Path(cfg.out)
+        self.cfg, self.run_dir, self.lock = cfg, Path(cfg.out), lock or FolderLock()
         asked = pick_device(cfg.device)
         self.world = world = init_world(asked)
         self.device = rank_device(world, asked)
@@ -210,15 +212,15 @@ class Trainer:
         self.shared = torch.Generator() if self.world.size > 1 else None  # the draws all ranks agree on
 
     def _create_run(self, resume: bool) -> None:
-        check_run(self.cfg, resume)
-        if not resume:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(self.run_dir / "config.json", self.cfg.to_dict())
+        claim_run(self.lock, self.run_dir, fresh=not resume)  # the run folder's one writer from here on
+        self.cfg = self.cfg if resume else replace(self.cfg, run_id=new_run_id())
+        write_json(self.run_dir / "config.json", self.cfg.to_dict())  # a resume's new end point too
 
     def _resume_or_start(self, resume: bool) -> None:
         run, main = self.run_dir, self.main
         if resume and checkpoint.list_ckpts(run):
-            path, state = checkpoint.load_latest_good(run, map_location=self.device)
+            path, state = checkpoint.load_latest_good(run, self.device, lambda s: checkpoint.not_of_run(
+                s, self.cfg, RESUMABLE, {"G": self.G, "D": self.D}))
             saved = {k: state["data"][k] for k in ("n", "channels", "length", "sample_rate", "held_out")}
             if saved != {k: self.data_info[k] for k in saved}:
                 raise WavegenError(f"{self.cfg.data}: the data changed since the checkpoint ({saved} then, "
@@ -500,7 +502,8 @@ class Trainer:
 
 def train(cfg: Config, resume: bool = False) -> Path:
     """Train a run from `cfg` (a new run folder at cfg.out), or continue the run at cfg.out with resume=True."""
-    return Trainer(cfg, resume).run()
+    with FolderLock() as lock:  # the run folder's writer lock, taken by the Trainer, let go however training ends
+        return Trainer(cfg, resume, lock).run()
 
 
 def resume(run: str | Path, **overrides) -> Path:
@@ -514,7 +517,4 @@ def resume(run: str | Path, **overrides) -> Path:
     d = cfg.to_dict()
     d.update({k: v for k, v in overrides.items() if v is not None})
     d["out"] = str(run)
-    cfg = config_from_dict(d)
-    if overrides:
-        write_json(Path(run) / "config.json", cfg.to_dict())
-    return train(cfg, resume=True)
+    return train(config_from_dict(d), resume=True)  # config.json gets the new values under the run's lock

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..runfolder import no_space
+from ..runfolder import append_text
 
 
 class StatsLog:
@@ -39,32 +39,22 @@ class StatsLog:
         if not self.rows:
             return
         values = torch.stack([v for _, _, v in self.rows]).tolist()  # the one sync
-        try:
-            self._append(values)
-        except OSError as e:  # a torn last row is dropped on resume (runfolder.truncate_jsonl)
-            raise no_space(self.path, e) from None
+        rows = [{"step": step, "epoch": epoch, **dict(zip(self.keys, vals))}
+                for (step, epoch, _), vals in zip(self.rows, values)]
+        append_text(self.path, "".join(json.dumps(row) + "\n" for row in rows))  # all the rows or none
+        if self.tb is not None:
+            for row in rows:
+                for k in self.keys:
+                    self.tb.add_scalar(k, row[k], row["step"])
+        self.last = rows[-1]
         self.rows.clear()
-
-    def _append(self, values: list) -> None:
-        with open(self.path, "a") as f:
-            for (step, epoch, _), vals in zip(self.rows, values):
-                row = {"step": step, "epoch": epoch, **dict(zip(self.keys, vals))}
-                f.write(json.dumps(row) + "\n")
-                if self.tb is not None:
-                    for k in self.keys:
-                        self.tb.add_scalar(k, row[k], step)
-        self.last = row
 
     def write(self, row: dict) -> None:
         """A row of its own (scores, timings, events), after the batch rows before it."""
         self.flush()
         if self.path is None:
             return
-        try:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-        except OSError as e:
-            raise no_space(self.path, e) from None
+        append_text(self.path, json.dumps(row) + "\n")
 
     def close(self) -> None:
         if self.tb is not None:

@@ -4,17 +4,19 @@ from __future__ import annotations
 import signal
 from contextlib import contextmanager
 
+from ..console import stop_now
+
 
 class StopFlag:
-    """Ctrl-C or SIGTERM asks the loop to stop at the end of the current batch and checkpoint;
-    a second Ctrl-C stops at once (the last periodic checkpoint is still there)."""
+    """Ctrl-C or SIGTERM asks the loop to stop at the end of the current batch and checkpoint; a second one of
+    either ends the process at once, wherever it is (the last checkpoint written is still there)."""
 
     def __init__(self):
         self.requested = False
 
     def _handler(self, signum, frame):
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        if self.requested:
+            stop_now()
         self.requested = True
 
     @contextmanager
