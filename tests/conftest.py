@@ -18,7 +18,8 @@ SLOW_FILES = {"test_fuzz.py", "test_crash.py", "test_distributed.py", "test_swee
               "test_words.py"}
 SLOW_TESTS = {"test_plot_generate_summary_end_to_end", "test_eval_cli_scores_against_real_vs_real",
               "test_plot_marks_and_layers_figure", "test_sigterm_checkpoints_and_resumes",
-              "test_generate_best_samples_best_pt", "test_gpu_check_runs_without_a_gpu"}
+              "test_generate_best_samples_best_pt", "test_gpu_check_runs_without_a_gpu",
+              "test_gpu_quality_races_and_scores_at_smoke_size_without_a_gpu"}
 
 
 # Property tests (tests/test_fuzz.py): "ci" keeps them within about a minute of `make test` and derandomized, so a

@@ -129,6 +129,43 @@ def test_gpu_check_runs_without_a_gpu():
     assert "failed" not in table
 
 
+def test_gpu_quality_races_and_scores_at_smoke_size_without_a_gpu(tmp_path):
+    """bench/gpu_quality.sh, the race to run the day a GPU is lent, trains two seeds of a contender at once, keeps
+    best.pt by cls_fd, and prints one table of the judge's scores beside real vs real, at smoke size on a CPU."""
+    from wavegen.data.synthetic import make_sounds
+
+    data = make_sounds(tmp_path / "sounds", n=100, sample_rate=8000, seconds=0.128, seed=0)
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(["bash", "bench/gpu_quality.sh", "--data", str(data), "--contenders", "wavegan", "--minutes",
+                        "0.01", "--holdout", "0.4", "--n", "20", "--out", str(tmp_path / "race")], cwd=root,
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "not GPU figures" in r.stdout
+    table = r.stdout[r.stdout.index("| contender |"):].splitlines()
+    assert table[0] == "| contender | checkpoint | batches (per seed) | cls_fd | is | cls_acc | coverage |"
+    rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in table[2:] if line.startswith("| ")}
+    assert {("real vs real", ""), ("wavegan", "newest"), ("wavegan", "best.pt")} <= set(rows)
+    assert rows["wavegan", "newest"].count(",") >= 5  # both seeds' figures, side by side, in every column
+    assert "the bar" in r.stdout
+
+
+def test_gpu_quality_contenders_are_configs_that_build(tmp_path):
+    """Every named contender, and one from an overlays file, is a valid run at the race's shape; a bad name stops."""
+    from gpu_quality import CONTENDERS, contenders
+
+    from wavegen.models.build import check_model
+
+    overlays = tmp_path / "o.json"
+    overlays.write_text('{"wider": {"preset": "audio-gpu", "ndf": 128}}')
+    chosen = contenders(",".join([*CONTENDERS, "wider"]), str(overlays))
+    assert chosen["wider"] == ("audio-gpu", {"ndf": 128})
+    for preset, overrides in chosen.values():
+        check_model(make_config(preset, **{**overrides, "length": 8192, "sample_rate": 8000, "conditional": True}), 8192)
+    with pytest.raises(SystemExit, match="unknown contender 'nope'"):
+        contenders("wavegan,nope", None)
+
+
 def test_every_audio_quality_contender_is_a_config_that_builds():
     """bench/audio_quality.py's contenders are named on its command line, comma-separated: each must be a valid run
     at the bench's shape, and no name may hold a comma."""

@@ -90,21 +90,21 @@ def score(G, cfg, sets: EvalSets, names: list[str], device: torch.device, seed: 
 
 
 def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n: int = 1000,
-                 names: list[str] | None = None, mode: str | None = None, seed: int = 0) -> dict:
-    """Score a run's checkpoint (newest, at `step`, or best.pt) and write run/eval.json."""
+                 names: list[str] | None = None, mode: str | None = None, seed: int = 0, device: str = "cpu") -> dict:
+    """Score a run's checkpoint (newest, at `step`, or best.pt) and write run/eval.json; G samples on `device`."""
     run = Path(run)
     if not MIN_N <= n <= MAX_N:
         raise WavegenError(f"--n must be between {MIN_N} and {MAX_N:,}, got {n}")
     check_names(names or [])  # before the slow part
     path = checkpoint.find(run, step, best)
-    G, cfg, state = load_generator(path)
+    G, cfg, state = load_generator(path, device)
     if mode:
         cfg.sample_mode = mode
     examples = open_examples(cfg)
     examples.set_epoch(0, cfg.seed)
     sets, source = real_sets(examples, state["data"].get("meta"), examples.sample_rate, cfg.holdout, cfg.seed, n)
     add_judge(sets, cfg, names)
-    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device("cpu"), asked_classes(cfg, sets)).numpy()
+    samples = draw(G, cfg, len(sets.real), cfg.sample_mode, seed, torch.device(device), asked_classes(cfg, sets)).numpy()
     results = evaluate(samples, sets, names, seed)
     out = {"step": state["step"], "checkpoint": path.name, "n": len(sets.real), "real": source,
            "sample_mode": cfg.sample_mode, "metrics": results}
