@@ -121,3 +121,25 @@ def test_remedy_dead_d(sounds_data, tmp_path):
     assert f.code == "dead_d" and f.flags == {"init": "default"}
     fixed = small_run(sounds_data, tmp_path / "fixed", "dcgan", **kw, **f.flags)
     assert diagnose(fixed, codes=["dead_d"])[0][0].code == "healthy"
+
+
+def test_remedy_data_few_examples(tmp_path):
+    """Ten files of 2,000 samples cut into 1,024-sample windows without overlap are too few examples; the remedy's
+    hop cuts enough."""
+    few = make_sounds(tmp_path / "few", 10, 8000, 0.25, 1)
+    kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=16, batch_size=4, batches=2, init="default")
+    broken = small_run(few, tmp_path / "broken", "dcgan", **kw)
+    f = diagnose(broken, codes=["data"])[0][0]
+    assert f.code == "data" and f.values["n_train"] < 32 and f.flags == {"hop": 256}
+    fixed = small_run(few, tmp_path / "fixed", "dcgan", **kw, **f.flags)
+    assert diagnose(fixed, codes=["data"])[0][0].code == "healthy"
+
+
+def test_remedy_g_wins(gauss_data, tmp_path):
+    """D frozen by a learning rate of 1e-8 while G trains: D at chance, samples far from the data. The remedy's D
+    learning rate gives D a margin again."""
+    broken = small_run(gauss_data, tmp_path / "broken", lr_d=1e-8, lr_g=5e-4, batches=60)
+    f = diagnose(broken, codes=["g_wins"])[0][0]
+    assert f.code == "g_wins" and f.flags["lr_d"] == pytest.approx(5e-4)
+    fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f)
+    assert diagnose(fixed, codes=["g_wins"])[0][0].code == "healthy"

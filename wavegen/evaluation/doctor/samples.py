@@ -6,12 +6,14 @@ import numpy as np
 from ..metrics.features import pairwise_sq_dists
 from .real import SILENT_RMS, median_pairwise, rms
 from .registry import check, finding
-from .remedy import new_run_command
+from .remedy import new_run_command, preset_values
 from .training import far_ratio
 
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
 COLLAPSE = 0.3  # samples whose typical distance to each other is under this share of real examples' have collapsed
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
+MOVED = 1.0  # samples this far (in real examples' spread) from the untrained G's on the same noise: G was trained
+MIN_NZ = 8  # a latent this small cannot hold the data's variety
 NOISE = 0.7  # spectral flatness (0 tone .. 1 white noise) of samples at which they are noise ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
 
@@ -50,6 +52,12 @@ def flatness(x: np.ndarray) -> float:
     return float(np.median(np.exp(np.log(p).mean(-1)) / p.mean(-1)))
 
 
+def moved(x: np.ndarray, start: np.ndarray, real) -> float:
+    """Median distance from each sample to the untrained G's on the same noise, over that between two real examples."""
+    d = np.sqrt(((real.feats(x) - real.feats(start)) ** 2).sum(-1))
+    return float(np.median(d)) / max(real.ref_spread, 1e-12)
+
+
 def variety(x: np.ndarray, real) -> float:
     """Median distance between two samples over that between two real examples (features of metrics.features)."""
     return median_pairwise(real.feats(x)) / max(real.ref_spread, 1e-12)
@@ -66,11 +74,15 @@ def mode_collapse(ev):
     spread = variety(x, real)
     if spread >= COLLAPSE:
         return None
-    start = ev.preview(0)
-    if start is not None and start.shape == x.shape and np.isfinite(start).all() and spread > 0.5 * variety(start, real):
-        return None  # as alike as the untrained G's: not trained enough to have collapsed (too_short)
-    cfg = ev.cfg
+    start, cfg = ev.preview(0), ev.cfg
+    tiny_latent = cfg.nz < MIN_NZ  # then no training makes the samples varied
+    if not tiny_latent and start is not None and start.shape == x.shape and np.isfinite(start).all() and \
+            spread > 0.5 * variety(start, real) and moved(x, start, real) < MOVED:
+        return None  # as alike as the untrained G's and hardly changed: not trained enough to collapse (too_short)
     flags = {"d_mbstd": 4, "lr_g": cfg.lr_g / 2}
+    base = preset_values(cfg)
+    if tiny_latent and base.nz >= MIN_NZ:
+        flags = {"nz": base.nz}
     return finding("mode_collapse", ev.sample_step, f"G's samples at batch {ev.sample_step} are {spread:.2f}x as far "
                    f"apart as real examples (threshold {COLLAPSE})",
                    "minibatch std lets D see a batch's variety, so a G that makes one thing loses", flags,
