@@ -77,6 +77,15 @@ CASES = [
     Case("post-nan-lr", "gauss", "post", {**POST, "lr_g": 0.5, "lr_d": 0.5, "batches": 300}, "d_wins", "calibration"),
     Case("post-nan-lsgan", "gauss", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "lsgan", "lr_g": 3.0,
          "lr_d": 3.0, "beta2": 0.9, "ckpt_every": 10, "batches": 200}, "nan", "calibration"),
+    Case("post-unstable-lsgan", "gauss", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "lsgan", "lr_g": 1.0,
+         "lr_d": 1.0, "beta2": 0.9, "ckpt_every": 10, "batches": 200}, "unstable", "calibration"),
+    Case("fast-diverge", "gauss", "fast", {"ngf": 64, "ndf": 64, "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.9,
+         "batches": 300, "eval_every": 20, "eval_n": 200, "preview_every": 20}, "divergence", "calibration",
+         extra={"init_from": "healthy-fast"}),
+    Case("dcgan-collapse-nz1", "sounds", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16, "nz": 1,
+         "batches": 200}, "mode_collapse", "calibration"),
+    Case("audio-memorised", "sounds12", "audio", {**SOUND, "ngf": 16, "ndf": 16, "batch_size": 4, "batches": 1500,
+         "preview_every": 100, "ckpt_every": 500}, "memorised", "calibration"),
     Case("post-short", "gauss", "post", {**POST, "batches": 200}, "too_short", "calibration"),
     Case("post-tiny-lr", "gauss", "post", {**POST, "lr_g": 1e-8, "lr_d": 1e-8, "batches": 300}, "too_short", "calibration"),
     Case("post-d-wins", "gauss", "post", {**POST, "lr_d": 1e-3, "d_steps": 4, "batches": 400}, "d_wins", "calibration"),
@@ -125,6 +134,22 @@ CASES = [
          "batches": 100}, "data", "held-out"),
     Case("h2-collapse-nz1-fast", "gauss_s9", "fast", {**POST, "ngf": 32, "ndf": 32, "nz": 1, "batches": 300}, "mode_collapse", "held-out"),
     Case("h2-collapse-nz2-post", "gauss_s9", "post", {**POST, "nz": 2, "loss": "hinge", "seed": 16, "batches": 250}, "mode_collapse", "held-out"),
+    # held out (third set, 2026-12-04): the codes the second set had no run of, written down after the second set was
+    # measured and before any of these was trained
+    Case("h3-unstable-lsgan-fast", "gauss_s9", "fast", {**POST, **NO_BN, "ngf": 32, "ndf": 32, "loss": "lsgan",
+         "lr_g": 0.7, "lr_d": 0.7, "beta2": 0.9, "ckpt_every": 20, "seed": 22, "batches": 200}, "unstable", "held-out"),
+    Case("h3-unstable-lsgan-sounds", "sounds_s3", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16,
+         "loss": "lsgan", "lr_g": 0.5, "lr_d": 0.5, "ckpt_every": 20, "batches": 150}, "unstable", "held-out"),
+    Case("h3-diverge-fast", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.9,
+         "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 3}, "divergence", "held-out",
+         extra={"init_from": "h2-healthy-fast"}),
+    Case("h3-diverge-hinge", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "loss": "hinge", "lr_g": 1e-3, "lr_d": 1e-3,
+         "batches": 200, "eval_every": 25, "eval_n": 200, "preview_every": 25, "seed": 4}, "divergence", "held-out",
+         extra={"init_from": "h2-healthy-fast"}),
+    Case("h3-collapse-nz1-sounds", "sounds_s3", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16, "nz": 1,
+         "loss": "hinge", "batches": 150}, "mode_collapse", "held-out"),
+    Case("h3-collapse-nz1-post", "gauss_s9", "post", {**POST, "ngf": 16, "ndf": 16, "nz": 1, "seed": 21,
+         "batches": 250}, "mode_collapse", "held-out"),
     # healthy runs of the presets: no finding expected
     Case("healthy-fast", "gauss", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200}, "healthy", "healthy"),
     Case("healthy-post", "gauss", "post", {"ngf": 128, "ndf": 128, "batches": 1500, "eval_every": 100, "eval_n": 200}, "healthy", "healthy"),
@@ -148,7 +173,11 @@ def run_case(root: Path, c: Case) -> Path:
         import shutil
 
         shutil.rmtree(out)
-    cfg = make_config(c.preset, data=str(build_data(root, c.data)), out=str(out), device="cpu", **c.flags)
+    flags = dict(c.flags)
+    if "init_from" in c.extra:  # from the best checkpoint of another case's run (trained first)
+        flags["init_from"] = str(run_case(root, next(d for d in CASES if d.name == c.extra["init_from"]))
+                                 / "checkpoints" / "best.pt")
+    cfg = make_config(c.preset, data=str(build_data(root, c.data)), out=str(out), device="cpu", **flags)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
             train(cfg)

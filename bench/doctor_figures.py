@@ -23,7 +23,8 @@ from wavegen.evaluation.doctor.training import CHANCE, DEAD_GRAD, SATURATED  # n
 
 RUNS = {"nan": "h2-nan-lsgan-rollback", "dead_d": "h2-dead-d-1024", "d_wins": "h2-d-wins-bce",
         "g_wins": "h2-g-wins-nonsat", "too_short": "h2-short-fast", "data": "h2-data-quiet-post",
-        "mode_collapse": "h2-collapse-nz1-fast", "healthy": "h2-healthy-fast"}
+        "mode_collapse": "h3-collapse-nz1-post", "healthy": "h2-healthy-fast", "unstable": "h3-unstable-lsgan-fast",
+        "divergence": "h3-diverge-fast"}
 SIZE = (4.2, 2.4)
 
 
@@ -73,7 +74,21 @@ def plot_collapse(ev, ax):
     ax.set_xlabel("sample")
 
 
-PLOTS = {"nan": plot_nan, "dead_d": plot_dead_d,
+def plot_unstable(ev, ax):
+    ax.semilogy(ev.stats.steps, np.abs(ev.margin) + 1e-9, lw=0.5, alpha=0.6, label="|D/real - D/fake|")
+    ax.semilogy(ev.stats.steps, ev.stats["grad_norm/D"], lw=0.5, alpha=0.6, label="grad_norm/D")
+    ax.axhline(SATURATED[ev.cfg.loss], color="k", ls="--", lw=0.8, label=f"saturated margin {SATURATED[ev.cfg.loss]:g}")
+
+
+def plot_divergence(ev, ax):
+    steps = ev.preview_steps
+    d = [ev.real.distance(ev.preview(s)) for s in steps]
+    ax.semilogy(steps, d, "o-", ms=3, label="preview distance (batch 0: the G it started from)")
+    ax.axhline(ev.real.floor(len(ev.samples)), color="k", ls="--", lw=0.8, label="real vs real")
+    ax.set_ylabel("distance from the data")
+
+
+PLOTS = {"unstable": plot_unstable, "divergence": plot_divergence, "nan": plot_nan, "dead_d": plot_dead_d,
          "d_wins": plot_margin(lambda ev: SATURATED[ev.cfg.loss]), "g_wins": plot_margin(lambda ev: CHANCE[ev.cfg.loss]),
          "too_short": plot_scores, "data": plot_data, "mode_collapse": plot_collapse, "healthy": plot_scores}
 

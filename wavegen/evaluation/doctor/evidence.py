@@ -18,7 +18,7 @@ from ...errors import WavegenError
 from ...runfolder import BATCH_KEYS, read_json_object, require_run
 from ..analysis import analyse_rows, smooth, window
 from ..metrics import METRICS
-from .scores import Scores, preview_scores
+from .scores import Scores, preview_scores, sampling_floor
 
 REAL_N = 256  # real examples loaded for the sample checks (and as many training examples)
 TAIL = 0.1  # share of the batches that is "the end of the run"
@@ -144,7 +144,7 @@ class Evidence:
             bad = np.array([m.badness(v) for v in values]) if m else values
             keep = np.isfinite(bad)
             if keep.sum() >= 2:
-                return Scores(name, steps[keep].astype(int), values[keep], bad[keep])
+                return Scores(name, steps[keep].astype(int), values[keep], bad[keep], sampling_floor(name, self.cfg))
         return preview_scores(self)  # reads the real data: only when no scores were logged
 
     # Previews and real data.

@@ -3,6 +3,7 @@ G's previews scored here by the Frechet distance in the real data's leading prin
 (real.RealData.distance), beside what real data gets (the floor)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,12 @@ class Scores:
     values: np.ndarray
     badness: np.ndarray
     floor: float | None = None  # the badness real data gets against real data, where known
+
+
+def sampling_floor(name: str, cfg) -> float | None:
+    """The badness a logged score cannot be told from zero within: c2st's accuracy on eval_n held-out examples
+    (half real, half samples) has a standard deviation of about 0.5 / sqrt(eval_n) at chance."""
+    return 0.5 / math.sqrt(cfg.eval_n) if name == "c2st" and cfg.eval_n else None
 
 
 def preview_scores(ev) -> Scores | None:

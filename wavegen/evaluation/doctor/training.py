@@ -40,6 +40,8 @@ def improving(ev) -> tuple[bool, float, float] | None:
     half = s.badness[len(s.badness) // 2:]
     first, last = np.median(half[:max(1, len(half) // 2)]), np.median(half[-max(1, len(half) // 3):])
     gain = 1 - last / max(first, 1e-12)
+    if s.floor is not None and first <= s.floor:
+        return False, float(gain), 0.0  # gains within the score's own noise near its floor are no gains
     best_late = int(np.argmin(s.badness)) >= len(s.badness) * 0.6
     logs = np.log(np.maximum(half, 1e-12))
     slope = float(np.polyfit(s.steps[len(s.badness) // 2:], logs, 1)[0]) if len(half) >= 2 else 0.0
@@ -196,7 +198,7 @@ def spike_share(ev) -> float:
     for key in ("grad_norm/G", "grad_norm/D"):
         x = ev.stats[key]
         med = running_median(x, ev.w)
-        spikes = x[half:] > SPIKE * np.maximum(med[half:], 1e-12)
+        spikes = (x[half:] > SPIKE * np.maximum(med[half:], 1e-12)) & (x[half:] > DEAD_GRAD)  # not a dead D's jitter
         shares.append(float((spikes & calm).mean()))
     return max(shares)
 
@@ -230,8 +232,34 @@ def unstable(ev):
                    flags, new_run_command(ev, flags), spikes=spikes, swing=swing)
 
 
+def worse_than_start(ev):
+    """A run started from another run's G (--init-from) that ends farther from the data than it started: its best
+    was its start, which no score logged. (start distance, end distance) or None."""
+    real, x = ev.real if ev.cfg.init_from else None, ev.samples
+    start = ev.preview(0)
+    if real is None or x is None or start is None or not (np.isfinite(x).all() and np.isfinite(start).all()):
+        return None
+    if start.shape[1:] != real.train.shape[1:] or x.shape != start.shape:
+        return None
+    a, b = real.distance(start), real.distance(x)
+    floor = max(real.floor(len(x)), 1e-9)
+    return (a, b) if b >= DIVERGE * max(a, floor) and b >= FAR * floor else None
+
+
+def diverged_from_start(ev):
+    a, b = worse_than_start(ev)
+    cfg = ev.cfg
+    flags = {"lr_g": cfg.lr_g / 4, "lr_d": cfg.lr_d / 4, "stop_on_divergence": True}
+    return finding("divergence", 0, f"started from {cfg.init_from} at preview distance {a:.3g} and ended at {b:.3g}, "
+                   f"{b / max(a, 1e-12):.1f}x worse (threshold {DIVERGE}x)",
+                   "the G it started from was better than any it made: keep that one, or go on from it with smaller "
+                   "steps", flags, new_run_command(ev, flags), best_step=0, worse=b / max(a, 1e-12))
+
+
 @check("divergence", 70, "quality got worse after its best: stop there, or train again with a remedy")
 def divergence(ev):
+    if ev.cfg.init_from and worse_than_start(ev) is not None:
+        return diverged_from_start(ev)
     s = ev.scores
     if s is None or len(s.steps) < 4:
         return None
