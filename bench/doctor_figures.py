@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python -m bench.doctor_figures      # after python -m bench.doctor_eval; writes docs/doctor_*.png
 
-Each figure plots the statistic the code's evidence names, from one broken run of the held-out set, with the
+Each figure plots the statistic the code's evidence names, from one broken run of bench/doctor_eval.py, with the
 threshold the check compares it against.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from wavegen.evaluation.doctor.evidence import Evidence  # noqa: E402
 from wavegen.evaluation.doctor.real import SILENT_RMS  # noqa: E402
 from wavegen.evaluation.doctor.training import CHANCE, DEAD_GRAD, SATURATED  # noqa: E402
 
-RUNS = {"nan": "h2-nan-lsgan-rollback", "dead_d": "h2-dead-d-1024", "d_wins": "h2-d-wins-bce",
+RUNS = {"nan": "post-nan-lsgan", "dead_d": "h2-dead-d-1024", "d_wins": "h2-d-wins-bce",
         "g_wins": "h2-g-wins-nonsat", "too_short": "h2-short-fast", "data": "h2-data-quiet-post",
         "mode_collapse": "h3-collapse-nz1-post", "healthy": "h2-healthy-fast", "unstable": "h3-unstable-lsgan-fast",
         "divergence": "h3-diverge-fast"}
@@ -32,7 +32,8 @@ def plot_nan(ev, ax):
     ax.semilogy(ev.stats.steps, np.abs(ev.stats["loss/D"]), lw=0.8, label="|loss/D|")
     for e in ev.stats.events:
         if "event/nan" in e:
-            ax.axvline(e["step"], color="r", lw=1, label=f"NaN ({e['event/nan']}): back to batch {e['step']}")
+            what = "stopped" if "event/stop" in e else "rolled back to"
+            ax.axvline(e["step"], color="r", lw=1, label=f"NaN in {e['event/nan']}: {what} batch {e['step']}")
     ax.set_ylabel("|loss/D|")
 
 

@@ -4,6 +4,7 @@ import json
 import os
 import time
 
+import numpy as np
 import pytest
 
 from conftest import tiny_config
@@ -143,3 +144,45 @@ def test_remedy_g_wins(gauss_data, tmp_path):
     assert f.code == "g_wins" and f.flags["lr_d"] == pytest.approx(5e-4)
     fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f)
     assert diagnose(fixed, codes=["g_wins"])[0][0].code == "healthy"
+
+
+
+def synthetic_run(out, gauss_data, margin, grad_g, loss="bce", n=400, seed=0):
+    """A run folder with only config.json and stats.jsonl: D's margin and G's gradient norm per batch as given
+    (spikes and swings that would take minutes of training to produce)."""
+    from wavegen.runfolder import write_json
+
+    out.mkdir()
+    cfg = make_config("post", data=str(gauss_data), out=str(out), loss=loss, batches=n)
+    write_json(out / "config.json", cfg.to_dict())
+    rng = np.random.default_rng(seed)
+    with open(out / "stats.jsonl", "w") as f:
+        for i in range(n):
+            row = {"step": i + 1, "epoch": 0, "loss/G": 1.0, "loss/D": 1.0, "D/real": margin[i] / 2,
+                   "D/fake": -margin[i] / 2, "grad_norm/G": grad_g[i], "grad_norm/D": 1.0 + 0.1 * rng.random()}
+            f.write(json.dumps(row) + "\n")
+    return out
+
+
+def test_spikes_of_a_saturated_d_are_d_wins_not_unstable(gauss_data, tmp_path):
+    """G's gradient spikes in 5% of the batches. While D's margin sits saturated (8 logits, bce) that is D winning;
+    the same spikes with D unsaturated (margin 1) are instability."""
+    n = 400
+    grad = np.full(n, 0.01)
+    grad[::20] = 1.0  # 100x the median, every 20th batch
+    won = diagnose(synthetic_run(tmp_path / "won", gauss_data, np.full(n, 8.0), grad), codes=["d_wins", "unstable"])
+    assert [f.code for f in won[0]] == ["d_wins"]
+    calm = diagnose(synthetic_run(tmp_path / "calm", gauss_data, np.full(n, 1.0), grad), codes=["d_wins", "unstable"])
+    assert [f.code for f in calm[0]] == ["unstable"] and calm[0][0].values["spikes"] >= 0.02
+
+
+def test_dead_d_from_batch_1_only(gauss_data, tmp_path):
+    """dead_d needs D's outputs equal and G's gradient vanishing from the first batch rows; a D that learned and
+    then saturated is not dead."""
+    n = 100
+    dead = diagnose(synthetic_run(tmp_path / "dead", gauss_data, np.zeros(n), np.full(n, 1e-13), n=n), codes=["dead_d"])
+    assert dead[0][0].code == "dead_d" and dead[0][0].batch == 1
+    late = np.r_[np.full(20, 1e-3), np.full(n - 20, 1e-13)]
+    alive = diagnose(synthetic_run(tmp_path / "alive", gauss_data, np.r_[np.ones(20), np.zeros(n - 20)], late, n=n),
+                     codes=["dead_d"])
+    assert alive[0][0].code == "healthy"

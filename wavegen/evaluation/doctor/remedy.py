@@ -28,6 +28,13 @@ def preset_values(cfg: Config) -> Config:
         return Config()
 
 
+def smaller_lr(cfg: Config, factor: float) -> dict:
+    """lr_g and lr_d times `factor`, and no more than the preset's where the run was far (over 100x) above them:
+    a run that far above them would blow up again at a mere fraction of its rates."""
+    base = preset_values(cfg)
+    return {k: min(getattr(cfg, k) * factor, max(getattr(base, k), getattr(cfg, k) / 100)) for k in ("lr_g", "lr_d")}
+
+
 def resume_command(ev, batches: int) -> str:
     return f"wavegen train --resume {shlex.quote(str(ev.run))} --batches {batches}"
 
@@ -46,4 +53,4 @@ def new_run_command(ev, flags: dict) -> str:
     return " ".join(parts)
 
 
-__all__ = ["flag", "new_run_command", "resume_command"]
+__all__ = ["flag", "new_run_command", "resume_command", "smaller_lr"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .registry import check, finding
-from .remedy import new_run_command, preset_values, resume_command
+from .remedy import new_run_command, preset_values, resume_command, smaller_lr
 
 # D's mean output on real minus on fake at which D has won: its outputs saturate (logits for bce and nonsat:
 # sigmoid(+-2.5) is 0.92 / 0.08; hinge's margin is 1 on each side; lsgan's targets are 1 and 0).
@@ -101,10 +101,7 @@ def nan(ev):
         what = f"batch rows with NaN or Inf from batch {first}"
     else:
         what, first = other
-    base = preset_values(cfg)
-    # a quarter of the learning rates, and no more than the preset's: a run far above them overflows again
-    flags = {"lr_g": min(cfg.lr_g / 4, max(base.lr_g, cfg.lr_g / 100)),
-             "lr_d": min(cfg.lr_d / 4, max(base.lr_d, cfg.lr_d / 100))}
+    flags = smaller_lr(cfg, 1 / 4)
     if cfg.beta1 > 0.5:
         flags["beta1"] = 0.5
     return finding("nan", first, f"{what}; learning rates lr_g {cfg.lr_g:.3g}, lr_d {cfg.lr_d:.3g}",
@@ -221,7 +218,7 @@ def unstable(ev):
     swing = float(np.std(ev.smoothed_margin[half:])) / scale
     if spikes < SPIKES and swing < SWING:
         return None
-    flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
+    flags = smaller_lr(cfg, 1 / 2)
     if cfg.beta1 > 0.5:
         flags["beta1"] = 0.5
     what = (f"{spikes:.1%} of the second half's batches have a gradient norm over {SPIKE:g}x its running median "
