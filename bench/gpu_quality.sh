@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Recipes raced on one GPU at equal time and scored by the judge on held-out clips: one table, in at most 8 minutes.
-#     bash bench/gpu_quality.sh --data data/words8k [--minutes 5] [--contenders wavegan,audio-gpu,r1,ensemble-gpu]
+#     bash bench/gpu_quality.sh --data data/words8k [--minutes 5] [--contenders wavegan,ttur,r1,ensemble-gpu]
 # Without a GPU it says so and runs at smoke size on the CPU (bench/gpu_quality.py), so it cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
