@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python -m bench.doctor_eval                 # the held-out set and the healthy runs: the table
     OMP_NUM_THREADS=1 python -m bench.doctor_eval --set calibration --probe   # the runs the thresholds were set on
+    OMP_NUM_THREADS=1 python -m bench.doctor_eval --speed                     # the doctor on a 100,000-batch run
 
 Each case is a small run on CPU (the post's Gaussian data, the synthetic sounds) with one thing broken, and the
 code a diagnosis should name first. The calibration cases set the thresholds in wavegen/evaluation/doctor/; the
@@ -215,6 +216,27 @@ def probe(run: Path) -> dict:
     return out
 
 
+def speed(src: Path, out: Path, batches: int = 100_000, score_every: int = 1000) -> float:
+    """Seconds `wavegen doctor` takes (a fresh process, start-up included) on a copy of run `src` whose stats.jsonl
+    is its batch rows repeated to `batches` rows, with a frechet score every `score_every`."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(src, out)
+    rows = [json.loads(line) for line in open(src / "stats.jsonl")]
+    batch = [r for r in rows if "loss/G" in r]
+    with open(out / "stats.jsonl", "w") as f:
+        for i in range(batches):
+            f.write(json.dumps({**batch[i % len(batch)], "step": i + 1}) + "\n")
+            if (i + 1) % score_every == 0:
+                f.write(json.dumps({"step": i + 1, "eval/frechet": 1.0 + (i % 7000) / 7000}) + "\n")
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "wavegen", "doctor", str(out)], check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--set", default="held-out", choices=["held-out", "calibration", "all"],
@@ -222,8 +244,13 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="runs/doctor_eval", help="where the data and runs are kept (reused)")
     p.add_argument("--only", default=None, help="comma-separated case names")
     p.add_argument("--probe", action="store_true", help="also print the measurements behind the thresholds")
+    p.add_argument("--speed", action="store_true", help="only time `wavegen doctor` on a 100,000-batch copy of a run")
     a = p.parse_args(argv)
     root = Path(a.out)
+    if a.speed:
+        src = run_case(root, next(c for c in CASES if c.name == "post-d-wins"))
+        print(f"wavegen doctor on 100,000 batch rows: {speed(src, root / 'runs' / 'speed-100k'):.1f} s")
+        return
     splits = {"held-out": ("held-out", "held-out healthy"), "calibration": ("calibration", "healthy"),
               "all": ("calibration", "held-out", "healthy", "held-out healthy")}[a.set]
     cases = [c for c in CASES if c.split in splits and (not a.only or c.name in a.only.split(","))]

@@ -16,6 +16,8 @@ from ..metrics.features import features, pairwise_sq_dists
 
 PCS = 8  # principal components of the real features the quality distance compares in
 SILENT_RMS = 1e-3  # an example quieter than this (-60 dBFS) is near silence
+COLLAPSE = 0.3  # samples whose typical distance to each other is under this share of real examples' have collapsed
+MOVED = 1.0  # samples this far (in real examples' spread) from the untrained G's on the same noise: G was trained
 
 
 @dataclass
@@ -88,6 +90,25 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
 def median_pairwise(f: np.ndarray) -> float:
     d = np.sqrt(pairwise_sq_dists(f, f))
     return float(np.median(d[np.triu_indices(len(f), 1)])) if len(f) > 1 else 0.0
+
+
+def variety(x: np.ndarray, real: RealData) -> float:
+    """Median distance between two samples over that between two real examples (features of metrics.features)."""
+    return median_pairwise(real.feats(x)) / max(real.ref_spread, 1e-12)
+
+
+def moved(x: np.ndarray, start: np.ndarray, real: RealData) -> float:
+    """Median distance from each sample to the untrained G's on the same noise, over that between two real examples."""
+    d = np.sqrt(((real.feats(x) - real.feats(start)) ** 2).sum(-1))
+    return float(np.median(d)) / max(real.ref_spread, 1e-12)
+
+
+def still_untrained(x: np.ndarray, start: np.ndarray | None, real: RealData) -> bool:
+    """Samples x more than half as varied as the untrained G's (`start`, on the same noise) and hardly moved from
+    them: G has not been trained enough to tell collapse from its start."""
+    if start is None or start.shape != x.shape or not np.isfinite(start).all():
+        return False
+    return variety(x, real) > 0.5 * variety(start, real) and moved(x, start, real) < MOVED
 
 
 def rms(x: np.ndarray) -> np.ndarray:

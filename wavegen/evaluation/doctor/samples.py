@@ -4,15 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics.features import pairwise_sq_dists
-from .real import SILENT_RMS, median_pairwise, rms
+from .real import COLLAPSE, SILENT_RMS, rms, still_untrained, variety
 from .registry import check, finding
 from .remedy import new_run_command, preset_values
 from .training import far_ratio
 
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
-COLLAPSE = 0.3  # samples whose typical distance to each other is under this share of real examples' have collapsed
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
-MOVED = 1.0  # samples this far (in real examples' spread) from the untrained G's on the same noise: G was trained
 MIN_NZ = 8  # a latent this small cannot hold the data's variety
 NOISE = 0.7  # spectral flatness (0 tone .. 1 white noise) of samples at which they are noise ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
@@ -52,17 +50,6 @@ def flatness(x: np.ndarray) -> float:
     return float(np.median(np.exp(np.log(p).mean(-1)) / p.mean(-1)))
 
 
-def moved(x: np.ndarray, start: np.ndarray, real) -> float:
-    """Median distance from each sample to the untrained G's on the same noise, over that between two real examples."""
-    d = np.sqrt(((real.feats(x) - real.feats(start)) ** 2).sum(-1))
-    return float(np.median(d)) / max(real.ref_spread, 1e-12)
-
-
-def variety(x: np.ndarray, real) -> float:
-    """Median distance between two samples over that between two real examples (features of metrics.features)."""
-    return median_pairwise(real.feats(x)) / max(real.ref_spread, 1e-12)
-
-
 @check("mode_collapse", 65, "G's samples are far less varied than the data")
 def mode_collapse(ev):
     got = usable(ev)
@@ -74,10 +61,9 @@ def mode_collapse(ev):
     spread = variety(x, real)
     if spread >= COLLAPSE:
         return None
-    start, cfg = ev.preview(0), ev.cfg
+    start, cfg = ev.preview(0), ev.cfg  # G's untrained output on the same noise
     tiny_latent = cfg.nz < MIN_NZ  # then no training makes the samples varied
-    if not tiny_latent and start is not None and start.shape == x.shape and np.isfinite(start).all() and \
-            spread > 0.5 * variety(start, real) and moved(x, start, real) < MOVED:
+    if not tiny_latent and still_untrained(x, start, real):
         return None  # as alike as the untrained G's and hardly changed: not trained enough to collapse (too_short)
     flags = {"d_mbstd": 4, "lr_g": cfg.lr_g / 2}
     base = preset_values(cfg)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .real import COLLAPSE, MOVED, moved, still_untrained, variety
 from .registry import check, finding
 from .remedy import new_run_command, preset_values, resume_command, smaller_lr
 
@@ -311,7 +312,7 @@ def too_short(ev):
                        flags, new_run_command(ev, flags), update_ratio=update)
     trend = improving(ev)
     if trend is None or not trend[0]:
-        return garbage_phase(ev)
+        return garbage_phase(ev) or untrained_output(ev)
     _, gain, slope = trend
     s = ev.scores
     target = math.log(max(s.floor if s.floor else float(s.badness.min()) / 2, 1e-12))
@@ -337,3 +338,19 @@ def garbage_phase(ev):
                    "peak, no score halved its way to its best)",
                    "the post's runs spend their first hundreds of batches in a garbage phase before the transition; "
                    "this one has not reached it", {"batches": total}, resume_command(ev, total), far=far)
+
+
+def untrained_output(ev):
+    """too_short where G's samples are still as alike as its untrained output and hardly moved from it (mode_collapse
+    leaves these here: too little training to tell a collapse)."""
+    real, x = ev.real, ev.samples
+    if real is None or x is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
+        return None
+    spread = variety(x, real)
+    if spread >= COLLAPSE or not still_untrained(x, ev.preview(0), real):
+        return None
+    total = 4 * ev.batches
+    return finding("too_short", ev.batches, f"G's samples are {spread:.2f}x as far apart as real examples (under "
+                   f"{COLLAPSE}) and still as alike as its untrained output at batch 0, {moved(x, ev.preview(0), real):.2f}"
+                   f" real spreads from it (under {MOVED:g})", "G has barely left its start; too little training to "
+                   "tell whether it collapses", {"batches": total}, resume_command(ev, total), spread=spread)
