@@ -26,7 +26,8 @@ from wavegen.config import make_config  # noqa: E402
 from wavegen.models import build_models  # noqa: E402
 from wavegen.training.precision import (MIN_GFLOP, auto_amp, autotune_convolutions, cpu_bf16_units,  # noqa: E402
                                         forward_gflops)
-from wavegen.training.step import gan_step, optimisers  # noqa: E402
+from wavegen.training.state import optimisers  # noqa: E402
+from wavegen.training.step import gan_step  # noqa: E402
 
 ROWS = {  # name: (preset, length, overrides, batch size)
     "post": ("post", 100, {}, 100),
@@ -53,7 +54,7 @@ def wavegen_step(row: str, amp: str, device: torch.device):
     autotune_convolutions(device, forward_gflops(cfg, 1, length))
     torch.manual_seed(0)
     G, D = (m.to(device) for m in build_models(cfg, 1, length))
-    opt_G, opt_D = optimisers(G, D, cfg)
+    opt_G, opt_D = optimisers(G, D, cfg, device)
     reals = [torch.randn(batch, 1, length, device=device).clamp(-1, 1) for _ in range(cfg.d_steps)]  # (B, C, L) each
     return lambda: gan_step(G, D, opt_G, opt_D, reals, cfg)
 

@@ -15,7 +15,8 @@ import torch
 
 from wavegen.config import make_config
 from wavegen.models import build_models
-from wavegen.training.step import gan_step, optimisers
+from wavegen.training.state import optimisers
+from wavegen.training.step import gan_step
 
 ROWS = [  # (preset, length, width overrides, batch size)
     ("post", 100, {}, 100),

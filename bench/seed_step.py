@@ -6,7 +6,8 @@
 import torch
 
 from wavegen.models import build_models
-from wavegen.training.step import gan_step, optimisers
+from wavegen.training.state import optimisers
+from wavegen.training.step import gan_step
 
 
 def seed_step(cfg):

@@ -15,11 +15,11 @@ import importlib, os, sys, torch
 T = importlib.import_module("wavegen.training.loop")
 from wavegen.config import make_config
 seen = {}
-step = T.gan_step
-def spy(G, D, *a, **k):
-    seen["G"], seen["D"] = getattr(G, "module", G), D
-    return step(G, D, *a, **k)
-T.gan_step = spy
+step = T.Step.__call__
+def spy(self, *a, **k):
+    seen["G"], seen["D"] = getattr(self.G, "module", self.G), self.D
+    return step(self, *a, **k)
+T.Step.__call__ = spy
 cfg = make_config("post", **eval(sys.argv[1]))
 T.train(cfg)
 rank = os.environ.get("RANK", "0")

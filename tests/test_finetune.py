@@ -33,14 +33,14 @@ def test_a_run_starts_from_the_source_weights(source, gauss_data, tmp_path):
     state = checkpoint.load(checkpoint.find(source))
     cfg = finetune_config(source, str(gauss_data), str(tmp_path / "ft"), None, {"lr_g": 1e-4, "seed": 5})
     t = Trainer(cfg)
-    for model, key in ((t.G, "G"), (t.D, "D"), (t.ema.model, "G_ema")):
+    for model, key in ((t.state.G, "G"), (t.state.D, "D"), (t.state.ema.model, "G_ema")):
         got = model.state_dict()
         assert all(torch.equal(got[k], v) for k, v in state[key].items()), key
     assert not torch.equal(state["G"]["main.0.weight"], state["G_ema"]["main.0.weight"])  # three different sets
     saved = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert saved["init_from"] == str(checkpoint.find(source)) and saved["init_step"] == 2
     assert (saved["lr_g"], saved["seed"], saved["ngf"], saved["ema"]) == (1e-4, 5, 16, 0.9)
-    assert len(t.opt_G.state) == 0  # fresh optimiser state
+    assert len(t.state.opt_G.state) == 0  # fresh optimiser state
 
 
 def test_freeze_d_keeps_the_first_layers_and_resume_is_exact(source, gauss_data, tmp_path):
@@ -73,9 +73,9 @@ def test_conditional_classes_are_matched_by_name(tmp_path):
     shutil.rmtree(data / "tone")
     t = Trainer(finetune_config(src, str(data), str(tmp_path / "ft"), None, {}))
     old = checkpoint.load(checkpoint.find(src))["G"]["embed.weight"]  # rows: chirp, kick, snare, tone
-    new = t.G.embed.weight.detach()  # rows: kick, snare, whistle
+    new = t.state.G.embed.weight.detach()  # rows: kick, snare, whistle
     assert torch.equal(new[:2], old[1:3]) and not any(torch.equal(new[2], r) for r in old)
-    assert t.D.embed.weight.shape[0] == 3
+    assert t.state.D.embed.weight.shape[0] == 3
 
 
 def test_bad_input_is_one_line(source, gauss_data, tmp_path, capsys):

@@ -137,7 +137,8 @@ def test_r1_with_several_d_steps(gauss_data, tmp_path):
 def test_lazy_penalty_is_n_times_the_penalty_on_every_nth_d_step(gauss_data, tmp_path):
     """penalty_every N: D steps whose count across batches is a multiple of N get N x the penalty, the others none
     (each compared with the same step from the same weights and seed); the log shows the penalty that was added."""
-    from wavegen.training.step import gan_step, optimisers, stat_keys
+    from wavegen.training.state import optimisers
+    from wavegen.training.step import gan_step, stat_keys
 
     def d_after(step, **kw):
         cfg = tiny_config(gauss_data, tmp_path, loss="wgan-gp", d_steps=1, **kw)

@@ -1,4 +1,4 @@
-"""A NaN or Inf in a loss or gradient is caught at the batch it appears: the run rolls back to its last good
+"""A NaN or Inf in a loss or gradient is caught at the next read of the stats: the run rolls back to its last good
 checkpoint with lower learning rates, or stops with a clear message; no NaN ever reaches a checkpoint."""
 import importlib
 import json
@@ -14,23 +14,23 @@ T = importlib.import_module("wavegen.training.loop")
 
 
 def poison_at(monkeypatch, bad_steps: set[int]):
-    """gan_step turns G's weights and the stats to NaN at the given batch numbers (0-based), once each."""
-    real_step = T.gan_step
+    """The trainer's step turns G's weights and the stats to NaN at the given batch numbers (0-based), once each."""
+    real_step = T.Trainer.run_step
     hit = []
 
-    def step(G, D, *a, **k):
-        s = a[5] if len(a) > 5 else k.get("step", 0)
-        stats = real_step(G, D, *a, **k)
+    def step(self, *a, **k):
+        s = self.progress.step
+        stats = real_step(self, *a, **k)
         if s in bad_steps and s not in hit:
             hit.append(s)
             with torch.no_grad():
-                for p in G.parameters():
+                for p in self.state.G.parameters():
                     p.fill_(float("nan"))
             stats = stats.clone()
             stats[0] = float("nan")  # loss/G
         return stats
 
-    monkeypatch.setattr(T, "gan_step", step)
+    monkeypatch.setattr(T.Trainer, "run_step", step)
     return hit
 
 
@@ -70,7 +70,7 @@ def test_without_a_checkpoint_or_rollbacks_left_it_stops(gauss_data, tmp_path, m
     with pytest.raises(WavegenError, match="no checkpoint to go back to"):
         T.train(cfg)
     assert checkpoint.list_ckpts(cfg.out) == []
-    poison_at(monkeypatch, {6, 7})
+    poison_at(monkeypatch, {6, 11})  # the second after the first rollback (NaNs are found at each read of the stats)
     cfg = tiny_config(gauss_data, tmp_path / "b", batches=12, ckpt_every=5, max_rollbacks=1)
     with pytest.raises(WavegenError, match="1 rollbacks already"):
         T.train(cfg)

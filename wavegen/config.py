@@ -164,6 +164,9 @@ class Config:
         'bfloat16 autocast for the forward passes and penalties (weights and optimiser stay float32): "auto" = on '
         'where measured to pay (bf16 hardware and a step big enough: wavegen/training/precision.py), "true", "false"',
         choices=('auto', 'true', 'false'))
+    cuda_graph: str = BOOK("auto",
+        'replay each training step from a CUDA graph captured once (wavegen/training/graph.py): "auto" = on with one '
+        'CUDA device, off on a CPU and under torchrun; "true", "false"', choices=('auto', 'true', 'false'))
     stats_every: int = BOOK(10, 'batches between flushes of stats.jsonl and the progress bar (one device sync each)')
     print_every: int = BOOK(100, 'batches between console lines')
     preview_every: int = BOOK(100, "batches between saves of G's output on the fixed noise")

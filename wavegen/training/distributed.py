@@ -161,6 +161,24 @@ def convert_sync_bn(module: nn.Module) -> nn.Module:
     return module
 
 
+def restore_streams(rng: dict, world: World, device: torch.device, shared: torch.Generator | None, seed: int,
+                    step: int) -> bool:
+    """Put the random streams back as a checkpoint saved them (`rng`), each rank its own: True. A checkpoint of
+    another world size gets fresh streams seeded from the step instead: False (the data order starts a new epoch)."""
+    ranks = rng.get("ranks") or [rng["torch"]]
+    if len(ranks) == world.size:
+        torch.set_rng_state(ranks[world.rank].cpu())  # RNG states are CPU byte tensors, wherever we loaded to
+        if device.type == "cuda" and rng["cuda"] is not None:
+            torch.cuda.set_rng_state(rng["cuda"].cpu(), device)
+        if shared is not None and rng.get("shared") is not None:
+            shared.set_state(rng["shared"])
+        return True
+    torch.manual_seed(seed * 1000 + 1 + world.rank + step)
+    if shared is not None:
+        shared.manual_seed(seed + step)
+    return False
+
+
 def check_batch(batch_size: int, scope: str, world: World) -> int:
     """This rank's examples per batch."""
     if scope == "rank":

@@ -66,7 +66,7 @@ def d_layers(D: nn.Module) -> list[nn.Module]:
 
 def freeze_d(D: nn.Module, n: int) -> None:
     """Freeze D's first `n` layers (FreezeD, Mo et al. 2020) with the BatchNorm that follows each: no gradient,
-    and so not in the optimiser (training/step.py `optimisers` takes the trainable weights only)."""
+    and so not in the optimiser (training/state.py `optimisers` takes the trainable weights only)."""
     layers = d_layers(D)
     if n >= len(layers):
         raise WavegenError(f"--freeze-d {n}: D has {len(layers)} layers; at least its last must train")

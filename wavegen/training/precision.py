@@ -11,12 +11,15 @@ The choice is made once, printed, and saved in the run's config.json, so a resum
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..config import Config
+from .distributed import World
+from .graph import resolve_cuda_graph
 from ..models.build import build_models
 
 MIN_GFLOP = {"cpu": 0.5, "cuda": 100.0}  # G + D forward GFLOP per batch from which bf16 was measured to pay
@@ -88,3 +91,17 @@ def autotune_convolutions(device: torch.device, gflops: float) -> None:
     launch-bound, only paid the timing at start. A process-wide switch: set for each run (or bench row)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = gflops >= MIN_GFLOP["cuda"]
+
+
+def choose_precision(cfg: Config, device: torch.device, world: World, channels: int, length: int) -> tuple[Config, bool]:
+    """The run's config with amp "auto" resolved for this device and model (config.json records the choice, so a
+    resume keeps it), and whether its steps replay from a CUDA graph; cuDNN's autotuner set; both choices printed."""
+    gflops = forward_gflops(cfg, channels, length)
+    amp, why = resolve_amp(cfg.amp, device, gflops)
+    autotune_convolutions(device, gflops)
+    graphed, graph_why = resolve_cuda_graph(cfg.cuda_graph, device, world)
+    if world.main:
+        print(f"bf16 autocast: {'on' if amp == 'true' else 'off'} ({why})", flush=True)
+        if device.type == "cuda":
+            print(f"CUDA graph: {'on' if graphed else 'off'} ({graph_why})", flush=True)
+    return replace(cfg, amp=amp), graphed

@@ -54,11 +54,18 @@ class EMA:
         self.decay = decay
         self.model = copy.deepcopy(G).requires_grad_(False)
 
-    @torch.no_grad()
+    @staticmethod
+    def weight(decay: float, step: int) -> float:
+        """G's weight in the average at its update after batch `step` (0 for the first): 1 - the warmed-up decay."""
+        return 1.0 - min(decay, (1 + step) / (10 + step))
+
     def update(self, G: nn.Module, step: int) -> None:
         """Average in G's weights after its update at batch `step` (0 for the first)."""
-        decay = min(self.decay, (1 + step) / (10 + step))
-        ema_p = list(self.model.parameters())
-        torch._foreach_lerp_(ema_p, list(G.parameters()), 1.0 - decay)
+        self.lerp(G, self.weight(self.decay, step))
+
+    @torch.no_grad()
+    def lerp(self, G: nn.Module, weight: float | torch.Tensor) -> None:
+        """Move the average towards G's weights by `weight` (a number, or a 0-d tensor a CUDA graph reads)."""
+        torch._foreach_lerp_(list(self.model.parameters()), list(G.parameters()), weight)
         for b_ema, b in zip(self.model.buffers(), G.buffers()):
             b_ema.copy_(b)
