@@ -2,12 +2,13 @@
 
     python bench/gpu_check.py [--smoke]
 
-Rows: the post and fast presets' training speed (batches/s, whole loop: data, step, stats, previews), the fast
-preset's time to the quality bar (bench/time_to_quality.py's bar, seed 0), WaveGAN at the paper's size (d 64,
-16384 samples, batch 64, WGAN-GP with 5 D steps) in float32 and bf16 (bench/bf16.py's step), the `audio` preset
-when it exists, and a torchrun run (NCCL on a GPU), each with its peak GPU memory.
-Without a GPU it says so and runs every row at smoke size on the CPU, so that the script cannot rot; `--smoke`
-does the same on a GPU.
+Rows: the post, fast and audio presets' training speed (batches/s, whole loop: data, step, stats, previews) and
+WaveGAN at the paper's size (d 64, 16384 samples, batch 64, WGAN-GP with 5 D steps; s/batch) in float32 and bf16,
+each eager and with the step replayed from a CUDA graph (`--cuda-graph false` / `true`) side by side; the fast
+preset's time to the quality bar (bench/time_to_quality.py's bar, seed 0); a torchrun run (NCCL on a GPU); each
+with its peak GPU memory.
+Without a GPU it says so and runs every row at smoke size on the CPU (eager only: a graph needs CUDA), so that the
+script cannot rot; `--smoke` does the same on a GPU.
 """
 from __future__ import annotations
 
@@ -25,24 +26,24 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bf16 import seconds_per_step, wavegen_step  # noqa: E402
 from time_to_quality import Bars, wavegen_run  # noqa: E402
 
 from wavegen import GaussianSpec, make_config, make_gaussian, read_stats, train  # noqa: E402
-from wavegen.config import PRESETS  # noqa: E402
 
 
 @dataclass
 class Size:
     examples: int  # seed-data files
-    batches: int  # per speed run
+    batches: int  # per speed run of the small presets
     ttq_batches: int  # most batches of the time-to-quality run
-    wavegan: str  # bench/bf16.py row
-    steps: int  # timed WaveGAN steps per precision
+    wavegan_batches: int  # per WaveGAN run
+    wavegan: dict  # WaveGAN's shape
 
 
-FULL = Size(examples=10000, batches=600, ttq_batches=1500, wavegan="wavegan-paper", steps=5)
-SMOKE = Size(examples=300, batches=6, ttq_batches=4, wavegan="wavegan-4096", steps=1)
+FULL = Size(examples=10000, batches=600, ttq_batches=1500, wavegan_batches=40,
+            wavegan=dict(length=16384, batch_size=64, ngf=64, ndf=64))
+SMOKE = Size(examples=300, batches=6, ttq_batches=4, wavegan_batches=2,
+             wavegan=dict(length=4096, batch_size=4, ngf=8, ndf=8))
 
 
 def peak_mb(device: torch.device) -> str:
@@ -53,12 +54,24 @@ def peak_mb(device: torch.device) -> str:
     return f"{mb:,.0f}"
 
 
-def loop_speed(data: str, preset: str, batches: int, tmp: str, **overrides) -> str:
-    """Batches per second of a whole training run (the run's own loop time, startup excluded)."""
-    run = train(make_config(preset, data=data, out=f"{tmp}/{preset}", batches=batches, ckpt_every=10**9,
-                            print_every=10**9, **overrides))
-    wall = [r["time/wall_s"] for r in read_stats(run) if "time/wall_s" in r][-1]
-    return f"{batches / wall:.1f} batches/s"
+def loop_seconds(data: str, preset: str, batches: int, tmp: str, **overrides) -> float:
+    """Seconds per batch of a whole training run over its second half (the loop's own time between the two
+    checkpoints: start-up, warm-up and the graphs' capture fall in the first half)."""
+    out, half = tempfile.mkdtemp(dir=tmp), batches // 2
+    run = train(make_config(preset, data=data, out=f"{out}/run", batches=batches, ckpt_every=half, keep_ckpts=1,
+                            print_every=10**9, preview_every=10**9, **overrides))
+    walls = {r["step"]: r["time/wall_s"] for r in read_stats(run) if "time/wall_s" in r}
+    return (walls[batches] - walls[half]) / (batches - half)
+
+
+def side_by_side(cuda: bool, unit: str, seconds) -> tuple[str, str]:
+    """`seconds(graph)` eager and, on CUDA, replayed from a CUDA graph: (the two figures, the speed-up)."""
+    eager = seconds("false")
+    show = (lambda s: f"{1 / s:.1f} batches/s") if unit == "rate" else (lambda s: f"{s:.3f} s/batch")
+    if not cuda:
+        return f"{show(eager)} | no CUDA", "-"
+    graph = seconds("true")
+    return f"{show(eager)} | {show(graph)}", f"{eager / graph:.1f}x"
 
 
 def time_to_bar(data: str, batches: int, bar: float = 1.5) -> str:
@@ -71,21 +84,10 @@ def time_to_bar(data: str, batches: int, bar: float = 1.5) -> str:
     return f"not reached in {batches} batches ({r['ran_seconds']:.0f} s)"
 
 
-def wavegan_speed(row: str, amp: str, steps: int, device: torch.device) -> str:
-    step = wavegen_step(row, amp, device)
-    step()  # warm-up: cuDNN and oneDNN pick their kernels
-    return f"{seconds_per_step(step, steps, device):.3f} s/batch"
-
-
-def audio_speed(tmp: str, size: Size) -> str:
-    """The audio preset at its own length (16384 at 16 kHz), or a quarter of it at smoke size."""
-    if "audio" not in PRESETS:
-        return "no `audio` preset yet"
+def sounds(tmp: str) -> str:
     from wavegen.data.synthetic import make_sounds
 
-    data = make_sounds(f"{tmp}/sounds", 64, 16000, 1.0, 0)
-    smoke = {"length": 4096, "batch_size": 4} if size is SMOKE else {}
-    return loop_speed(str(data), "audio", size.batches, tmp, **smoke)
+    return str(make_sounds(f"{tmp}/sounds", 64, 16000, 1.0, 0))
 
 
 def torchrun_speed(data: str, batches: int, tmp: str, device: torch.device) -> str:
@@ -118,28 +120,41 @@ def main() -> None:
     else:
         print(f"no CUDA GPU here: every row runs at smoke size on the CPU (torch {torch.__version__}); "
               "these are not GPU figures")
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, str]] = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         data = str(make_gaussian(f"{tmp}/gaussian", GaussianSpec(n=size.examples)))
+        clips = sounds(tmp)
+        smoke_audio = {"length": 4096, "batch_size": 4} if size is SMOKE else {}
+        n, wg = size.batches, size.wavegan
+
+        def speed(*a, **kw):
+            return lambda graph: loop_seconds(*a, cuda_graph=graph, **kw)
+
         checks = [
-            ("post preset (float32)", lambda: loop_speed(data, "post", size.batches, tmp)),
-            ("fast preset (`--amp auto`)", lambda: loop_speed(data, "fast", size.batches, tmp)),
-            ("fast: time to Frechet <= 1.5", lambda: time_to_bar(data, size.ttq_batches)),
-            (f"{size.wavegan}, float32", lambda: wavegan_speed(size.wavegan, "false", size.steps, device)),
-            (f"{size.wavegan}, bf16", lambda: wavegan_speed(size.wavegan, "true", size.steps, device)),
-            ("audio preset", lambda: audio_speed(tmp, size)),
-            ("torchrun, fast preset", lambda: torchrun_speed(data, size.batches, tmp, device)),
+            ("post preset (float32)", "rate", speed(data, "post", n, tmp)),
+            ("fast preset (`--amp auto`)", "rate", speed(data, "fast", n, tmp)),
+            ("audio preset", "rate", speed(clips, "audio", n, tmp, **smoke_audio)),
+            ("WaveGAN, the paper's size, float32", "seconds",
+             speed(clips, "wavegan", size.wavegan_batches, tmp, amp="false", **wg)),
+            ("WaveGAN, the paper's size, bf16", "seconds",
+             speed(clips, "wavegan", size.wavegan_batches, tmp, amp="true", **wg)),
         ]
-        for name, check in checks:
+        for name, unit, seconds in checks:
             peak_mb(device)
             t = time.perf_counter()
+            result, gain = side_by_side(cuda, unit, seconds)
+            rows.append((name, result, gain, peak_mb(device)))
+            print(f"  {name}: {result} ({gain}; {time.perf_counter() - t:.0f} s)", flush=True)
+        for name, check in [("fast: time to Frechet <= 1.5", lambda: time_to_bar(data, size.ttq_batches)),
+                            ("torchrun, fast preset", lambda: torchrun_speed(data, n, tmp, device))]:
+            peak_mb(device)
             result = check()
-            rows.append((name, result, peak_mb(device)))
-            print(f"  {name}: {result} ({time.perf_counter() - t:.0f} s)", flush=True)
-    print("\n| check | result | peak GPU MB |\n|---|---|---:|")
-    for name, result, mb in rows:
-        print(f"| {name} | {result} | {mb} |")
+            rows.append((name, f"{result} | -", "-", peak_mb(device)))
+            print(f"  {name}: {result}", flush=True)
+    print("\n| check | eager | CUDA graph | speed-up | peak GPU MB |\n|---|---|---|---:|---:|")
+    for name, result, gain, mb in rows:
+        print(f"| {name} | {result} | {gain} | {mb} |")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

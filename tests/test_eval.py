@@ -81,7 +81,7 @@ def test_stop_on_divergence_stops_with_a_checkpoint(gauss_data, tmp_path, monkey
         step = max(r["step"] for r in rows)
         return {"divergence": 20 if step >= 20 else None}
 
-    monkeypatch.setattr(train_module, "analyse_rows", diverged_at_20)
+    monkeypatch.setattr(importlib.import_module("wavegen.training.watch"), "analyse_rows", diverged_at_20)
     run = train(tiny_config(gauss_data, tmp_path / "r", batches=100, stop_on_divergence=True, **EVAL))
     assert checkpoint.load(checkpoint.find(run))["step"] == 20 and seen == ["frechet", "frechet"]
 

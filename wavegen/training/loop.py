@@ -248,8 +248,8 @@ class Trainer:
                     if main and preview:
                         self.preview()
                     if main and scores:
-                        p.best = self.watch.keep_best(self.watch.evaluate(self.state.G_sample, step), step, p.best,
-                                                      lambda: self.state_dict(None))
+                        scores = self.watch.evaluate(self.state.G_sample, step)
+                        self.watch.keep_best(scores, p, lambda: self.state_dict(None))
                         why = self.watch.diverged(p.best)
                         if why:
                             self.console.say(why)

@@ -46,20 +46,18 @@ def training_labels(cfg: Config, examples, train_idx: torch.Tensor, b: int) -> n
 class DataOrder:
     """The epoch's order of the training examples and the position in it; `fetch` gives this rank's next batch.
 
-    One process keeps an epoch's last short batch, as a DataLoader does; several ranks, or a captured CUDA graph
-    (`full_batches`), take full batches only, so that every batch has the same shape."""
+    One process keeps an epoch's last short batch, as a DataLoader does (a CUDA graph runs it uncaptured); several
+    ranks take full batches only, so that every rank's shard of a batch has b examples."""
 
     KEYS = ("epoch", "pos", "order")  # top-level keys of a checkpoint
 
     def __init__(self, cfg: Config, examples, train_idx: torch.Tensor, b: int, world: World,
-                 labels: np.ndarray | None, shared: torch.Generator | None, device: torch.device,
-                 full_batches: bool = False):
+                 labels: np.ndarray | None, shared: torch.Generator | None, device: torch.device):
         self.cfg, self.examples, self.train_idx, self.labels = cfg, examples, train_idx, labels
         self.b, self.world, self.shared, self.device = b, world, shared, device
         self.n = n = len(train_idx)
         self.global_b = b * world.size
-        full = full_batches or world.size > 1
-        self.batches_per_epoch = n // self.global_b if full else math.ceil(n / self.global_b)
+        self.batches_per_epoch = n // self.global_b if world.size > 1 else math.ceil(n / self.global_b)
         if self.batches_per_epoch == 0:
             raise WavegenError(f"{cfg.data}: {n} training examples are fewer than one batch of {self.global_b} "
                                f"over {world.size} ranks")

@@ -28,17 +28,15 @@ class Watch:
         self.log.write({"step": step, **{f"eval/{k}": v for k, v in scores.items()}})
         return scores
 
-    def keep_best(self, scores: dict[str, float], step: int, best: dict | None,
-                  state: Callable[[], dict]) -> dict | None:
-        """The run's best {"step", "value"} after these scores; checkpoints/best.pt gets `state()` when they are it."""
-        value = scores.get(self.cfg.best_metric)
+    def keep_best(self, scores: dict[str, float], progress, state: Callable[[], dict]) -> None:
+        """At the run's best score so far: progress.best records it and checkpoints/best.pt gets `state()`."""
+        value, best = scores.get(self.cfg.best_metric), progress.best
         badness = METRICS[self.cfg.best_metric].badness  # lower is better whatever the metric's direction
         if value is None or math.isnan(badness(value)):
-            return best
+            return
         if best is None or badness(value) < badness(best["value"]):
-            best = {"step": step, "value": value}
+            progress.best = {"step": progress.step, "value": value}
             checkpoint.save_best(self.run_dir, state())
-        return best
 
     def diverged(self, best: dict | None) -> str | None:
         """A line saying why to stop, when asked to stop on divergence and the run has drifted apart."""
