@@ -56,17 +56,17 @@ class GraphStep:
         self.reals: list[torch.Tensor] = []  # static inputs: the graphs read the batch from here
         self.ys: list[torch.Tensor] | None = None
         self.sigma = self.ema_weight = None  # 0-d device tensors, refilled before each replay
-        self.eager_steps = 0
+        self.warm_steps = 0
 
     def reset(self) -> None:
         """Forget the graphs: the weights or optimiser states were replaced, or a learning rate changed."""
         self.graphs.clear()
-        self.eager_steps = 0
+        self.warm_steps = 0
 
     def __call__(self, reals: list[torch.Tensor], ys: list[torch.Tensor] | None, step: int,
                  layers: LayerStats | None = None) -> torch.Tensor:
         sched = schedule(self.cfg, step, len(reals))
-        if layers or self.eager_steps < WARMUP or any(len(r) != self.batch for r in reals):
+        if layers or self.warm_steps < WARMUP or any(len(r) != self.batch for r in reals):
             return self._eager(reals, ys, sched, layers)
         self._load(reals, ys, sched)
         key = sched.penalised
@@ -77,14 +77,16 @@ class GraphStep:
         return out.clone()
 
     def _eager(self, reals, ys, sched: Schedule, layers) -> torch.Tensor:
-        """An uncaptured step on a side stream (warm-up on a side stream keeps lazy initialisation out of the
-        capture's memory pool, as torch's CUDA graph notes ask)."""
+        """An uncaptured step. The warm-up before a capture runs on a side stream, as torch's notes on CUDA graphs
+        ask, so that what it initialises lazily is not made on the stream being captured."""
+        if self.warm_steps >= WARMUP:
+            return self.step(reals, ys, sched, layers)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             out = self.step(reals, ys, sched, layers)
         torch.cuda.current_stream().wait_stream(side)
-        self.eager_steps += 1
+        self.warm_steps += 1
         return out
 
     def _load(self, reals, ys, sched: Schedule) -> None:
