@@ -20,7 +20,8 @@ from wavegen.models.build import noise
 from wavegen.models.conditional import build_pair, given_classes
 from wavegen.training import losses
 from wavegen.training.regularisers import r1_penalty
-from wavegen.training.step import mean_grad_norm, optimisers
+from wavegen.training.state import optimisers
+from wavegen.training.step import mean_grad_norm
 
 
 def g_grad_norms(G, D, cfg, real, y) -> tuple[float, float, float]:
