@@ -13,6 +13,7 @@ from wavegen.config import make_config
 from wavegen.data import make_sounds
 from wavegen.errors import WavegenError
 from wavegen.evaluation.doctor import CHECKS, MEANINGS, diagnose, doctor, is_live, one_line
+from wavegen.evaluation.doctor.evidence import Evidence
 from wavegen.training.loop import train
 
 SMALL = dict(ngf=16, ndf=16, batch_size=20, stats_every=5, print_every=10_000, preview_every=20, ckpt_every=50,
@@ -186,3 +187,14 @@ def test_dead_d_from_batch_1_only(gauss_data, tmp_path):
     alive = diagnose(synthetic_run(tmp_path / "alive", gauss_data, np.r_[np.ones(20), np.zeros(n - 20)], late, n=n),
                      codes=["dead_d"])
     assert alive[0][0].code == "healthy"
+
+
+def test_remedy_d_wins(gauss_data, tmp_path):
+    """Three D steps at 40x G's learning rate: D's margin saturates (bce logits over 5); one D step at G's rate,
+    with label noise, keeps it off saturation."""
+    broken = small_run(gauss_data, tmp_path / "broken", lr_d=2e-3, d_steps=3, batches=60)
+    f = diagnose(broken, codes=["d_wins"])[0][0]
+    assert f.code == "d_wins" and f.flags == {"d_steps": 1, "lr_d": 5e-5, "label_noise": 0.2}
+    fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f)
+    assert diagnose(fixed, codes=["d_wins"])[0][0].code == "healthy"
+    assert f.values["margin"] > 2 * float(np.median(Evidence(fixed).tail(Evidence(fixed).margin)))

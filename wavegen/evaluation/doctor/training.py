@@ -148,11 +148,11 @@ def d_wins(ev):
     trend = improving(ev)
     if trend is not None and trend[0] and margin < 2 * limit:
         return None  # D is ahead but G still gains: too_short says so
-    flags = {"lr_d": cfg.lr_d / 4}
-    if cfg.d_steps > 1:
-        flags = {"d_steps": 1}
-    elif cfg.lr_d > cfg.lr_g:
-        flags = {"lr_d": cfg.lr_g}
+    flags: dict = {"d_steps": 1} if cfg.d_steps > 1 else {}
+    if cfg.lr_d > cfg.lr_g:
+        flags["lr_d"] = cfg.lr_g
+    elif not flags:
+        flags["lr_d"] = cfg.lr_d / 4
     if cfg.loss == "bce" and cfg.label_noise < 0.2:
         flags["label_noise"] = 0.2
     return finding("d_wins", ev.batches, f"D's margin (D/real - D/fake) {margin:.2f} over the last "
