@@ -198,3 +198,38 @@ def test_remedy_d_wins(gauss_data, tmp_path):
     fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f)
     assert diagnose(fixed, codes=["d_wins"])[0][0].code == "healthy"
     assert f.values["margin"] > 2 * float(np.median(Evidence(fixed).tail(Evidence(fixed).margin)))
+
+
+def sample_run(out, gauss_data, samples, start=None, **cfg_kw):
+    """A run folder whose only previews are `start` (batch 0; default: as varied as the data) and `samples` (batch
+    200): what G made, for the sample checks (silence, noise, collapse, copies) without the minutes of training that
+    make it happen."""
+    import soundfile as sf
+    from wavegen.runfolder import write_json
+
+    out.mkdir()
+    write_json(out / "config.json", make_config("post", data=str(gauss_data), out=str(out), **cfg_kw).to_dict())
+    (out / "previews").mkdir()
+    real = np.stack([sf.read(p, dtype="float32")[0] for p in sorted(gauss_data.glob("*.wav"))[:64]])[:, None]
+    np.save(out / "previews" / "step_00000000.npy", real[::-1].copy() if start is None else start)
+    np.save(out / "previews" / "step_00000200.npy", samples(real).astype(np.float32))
+    return out
+
+
+@pytest.mark.parametrize("code, samples", [
+    ("silence", lambda real: real * 1e-3),
+    ("noise", lambda real: np.random.default_rng(0).uniform(-1, 1, real.shape)),
+    ("mode_collapse", lambda real: real[:1].repeat(len(real), 0) + 1e-3 * np.random.default_rng(0).normal(
+        size=real.shape)),
+    ("memorised", lambda real: real + 1e-4 * np.random.default_rng(0).normal(size=real.shape)),
+])
+def test_sample_checks_on_constructed_samples(gauss_data, tmp_path, code, samples):
+    """Each sample check names its code first on samples made to show it, and names nothing on real data."""
+    codes = ["silence", "noise", "mode_collapse", "memorised"]
+    found = diagnose(sample_run(tmp_path / code, gauss_data, samples), codes=codes)[0]
+    assert found[0].code == code, [(f.code, f.evidence) for f in found]
+    assert found[0].flags and found[0].command.startswith("wavegen ")
+    if code == "memorised":
+        return
+    fine = diagnose(sample_run(tmp_path / "real", gauss_data, lambda real: real[::-1] * 1.0), codes=codes)[0]
+    assert [f.code for f in fine] in (["healthy"], ["memorised"])  # real examples are training examples

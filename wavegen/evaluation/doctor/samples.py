@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics.features import pairwise_sq_dists
-from .real import COLLAPSE, SILENT_RMS, rms, still_untrained, variety
+from .real import COLLAPSE, MOVED, SILENT_RMS, moved, rms, still_untrained, variety
 from .registry import check, finding
 from .remedy import new_run_command, preset_values
 from .training import far_ratio
@@ -12,7 +12,7 @@ from .training import far_ratio
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
 MIN_NZ = 8  # a latent this small cannot hold the data's variety
-NOISE = 0.7  # spectral flatness (0 tone .. 1 white noise) of samples at which they are noise ...
+NOISE = 0.5  # spectral flatness at which samples are noise (white noise's periodogram has e^-0.577 = 0.56) ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
 
 
@@ -109,6 +109,9 @@ def noise(ev):
     far = far_ratio(ev)
     if far is None or far < NOISE_FAR or flat < max(NOISE, 1.5 * flat_real):
         return None
+    start = ev.preview(0)
+    if start is not None and start.shape == x.shape and np.isfinite(start).all() and moved(x, start, real) < MOVED:
+        return None  # still the untrained G's noise (it makes near-white noise): too_short, d_wins... say why
     cfg = ev.cfg
     flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
     if cfg.upsample == "transpose":

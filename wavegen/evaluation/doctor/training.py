@@ -350,7 +350,8 @@ def untrained_output(ev):
     if spread >= COLLAPSE or not still_untrained(x, ev.preview(0), real):
         return None
     total = 4 * ev.batches
+    away = moved(x, ev.preview(0), real)
     return finding("too_short", ev.batches, f"G's samples are {spread:.2f}x as far apart as real examples (under "
-                   f"{COLLAPSE}) and still as alike as its untrained output at batch 0, {moved(x, ev.preview(0), real):.2f}"
-                   f" real spreads from it (under {MOVED:g})", "G has barely left its start; too little training to "
+                   f"{COLLAPSE}) and still as alike as its untrained output at batch 0, {away:.2f} real spreads from "
+                   f"it (under {MOVED:g})", "G has barely left its start; too little training to "
                    "tell whether it collapses", {"batches": total}, resume_command(ev, total), spread=spread)
