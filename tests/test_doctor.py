@@ -233,3 +233,25 @@ def test_sample_checks_on_constructed_samples(gauss_data, tmp_path, code, sample
         return
     fine = diagnose(sample_run(tmp_path / "real", gauss_data, lambda real: real[::-1] * 1.0), codes=codes)[0]
     assert [f.code for f in fine] in (["healthy"], ["memorised"])  # real examples are training examples
+
+
+def test_nan_in_previews_and_checkpoints(stuck, gauss_data, tmp_path):
+    """Runs written before the trainer logged its NaNs: NaN in G's newest preview, or in the newest checkpoint of a
+    run that ended before its batches."""
+    import shutil
+
+    import torch
+
+    run = sample_run(tmp_path / "preview", gauss_data, lambda real: np.full_like(real, np.nan))
+    f = diagnose(run, codes=["nan"])[0][0]
+    assert f.code == "nan" and "preview at batch 200 holds NaN" in f.evidence
+    copy = tmp_path / "ckpt"
+    shutil.copytree(stuck, copy)
+    cfg = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**cfg, "batches": 1000}))  # it stopped at 60 of 1000
+    last = sorted((copy / "checkpoints").glob("ckpt_*.pt"))[-1]
+    state = torch.load(last, weights_only=True)
+    next(iter(state["G"].values())).fill_(float("nan"))
+    torch.save(state, last)
+    f = diagnose(copy, codes=["nan"])[0][0]
+    assert f.code == "nan" and f"G's weights in {last.name} hold NaN" in f.evidence
