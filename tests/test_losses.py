@@ -154,3 +154,9 @@ def test_lazy_penalty_is_n_times_the_penalty_on_every_nth_d_step(gauss_data, tmp
     assert torch.equal(lazy_off, d_after(5, gp_lambda=0.0)[0]) and logged_off == 0
     with pytest.raises(WavegenError, match="penalty_every"):
         make_config("post", penalty_every=0)
+
+
+def test_the_loss_registry_and_the_configs_choices_agree():
+    from wavegen.config import Config
+
+    assert Config.__dataclass_fields__["loss"].metadata["choices"] == tuple(losses.LOSSES)

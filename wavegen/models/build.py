@@ -7,25 +7,22 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from .dcgan import SEED_LENGTH, Discriminator, Generator, _check_widths, dcgan_plan
-from .discriminators import Ensemble, MultiPeriod, MultiResolution, MultiScale, MultiSpectrum, mrd_ffts, spec_ffts
+from .dcgan import SEED_LENGTH, Discriminator, Generator, dcgan_plan
+from .discriminators import Ensemble
 from .istft import ISTFTGenerator, istft_sizes
 from .layers import dcgan_init, use_int32_dropout
-from .wavegan import WaveGANDiscriminator, WaveGANGenerator, wavegan_strides
+from .registry import DISCRIMINATORS
+from .wavegan import WaveGANGenerator, wavegan_strides
 
-SUB_DISCRIMINATORS = ("mpd", "msd", "mrd", "spec", "dcgan", "wavegan")
-MIN_MRD_LENGTH = 64  # the smallest window (16) times four: at least five frames to judge
 ISTFT_BLOCKS = 4  # ConvNeXt blocks of the istft G when --layers is 0 (Vocos uses 8 at width 512)
-MRD_WIDTH = 4  # MRD channels per --ndf: one width through its layers, where MPD and MSD grow to 32x (UnivNet, DAC: 32)
-SPEC_WIDTH = 4  # SPEC channels per --ndf, for the same reason
 
 
 def d_names(cfg) -> list[str]:
     """The sub-discriminators of an ensemble D (empty: the --arch family's own D), or a one-line error."""
     names = [n.strip() for n in cfg.d_arch.split(",") if n.strip()]
     for n in names:
-        if n not in SUB_DISCRIMINATORS:
-            raise WavegenError(f"unknown d_arch {n!r} (known: {', '.join(SUB_DISCRIMINATORS)})")
+        if n not in DISCRIMINATORS:
+            raise WavegenError(f"unknown d_arch {n!r} (known: {', '.join(DISCRIMINATORS)})")
     if len(set(names)) < len(names):
         raise WavegenError(f"d_arch names a sub-discriminator twice: {cfg.d_arch!r}")
     if names and cfg.loss == "bce":
@@ -38,24 +35,27 @@ def d_names(cfg) -> list[str]:
     return names
 
 
+def family_d(cfg) -> str:
+    """The D of the --arch family, used when d_arch names no ensemble (the istft G is judged by the dcgan D)."""
+    return "wavegan" if cfg.arch == "wavegan" else "dcgan"
+
+
 def check_model(cfg, length: int | None) -> None:
     """Refuse widths (and, when known, a length) the architecture cannot make, with a one-line error."""
     names = d_names(cfg)
     if cfg.g_postfilter and cfg.arch == "istft":
         raise WavegenError("g_postfilter is for the dcgan and wavegan G, whose upsampling leaves tones; the istft G "
                            "has none")
-    if length and cfg.arch == "istft":
-        istft_sizes(length, cfg.n_fft, cfg.frame_hop)
-    for n in ("mrd", "spec"):
-        if length and n in names and length < MIN_MRD_LENGTH:
-            raise WavegenError(f"{n} needs examples of at least {MIN_MRD_LENGTH} samples, got {length}")
-    if length and (cfg.arch == "wavegan" or "wavegan" in names):
-        wavegan_strides(length, cfg.layers)
-    if cfg.arch == "dcgan" or "dcgan" in names or (cfg.arch == "istft" and not names):
+    if cfg.arch == "istft":
         if length:
-            dcgan_plan(length, cfg.ngf, cfg.ndf, 1, cfg.layers)
-        else:
-            _check_widths(cfg.ngf, cfg.ndf)
+            istft_sizes(length, cfg.n_fft, cfg.frame_hop)
+    elif cfg.arch == "wavegan":
+        if length:
+            wavegan_strides(length, cfg.layers)
+    else:
+        Discriminator.check(cfg, length)  # G and D share the dcgan plan
+    for n in names or [family_d(cfg)]:
+        DISCRIMINATORS[n].check(cfg, length)
 
 
 def _generator(cfg, channels: int, length: int) -> nn.Module:
@@ -70,25 +70,12 @@ def _generator(cfg, channels: int, length: int) -> nn.Module:
     return Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise, cfg.g_postfilter)
 
 
-def _family_discriminator(family: str, cfg, channels: int, length: int) -> nn.Module:
-    if family == "wavegan":
-        strides = wavegan_strides(length, cfg.layers)
-        return WaveGANDiscriminator(strides, cfg.ndf, channels, cfg.phase_shuffle, cfg.d_batchnorm, cfg.dropout_d,
-                                    cfg.d_mbstd)
-    plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
-    return Discriminator(plan, channels, cfg.dropout_d, cfg.d_batchnorm, cfg.phase_shuffle, cfg.d_mbstd)
-
-
 def _discriminator(cfg, channels: int, length: int) -> nn.Module:
     """The --arch family's D, or the ensemble --d-arch names (ndf is each sub-discriminator's width d)."""
     names = d_names(cfg)
     if not names:
-        return _family_discriminator("wavegan" if cfg.arch == "wavegan" else "dcgan", cfg, channels, length)
-    audio = {"mpd": lambda: MultiPeriod(channels, cfg.ndf, mbstd=cfg.d_mbstd),
-             "msd": lambda: MultiScale(channels, cfg.ndf, mbstd=cfg.d_mbstd),
-             "mrd": lambda: MultiResolution(channels, MRD_WIDTH * cfg.ndf, mrd_ffts(length), cfg.d_mbstd),
-             "spec": lambda: MultiSpectrum(channels, SPEC_WIDTH * cfg.ndf, spec_ffts(length), cfg.d_mbstd)}
-    return Ensemble({n: audio[n]() if n in audio else _family_discriminator(n, cfg, channels, length) for n in names})
+        return DISCRIMINATORS[family_d(cfg)].build(cfg, channels, length)
+    return Ensemble({n: DISCRIMINATORS[n].build(cfg, channels, length) for n in names})
 
 
 def build_models(cfg, channels: int, length: int | None = None) -> tuple[nn.Module, nn.Module]:

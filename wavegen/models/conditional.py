@@ -22,6 +22,7 @@ from torch import nn
 from ..errors import WavegenError
 from .build import build_models
 from .discriminators import Ensemble
+from .registry import PatchDiscriminator
 
 EMBED = 32  # the class embedding joined to G's noise
 
@@ -99,12 +100,12 @@ class ConditionalEnsemble(nn.Module):
     def __init__(self, D: Ensemble, classes: int, spectral_norm: bool = False):
         super().__init__()
         for name, sub in D.subs.items():
-            if not hasattr(sub, "heads"):  # the dcgan or wavegan family's own D
+            if not isinstance(sub, PatchDiscriminator):  # the dcgan or wavegan family's own D: logits (B,)
                 D.subs[name] = ConditionalD(sub, classes, spectral_norm)
         self.D, self.classes = D, classes
         self.embed = nn.ModuleDict({name: nn.ModuleList(nn.Embedding(classes, head.width)
                                                         for head in sub.heads)
-                                    for name, sub in D.subs.items() if hasattr(sub, "heads")})
+                                    for name, sub in D.subs.items() if isinstance(sub, PatchDiscriminator)})
         for table in self.embed.values():
             for e in table:
                 nn.init.xavier_uniform_(e.weight)
@@ -125,7 +126,7 @@ class ConditionalEnsemble(nn.Module):
             logits, feats = sub(x)
             projected = []
             for logit, f, embed in zip(logits, feats, self.embed[name]):
-                h = f[-2]  # (B, C, ...): the last hidden map, laid out as the patch logits
+                h = f[-2]  # (B, C, ...): the last hidden map, laid out as the patch logits (registry.Head)
                 e = embed(y).to(h.dtype).view(len(x), -1, *[1] * (h.dim() - 2))  # (B, C, 1, ...)
                 projected.append(logit + (e * h).sum(1).flatten(1))  # (B, N)
             out[name] = (projected, feats)

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import WavegenError
 from .layers import MinibatchStd, PhaseShuffle, PostFilter, UpConv, hidden, output_noise
+from .registry import register_discriminator
 
 
 SEED_LENGTH = 100  # the post's examples, made by its exact layers
@@ -56,7 +57,7 @@ class Plan:
 
 def seed_plan(ngf: int, ndf: int, channels: int = 1) -> Plan:
     """The post's exact layers: G 1 -> 4 -> 10 -> 22 -> 46 -> 100, D 100 -> 97 -> 47 -> 22 -> 10 -> 4 -> 1."""
-    _check_widths(ngf, ndf)
+    check_widths(ngf, ndf)
     return Plan(
         g_channels=(ngf, ngf // 2, ngf // 4, ngf // 8, channels),
         g_kernels=(4, 4, 4, 4, 10),
@@ -67,7 +68,7 @@ def seed_plan(ngf: int, ndf: int, channels: int = 1) -> Plan:
     )
 
 
-def _check_widths(ngf: int, ndf: int) -> None:
+def check_widths(ngf: int, ndf: int) -> None:
     if ngf % G_NARROWEST or ngf < G_NARROWEST:
         raise WavegenError(f"ngf must be a positive multiple of {G_NARROWEST} (G halves it {G_NARROWEST.bit_length() - 1} times), got {ngf}")
     if ndf % D_NARROWEST or ndf < D_NARROWEST:
@@ -78,7 +79,7 @@ def dcgan_plan(length: int, ngf: int, ndf: int, channels: int = 1, layers: int =
     """Layers that make exactly `length` samples and reduce them to one logit (module docstring)."""
     if length == SEED_LENGTH and layers in (0, 4):
         return seed_plan(ngf, ndf, channels)
-    _check_widths(ngf, ndf)
+    check_widths(ngf, ndf)
     if length < MIN_LENGTH:
         raise WavegenError(f"length {length} is too short for the dcgan layers (at least {MIN_LENGTH})")
     g_kernels = []  # stride-2 layers, from the output backwards
@@ -140,9 +141,22 @@ class Generator(nn.Module):
         return self.main(z)  # (B, nz, 1) -> (B, C, L)
 
 
+@register_discriminator("dcgan")
 class Discriminator(nn.Module):
     """`mbstd`: a minibatch standard-deviation channel (layers.minibatch_stddev, groups of `mbstd`) before the
     layer that makes the logit (0 = none)."""
+
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> Discriminator:
+        plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
+        return cls(plan, channels, cfg.dropout_d, cfg.d_batchnorm, cfg.phase_shuffle, cfg.d_mbstd)
+
+    @staticmethod
+    def check(cfg, length: int | None) -> None:
+        if length:
+            dcgan_plan(length, cfg.ngf, cfg.ndf, 1, cfg.layers)
+        else:
+            check_widths(cfg.ngf, cfg.ndf)
 
     def __init__(self, plan: Plan, channels: int, dropout: float, batchnorm: bool = True, phase_shuffle: int = 0,
                  mbstd: int = 0):

@@ -23,10 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import minibatch_stddev
+from .registry import Judgement, register_discriminator
 
 SLOPE = 0.1  # LeakyReLU slope of HiFi-GAN, MelGAN and UnivNet
 SPEC_FLOOR = 1e-3  # SPEC's log floor, as a share of its window's sum (twice a full-scale sine's peak bin)
-Judgement = tuple[list[torch.Tensor], list[list[torch.Tensor]]]  # per head: logits (B, N), and its feature maps
+MIN_MRD_LENGTH = 64  # the smallest window (16) times four: at least five frames to judge
+MRD_WIDTH = 4  # MRD channels per --ndf: one width through its layers, where MPD and MSD grow to 32x (UnivNet, DAC: 32)
+SPEC_WIDTH = 4  # SPEC channels per --ndf, for the same reason
 
 
 def _run(layers: nn.ModuleList, out: nn.Module, x: torch.Tensor, mbstd: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -130,7 +133,12 @@ class SpectrumHead(nn.Module):
         return _run(self.layers, self.out, self.spectrum(x).to(x.dtype), self.mbstd)
 
 
+@register_discriminator("mpd")
 class MultiPeriod(nn.Module):
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> MultiPeriod:
+        return cls(channels, cfg.ndf, mbstd=cfg.d_mbstd)
+
     def __init__(self, channels: int, d: int, periods: tuple[int, ...] = (2, 3, 5, 7, 11), mbstd: int = 0):
         super().__init__()
         self.heads = nn.ModuleList(PeriodHead(p, channels, d, mbstd) for p in periods)
@@ -139,7 +147,12 @@ class MultiPeriod(nn.Module):
         return _judge(self.heads, [x] * len(self.heads))
 
 
+@register_discriminator("msd")
 class MultiScale(nn.Module):
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> MultiScale:
+        return cls(channels, cfg.ndf, mbstd=cfg.d_mbstd)
+
     def __init__(self, channels: int, d: int, scales: int = 3, mbstd: int = 0):
         super().__init__()
         self.heads = nn.ModuleList(ScaleHead(channels, d, mbstd) for _ in range(scales))
@@ -163,12 +176,22 @@ class _Windows(nn.Module):
         return _judge(self.heads, [x] * len(self.heads))
 
 
+@register_discriminator("mrd", min_length=MIN_MRD_LENGTH)
 class MultiResolution(_Windows):
     Head = ResolutionHead
 
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> MultiResolution:
+        return cls(channels, MRD_WIDTH * cfg.ndf, mrd_ffts(length), cfg.d_mbstd)
 
+
+@register_discriminator("spec", min_length=MIN_MRD_LENGTH)
 class MultiSpectrum(_Windows):
     Head = SpectrumHead
+
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> MultiSpectrum:
+        return cls(channels, SPEC_WIDTH * cfg.ndf, spec_ffts(length), cfg.d_mbstd)
 
 
 def _judge(heads: nn.ModuleList, inputs: list[torch.Tensor]) -> Judgement:

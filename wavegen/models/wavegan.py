@@ -15,6 +15,7 @@ from torch import nn
 
 from ..errors import WavegenError
 from .layers import MinibatchStd, NoiseInjection, output_noise, PhaseShuffle, PostFilter
+from .registry import register_discriminator
 
 KERNEL = 25  # the paper's kernel length
 START = 16  # samples after G's dense layer (and before D's)
@@ -79,7 +80,18 @@ class WaveGANGenerator(nn.Module):
         return self.main(self.start(h))  # (B, C, L)
 
 
+@register_discriminator("wavegan")
 class WaveGANDiscriminator(nn.Module):
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> WaveGANDiscriminator:
+        strides = wavegan_strides(length, cfg.layers)
+        return cls(strides, cfg.ndf, channels, cfg.phase_shuffle, cfg.d_batchnorm, cfg.dropout_d, cfg.d_mbstd)
+
+    @staticmethod
+    def check(cfg, length: int | None) -> None:
+        if length:
+            wavegan_strides(length, cfg.layers)
+
     def __init__(self, strides: list[int], d: int, channels: int, phase_shuffle: int = 2, batchnorm: bool = False,
                  dropout: float = 0.0, mbstd: int = 0):
         super().__init__()

@@ -11,7 +11,7 @@ from ..errors import WavegenError
 from ..evaluation.analysis import analyse, describe
 from ..config import load_config
 from ..runfolder import atomic_write, read_eval, read_json_object, read_log, require_run
-from ..training.step import STAT_KEYS
+from ..statkeys import STAT_KEYS
 from .plot import load_preview, preview_steps
 
 SHAPE_SHARE = 0.8  # the shape milestone: samples first keep this share of the real data's shape score

@@ -1,41 +1,73 @@
 """What G and D minimise, given D's logits on real and fake examples: one small function pair per loss.
 
-`d_loss(name, d_real, d_fake, y_real, y_fake)` and `g_loss(name, d_fake, y_real)` take D's outputs (B,) as
-logits (critic values for wgan-gp). Only "bce" uses the soft labels y (the post's N(1, 0.1) and N(0, 0.1));
-"nonsat" is the same loss with exact labels, as the DCGAN paper trains it.
+Each loss is a pair registered in LOSSES (loss_registry.py). `d_loss(name, d_real, d_fake, y_real, y_fake)` and
+`g_loss(name, d_fake, y_real)` take D's outputs (B,) as logits (critic values for wgan-gp). Only "bce" uses the
+soft labels y (the post's N(1, 0.1) and N(0, 0.1)); "nonsat" is the same loss with exact labels, as the DCGAN
+paper trains it.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("bce", "nonsat", "lsgan", "hinge", "wgan-gp")
+from .loss_registry import LOSSES, register_loss
+
+
+def _bce_d(d_real, d_fake, y_real, y_fake):  # the post's: a sum of the two BCE terms, soft labels
+    return F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
+
+
+def _bce_g(d_fake, y_real):  # the post's: fakes labelled with the real soft labels
+    return F.binary_cross_entropy_with_logits(d_fake, y_real)
+
+
+def _nonsat_d(d_real, d_fake, y_real=None, y_fake=None):  # -log sigmoid(real) - log(1 - sigmoid(fake))
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+
+
+def _nonsat_g(d_fake, y_real=None):  # -log sigmoid(fake): strong gradients while D rejects the fakes
+    return F.softplus(-d_fake).mean()
+
+
+def _lsgan_d(d_real, d_fake, y_real=None, y_fake=None):  # Mao et al.: least squares to the targets 1 and 0
+    return 0.5 * ((d_real - 1).pow(2).mean() + d_fake.pow(2).mean())
+
+
+def _lsgan_g(d_fake, y_real=None):
+    return 0.5 * (d_fake - 1).pow(2).mean()
+
+
+def _hinge_d(d_real, d_fake, y_real=None, y_fake=None):
+    return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+
+def _wgan_d(d_real, d_fake, y_real=None, y_fake=None):  # the critic's Wasserstein estimate, negated (+ penalty)
+    return d_fake.mean() - d_real.mean()
+
+
+def _critic_g(d_fake, y_real=None):  # hinge and wgan-gp: raise the critic's value of the fakes
+    return -d_fake.mean()
+
+
+register_loss("bce", _bce_d, _bce_g)
+register_loss("nonsat", _nonsat_d, _nonsat_g)
+register_loss("lsgan", _lsgan_d, _lsgan_g)
+register_loss("hinge", _hinge_d, _critic_g)
+register_loss("wgan-gp", _wgan_d, _critic_g)
+
+
+def _pair(name: str):
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}")
+    return LOSSES[name]
 
 
 def d_loss(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, y_real=None, y_fake=None) -> torch.Tensor:
-    if name == "bce":  # the post's: a sum of the two BCE terms, soft labels
-        return F.binary_cross_entropy_with_logits(d_real, y_real) + F.binary_cross_entropy_with_logits(d_fake, y_fake)
-    if name == "nonsat":  # -log sigmoid(real) - log(1 - sigmoid(fake))
-        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-    if name == "lsgan":  # Mao et al.: least squares to the targets 1 (real) and 0 (fake)
-        return 0.5 * ((d_real - 1).pow(2).mean() + d_fake.pow(2).mean())
-    if name == "hinge":
-        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-    if name == "wgan-gp":  # the critic's estimate of the Wasserstein distance, negated (penalty added by the caller)
-        return d_fake.mean() - d_real.mean()
-    raise ValueError(f"unknown loss {name!r}")
+    return _pair(name).d(d_real, d_fake, y_real, y_fake)
 
 
 def g_loss(name: str, d_fake: torch.Tensor, y_real=None) -> torch.Tensor:
-    if name == "bce":  # the post's: fakes labelled with the real soft labels
-        return F.binary_cross_entropy_with_logits(d_fake, y_real)
-    if name == "nonsat":  # -log sigmoid(fake): strong gradients while D rejects the fakes
-        return F.softplus(-d_fake).mean()
-    if name == "lsgan":
-        return 0.5 * (d_fake - 1).pow(2).mean()
-    if name in ("hinge", "wgan-gp"):
-        return -d_fake.mean()
-    raise ValueError(f"unknown loss {name!r}")
+    return _pair(name).g(d_fake, y_real)
 
 
 def ensemble_d_loss(name: str, real: dict, fake: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -24,14 +24,11 @@ import torch
 from ..config import Config
 from ..models.build import d_names, noise
 from ..models.conditional import given_classes
+from ..statkeys import FM_KEY, PENALTY_KEY, STAT_KEYS
 from . import losses
 from .distributed import DPair, World, shared_draw
 from .layerstats import LayerStats
 from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
-
-STAT_KEYS = ("loss/G", "loss/D", "D/real", "D/fake", "grad_norm/G", "grad_norm/D")
-PENALTY_KEY = "loss/penalty"  # wgan-gp or R1 on: the penalty added to D's loss, mean over the batch's D steps
-FM_KEY = "loss/G/fm"  # feature matching's part of loss/G (already weighted)
 
 
 def penalised(cfg: Config) -> bool:

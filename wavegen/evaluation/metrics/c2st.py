@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .features import set_features
 
 HIDDEN = 64

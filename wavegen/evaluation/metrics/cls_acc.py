@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .judged import judge_outputs
 
 

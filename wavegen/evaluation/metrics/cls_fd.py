@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .frechet import frechet_distance
 from .judged import has_judge, judged_features
 

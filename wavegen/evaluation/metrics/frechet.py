@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .features import set_features
 
 EPS = 1e-6  # added to the covariances' diagonals when S_r S_s is too singular for sqrtm

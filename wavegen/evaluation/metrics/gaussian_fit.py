@@ -33,7 +33,7 @@ import scipy.ndimage
 import scipy.stats
 
 from ...data.synthetic import GaussianSpec
-from . import EvalSets, register
+from .registry import EvalSets, register
 
 ITERS = 30
 PARAMS = {"amplitude": "peak height", "centre": "centre (samples)", "width": "width sigma (samples)",

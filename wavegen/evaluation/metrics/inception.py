@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .judged import has_judge, judge_outputs, probabilities
 
 TINY = 1e-12  # keeps log finite where a probability underflows to 0

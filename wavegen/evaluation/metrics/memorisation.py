@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .features import pairwise_sq_dists, set_features
 
 CHUNK = 1024  # query rows per distance block: bounds memory at CHUNK x (training set size)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .inception import TINY
 from .judged import has_judge, judge_outputs, probabilities
 

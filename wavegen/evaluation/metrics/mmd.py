@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .features import pairwise_sq_dists, set_features
 
 MAX_N = 2000  # examples per set: the pooled kernel matrix is (2 MAX_N)^2 float64 = 128 MB at most

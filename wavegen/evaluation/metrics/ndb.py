@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import scipy.cluster.vq
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .features import set_features
 
 MAX_BINS = 100

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import EvalSets, register
+from .registry import EvalSets, register
 from .features import pairwise_sq_dists, set_features
 from .judged import has_judge, judged_features
 
