@@ -152,7 +152,7 @@ def d_wins(ev):
     if cfg.lr_d > cfg.lr_g:
         flags["lr_d"] = cfg.lr_g
     elif not flags:
-        flags["lr_d"] = cfg.lr_d / 4
+        flags["lr_d"] = smaller_lr(cfg, 1 / 4)["lr_d"]
     if cfg.loss == "bce" and cfg.label_noise < 0.2:
         flags["label_noise"] = 0.2
     return finding("d_wins", ev.batches, f"D's margin (D/real - D/fake) {margin:.2f} over the last "
