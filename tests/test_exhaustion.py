@@ -191,3 +191,24 @@ def test_a_hostile_data_folder_is_one_line_or_trains(gauss_data, tmp_path, local
     assert "ctl\\n\\x1bname.wav" not in r.stderr  # a good file: trained on, never named
     data = checkpoint.load(checkpoint.find(tmp_path / "r"))["data"]
     assert data["n"] + data["held_out"] == 6
+
+
+@pytest.mark.parametrize("kind, name", [("gaussian", "3.wav"), ("sounds", "snare/1.wav"), ("words", "bravo/1.wav"),
+                                        ("gaussian", "wavegen_data.json")])
+def test_a_full_disk_in_the_data_makers_is_one_line_and_leaves_no_data_set(tmp_path, monkeypatch, capsys, kind, name):
+    from wavegen.cli import main
+    from wavegen.data import speech
+
+    # the words' synthesiser is an outside tool (tests/test_words.py runs it): its clips are stood in for here,
+    # the writing is wavegen's own
+    monkeypatch.setattr(speech, "espeak", lambda: "espeak-ng")
+    monkeypatch.setattr(speech, "speak", lambda words, sr, length, seed: np.zeros((len(words), length), np.float32))
+    out, room = tmp_path / "made", builtins.open
+    args = ["data", kind, str(out), "--n", "4"] + (["--seconds", "0.01"] if kind != "gaussian" else [])
+    full_disk(monkeypatch, os.path.basename(name))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"wavegen: error: {out / name}: no space left on device; nothing was written, free space and run it again\n"
+    assert os.listdir(tmp_path) == []  # no partial data set, no temporary folder
+    monkeypatch.setattr(builtins, "open", room)  # space again
+    assert main(args) == 0 and (out / name).is_file()

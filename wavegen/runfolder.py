@@ -12,6 +12,8 @@ import errno
 import json
 import os
 import re
+import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,34 +27,56 @@ class WriteError(WavegenError, OSError):
     so that callers which can go on without the file (the caches) catch it as one."""
 
 
-def write_failed(path: Path, e: OSError) -> WriteError:
-    """The one-line error for an OSError `e` met while writing `path` (nothing torn is left behind it)."""
+KEPT = "the previous file is kept"  # what a failed write leaves, said after its reason
+
+
+def write_failed(path: Path, e: OSError, left: str = KEPT) -> WriteError:
+    """The one-line error for an OSError `e` met while writing `path`, ending in what is `left` (nothing torn)."""
     if isinstance(e, WriteError):
         return e
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        err = WriteError(f"{shown(path)}: no space left on device; the previous file is kept, free space and resume")
+        err = WriteError(f"{shown(path)}: no space left on device; {left}, free space and "
+                         f"{'resume' if left == KEPT else 'run it again'}")
     else:
-        err = WriteError(f"{shown(path)}: cannot write ({e.strerror or e}); the previous file is kept")
+        err = WriteError(f"{shown(path)}: cannot write ({e.strerror or e}); {left}")
     err.errno = e.errno
     return err
 
 
 class _Watched:
     """The file a writer is given: it keeps the OSError of a failed write, which torch's zip writer and libsndfile
-    replace with errors of their own (RuntimeError, LibsndfileError) that do not say the disk is full."""
+    replace with errors of their own (RuntimeError, LibsndfileError) that do not say the disk is full. A failed
+    write returns 0 (nothing written) instead of raising: an exception raised inside a C library's callback is
+    printed to stderr as a traceback; `_write_watched` raises the kept error once the writer returns."""
 
     def __init__(self, f):
         self._f, self.error = f, None
 
     def write(self, data):
+        if self.error is not None:
+            return 0
         try:
             return self._f.write(data)
         except OSError as e:
             self.error = e
-            raise
+            return 0
 
     def __getattr__(self, name):
         return getattr(self._f, name)
+
+
+def _write_watched(f, write) -> None:
+    """Call `write(f)` through a _Watched file; a failed write is raised as its own OSError, whatever the writer
+    made of it."""
+    watched = _Watched(f)
+    try:
+        write(watched)
+    except Exception:
+        if watched.error is not None:
+            raise watched.error from None
+        raise
+    if watched.error is not None:  # a writer that ignored the short write
+        raise watched.error
 
 
 def atomic_write(path: Path, write) -> None:
@@ -62,13 +86,7 @@ def atomic_write(path: Path, write) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            watched = _Watched(f)
-            try:
-                write(watched)
-            except Exception:
-                if watched.error is not None:
-                    raise watched.error from None
-                raise
+            _write_watched(f, write)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -81,6 +99,48 @@ def atomic_write(path: Path, write) -> None:
         raise write_failed(path, e) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_new(path: Path, write, shown_as: Path | None = None, left: str = KEPT) -> None:
+    """Call `write(file_object)` on a new file `path`, without atomic_write's temporary file and fsync: for the
+    many files of a folder that `staged_folder` puts in place as a whole. A failure removes the file; one of the
+    disk's is a WriteError naming `shown_as` (the file's final path) or `path`, ending in what is `left`."""
+    try:
+        with open(path, "wb") as f:
+            _write_watched(f, write)
+    except OSError as e:
+        path.unlink(missing_ok=True)
+        raise write_failed(shown_as or path, e, left) from None
+
+
+NOTHING = "nothing was written"  # what a failed `staged_folder` leaves
+
+
+@contextmanager
+def staged_folder(out: Path):
+    """Yield a new temporary folder beside `out` to fill, renamed to `out` (absent or empty) when the block ends
+    without an error: a kill, a full disk or an error leaves no half-written `out`. Folders of dead writers of
+    the same `out` are removed first."""
+    prefix = f".{out.name}."
+    if out.parent.is_dir():
+        for p in out.parent.iterdir():
+            m = TEMP.match(p.name)
+            if m and p.name.startswith(prefix) and p.name.count(".") == out.name.count(".") + 3 and p.is_dir() \
+                    and not p.is_symlink() and not _alive(int(m.group(1))):
+                shutil.rmtree(p, ignore_errors=True)
+    tmp = out.with_name(f"{prefix}{os.getpid()}.tmp")
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as e:
+        raise write_failed(out, e, NOTHING) from None
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, out)
+        except OSError as e:
+            raise write_failed(out, e, NOTHING) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def append_text(path: Path, text: str) -> None:

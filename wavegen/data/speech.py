@@ -5,7 +5,6 @@ needs no download."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from ..errors import WavegenError
-from .synthetic import MAX_SAMPLES, META_NAME, check_out
+from .synthetic import MAX_SAMPLES, check_out, write_set
 
 NATO = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett")
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us-nyc")
@@ -81,9 +80,6 @@ def make_words(out: str | Path, words: tuple[str, ...] = NATO, n: int = 2000, sa
     said = [words[i % len(words)] for i in range(n)]
     clips = speak(said, sample_rate, int(round(sample_rate * seconds)), seed)
     width = len(str(n - 1))
-    for i, (word, clip) in enumerate(zip(said, clips)):
-        (out / word).mkdir(parents=True, exist_ok=True)
-        sf.write(out / word / f"{i:0{width}d}.wav", clip, sample_rate, subtype="FLOAT")
-    (out / META_NAME).write_text(json.dumps({"kind": "words", "n": n, "sample_rate": sample_rate, "seconds": seconds,
-                                             "seed": seed, "classes": list(words)}, indent=2) + "\n")
-    return out
+    return write_set(out, ((f"{word}/{i:0{width}d}.wav", clip) for i, (word, clip) in enumerate(zip(said, clips))),
+                     sample_rate, {"kind": "words", "n": n, "sample_rate": sample_rate, "seconds": seconds,
+                                   "seed": seed, "classes": list(words)})

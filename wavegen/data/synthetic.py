@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import WavegenError
-from ..runfolder import read_json_object
+from ..runfolder import NOTHING, read_json_object, staged_folder, write_new
 
 META_NAME = "wavegen_data.json"  # written beside a synthetic data set: how it was made
 MAX_SAMPLES = 2**30  # of a gaussian data set (drawn in memory at once) or one sound: 4 GB of float32
@@ -75,19 +75,29 @@ def check_out(out: Path) -> None:
         raise WavegenError(f"{out}: folder exists and is not empty; choose another or remove it")
 
 
+def write_set(out: Path, clips, sample_rate: int, meta: dict) -> Path:
+    """Write `clips` ((relative path, samples) pairs) as 32-bit float wavs, so no value is quantised or clipped, and
+    `meta` as wavegen_data.json, into a folder renamed to `out` once all are written: a kill or a full disk leaves
+    no partial data set, and a full disk is one line naming the file."""
+    with staged_folder(out) as tmp:
+        for name, x in clips:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            write_new(tmp / name, lambda f: sf.write(f, x, sample_rate, format="WAV", subtype="FLOAT"), out / name, NOTHING)
+        text = (json.dumps(meta, indent=2) + "\n").encode()
+        write_new(tmp / META_NAME, lambda f: f.write(text), out / META_NAME, NOTHING)
+    return out
+
+
 def make_gaussian(out: str | Path, spec: GaussianSpec) -> Path:
-    """Write `spec.n` wav files (32-bit float, so no value is quantised or clipped) and a JSON of the spec."""
+    """Write `spec.n` wav files and a JSON of the spec."""
     out = Path(out)
     if spec.problem():
         raise WavegenError(spec.problem())
     check_out(out)
-    out.mkdir(parents=True, exist_ok=True)
     curves = spec.draw(spec.n, np.random.default_rng(spec.seed))
     width = len(str(spec.n - 1))
-    for i, x in enumerate(curves):
-        sf.write(out / f"{i:0{width}d}.wav", x, spec.sample_rate, subtype="FLOAT")
-    (out / META_NAME).write_text(json.dumps({"kind": "gaussian", **spec.__dict__}, indent=2) + "\n")
-    return out
+    return write_set(out, ((f"{i:0{width}d}.wav", x) for i, x in enumerate(curves)), spec.sample_rate,
+                     {"kind": "gaussian", **spec.__dict__})
 
 
 SOUND_CLASSES = ("kick", "snare", "tone", "chirp")  # the sub-folders of `make_sounds`
@@ -128,13 +138,10 @@ def make_sounds(out: str | Path, n: int = 2000, sample_rate: int = 16000, second
     rng = np.random.default_rng(seed)
     t = np.arange(int(round(sample_rate * seconds))) / sample_rate
     width = len(str(n - 1))
-    for i in range(n):
-        kind = SOUND_CLASSES[i % len(SOUND_CLASSES)]
-        (out / kind).mkdir(parents=True, exist_ok=True)
-        sf.write(out / kind / f"{i:0{width}d}.wav", _sound(kind, t, rng), sample_rate, subtype="FLOAT")
-    (out / META_NAME).write_text(json.dumps({"kind": "sounds", "n": n, "sample_rate": sample_rate, "seconds": seconds,
-                                             "seed": seed, "classes": list(SOUND_CLASSES)}, indent=2) + "\n")
-    return out
+    kinds = (SOUND_CLASSES[i % len(SOUND_CLASSES)] for i in range(n))
+    return write_set(out, ((f"{kind}/{i:0{width}d}.wav", _sound(kind, t, rng)) for i, kind in enumerate(kinds)),
+                     sample_rate, {"kind": "sounds", "n": n, "sample_rate": sample_rate, "seconds": seconds,
+                                   "seed": seed, "classes": list(SOUND_CLASSES)})
 
 
 def read_meta(folder: str | Path) -> dict | None:
