@@ -185,3 +185,13 @@ class Evidence:
         except (WavegenError, OSError) as e:
             self.notes.append(f"the data could not be read ({str(e)[:160]}): sample checks against it skipped")
             return None
+
+    @cached_property
+    def compared(self):
+        """`real` where it holds enough examples to compare G's samples with (a spread needs two), else None."""
+        real = self.real
+        if real is not None and not real.comparable:
+            self.notes.append(f"{len(real.train)} training and {len(real.ref)} other real examples read: too few to "
+                              "compare G's samples with, sample checks skipped")
+            return None
+        return real

@@ -18,6 +18,7 @@ PCS = 8  # principal components of the real features the quality distance compar
 SILENT_RMS = 1e-3  # an example quieter than this (-60 dBFS) is near silence
 COLLAPSE = 0.3  # samples whose typical distance to each other is under this share of real examples' have collapsed
 MOVED = 1.0  # samples this far (in real examples' spread) from the untrained G's on the same noise: G was trained
+MIN_COMPARE = 2  # real examples in `train` and in `ref` below which no spread, so no distance, can be estimated
 
 
 @dataclass
@@ -29,6 +30,10 @@ class RealData:
     class_counts: dict[str, int]  # training examples per class (sub-folder); empty without classes
     rms: np.ndarray  # (m + k,) RMS of every loaded example
     ref_in_training: bool = True  # False when ref is fresh draws of a synthetic recipe
+
+    @property
+    def comparable(self) -> bool:
+        return min(len(self.train), len(self.ref)) >= MIN_COMPARE
 
     def feats(self, x: np.ndarray) -> np.ndarray:
         return features(x.astype(np.float32), self.sample_rate)
@@ -131,7 +136,7 @@ def load_real(ev) -> RealData:
     g = torch.Generator().manual_seed(cfg.seed + 2)
     order = train_idx[torch.randperm(len(train_idx), generator=g)]
     spec = GaussianSpec.from_meta(ev.data.get("meta"))
-    k = min(ev.real_n, len(order) // 2 if spec is None else len(order))
+    k = min(ev.real_n, max(1, len(order) // 2) if spec is None else len(order))  # one example at least, for its RMS
     train = examples.get(order[:k]).numpy()  # (k, C, L)
     if spec is not None:
         ref = spec.draw(ev.real_n, np.random.default_rng(cfg.seed + 2))[:, None].astype(np.float32)  # (n, 1, L)

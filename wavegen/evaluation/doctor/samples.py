@@ -17,7 +17,7 @@ NOISE_FAR = 10.0  # ... when they are also this many times farther from the data
 
 
 def usable(ev) -> tuple[np.ndarray, object] | None:
-    x, real = ev.samples, ev.real
+    x, real = ev.samples, ev.compared
     if x is None or real is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
         return None
     return x, real

@@ -28,7 +28,7 @@ def sampling_floor(name: str, cfg) -> float | None:
 
 
 def preview_scores(ev) -> Scores | None:
-    real = ev.real
+    real = ev.compared
     steps = [s for s in ev.preview_steps if s > 0]
     if real is None or len(steps) < 2:
         return None

@@ -27,7 +27,7 @@ MAX_MORE = 4  # too_short proposes at most this many times the batches done
 
 def far_ratio(ev) -> float | None:
     """How many times farther the newest samples are from the data than real data is (None: no data or samples)."""
-    real, x = ev.real, ev.samples
+    real, x = ev.compared, ev.samples
     if real is None or x is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
         return None
     return real.distance(x) / max(real.floor(len(x)), 1e-9)
@@ -233,7 +233,7 @@ def unstable(ev):
 def worse_than_start(ev):
     """A run started from another run's G (--init-from) that ends farther from the data than it started: its best
     was its start, which no score logged. (start distance, end distance) or None."""
-    real, x = ev.real if ev.cfg.init_from else None, ev.samples
+    real, x = ev.compared if ev.cfg.init_from else None, ev.samples
     start = ev.preview(0)
     if real is None or x is None or start is None or not (np.isfinite(x).all() and np.isfinite(start).all()):
         return None
@@ -343,7 +343,7 @@ def garbage_phase(ev):
 def untrained_output(ev):
     """too_short where G's samples are still as alike as its untrained output and hardly moved from it (mode_collapse
     leaves these here: too little training to tell a collapse)."""
-    real, x = ev.real, ev.samples
+    real, x = ev.compared, ev.samples
     if real is None or x is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
         return None
     spread = variety(x, real)

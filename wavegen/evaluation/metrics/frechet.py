@@ -8,9 +8,12 @@ Estimated from finite sets it has a positive floor, which the real-vs-real value
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
+from ...errors import WavegenError
 from .registry import EvalSets, register
 from .features import set_features
 
@@ -18,13 +21,17 @@ EPS = 1e-6  # added to the covariances' diagonals when S_r S_s is too singular f
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Between Gaussians fitted to feature sets a (n, d) and b (m, d)."""
+    """Between Gaussians fitted to feature sets a (n, d) and b (m, d), two examples or more each."""
+    if min(len(a), len(b)) < 2:  # a covariance needs two: np.cov of one row is NaN, and sqrtm fails on it
+        raise WavegenError(f"a Frechet distance needs two examples or more in each set, got {len(a)} and {len(b)}")
     mu_a, mu_b = a.mean(0), b.mean(0)  # (d,)
     s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))  # (d, d)
-    root = scipy.linalg.sqrtm(s_a @ s_b)
-    if not np.isfinite(root).all():  # near-singular product (e.g. a collapsed set): regularise and retry
-        eye = EPS * np.eye(len(s_a))
-        root = scipy.linalg.sqrtm((s_a + eye) @ (s_b + eye))
+    with warnings.catch_warnings():  # few examples in many dimensions make S_a S_b singular: no news to the user
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(s_a @ s_b)
+        if not np.isfinite(root).all():  # near-singular product (e.g. a collapsed set): regularise and retry
+            eye = EPS * np.eye(len(s_a))
+            root = scipy.linalg.sqrtm((s_a + eye) @ (s_b + eye))
     # sqrtm of a product of two PSD matrices has real eigenvalues; rounding leaves tiny imaginary parts
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2.0 * np.trace(np.real(root)))
 
