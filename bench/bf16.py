@@ -1,33 +1,29 @@
 """bfloat16 against float32, side by side in one run: seconds per training step of each model, and what bounds them.
 
-    python bench/bf16.py [--rounds 3] [--steps 2] [--rows fast,wavegan-16384] [--device cpu|cuda] [--profile]
+    python -m bench.bf16 [--rounds 3] [--steps 2] [--rows fast,wavegan-16384] [--device cpu|cuda] [--profile]
 
 Each row builds a preset's G and D, then times real training steps (wavegen.training.step.gan_step: the preset's
 loss, D steps, penalties) on random data in float32 and with `--amp true` (bf16 autocast), alternating the two within
 each round so that a noisy machine slows both alike; the best round of each is printed. The `post` rows add the post's
-loop as written (bench/reference_loop.py, float32), the bar the seed preset's bf16 step is measured against.
+loop as written (tests/oracles/reference_loop.py, float32), the bar the seed preset's bf16 step is measured against.
 The header gives what bounds any gain: the CPU's bf16 units, and a matmul and a WaveGAN-size transposed convolution
 in both precisions. `--profile` prints each row's top operators in both precisions (torch.profiler, one step).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from reference_loop import post_step  # noqa: E402
-
-from wavegen.config import make_config  # noqa: E402
-from wavegen.models import build_models  # noqa: E402
-from wavegen.training.precision import (MIN_GFLOP, auto_amp, autotune_convolutions, cpu_bf16_units,  # noqa: E402
+# the post's loop: the one copy the suite checks (tests/oracles/__init__.py says why it lives there)
+from tests.oracles.reference_loop import post_step
+from wavegen.config import make_config
+from wavegen.models import build_models
+from wavegen.training.precision import (MIN_GFLOP, auto_amp, autotune_convolutions, cpu_bf16_units,
                                         forward_gflops)
-from wavegen.training.state import optimisers  # noqa: E402
-from wavegen.training.step import gan_step  # noqa: E402
+from wavegen.training.state import optimisers
+from wavegen.training.step import gan_step
 
 ROWS = {  # name: (preset, length, overrides, batch size)
     "post": ("post", 100, {}, 100),

@@ -1,7 +1,7 @@
 """How loading a folder of small wavs scales: decode time, cached load time and memory at 1x, 10x, 100x files,
 and the cached load from the cache folder beside the one older versions kept in the data folder.
 
-    python bench/data_scale.py [--sizes 10000,100000,1000000] [--root bench/.data/scale] [--repeat 3]
+    python -m bench.data_scale [--sizes 10000,100000,1000000] [--root bench/.data/scale] [--repeat 3]
 
 For each size it writes (once) that many 100-sample wavs of the seed data, then in a fresh process each: loads
 with no cache (decodes every file and writes the cache into the cache folder: $WAVEGEN_CACHE_DIR, else the user
@@ -35,7 +35,7 @@ def measure(folder: str, mode: str) -> dict:
 
 
 def run(folder: Path, mode: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", str(folder), mode], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", __spec__.name, "--worker", str(folder), mode], capture_output=True, text=True,
                          check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

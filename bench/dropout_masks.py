@@ -1,6 +1,6 @@
 """What Dropout's masks cost in the seed step, and what `--dropout-masks int32` saves.
 
-    python bench/dropout_masks.py
+    python -m bench.dropout_masks
 
 Prints the cost per element of drawing a Bernoulli(0.8) mask three ways (torch's bernoulli_, a float uniform
 compared with p, full-range int64 draws read as two int32 halves, which Int32Dropout uses), then batches per
@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from seed_step import seed_step
+from bench.seed_step import seed_step
 from wavegen import make_config
 
 

@@ -1,6 +1,6 @@
 """What wavegen does on a CUDA GPU, in one table: run by bench/gpu_check.sh (at most 8 minutes on one GPU).
 
-    python bench/gpu_check.py [--smoke]
+    python -m bench.gpu_check [--smoke]
 
 Rows: the post, fast and audio presets' training speed (batches/s, whole loop: data, step, stats, previews) and
 WaveGAN at the paper's size (d 64, 16384 samples, batch 64, WGAN-GP with 5 D steps; s/batch) in float32 and bf16,
@@ -19,16 +19,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from time_to_quality import Bars, wavegen_run  # noqa: E402
-
-from wavegen import GaussianSpec, make_config, make_gaussian, read_stats, train  # noqa: E402
+from bench.time_to_quality import Bars, wavegen_run
+from wavegen import GaussianSpec, make_config, make_gaussian, read_stats, train
 
 
 @dataclass

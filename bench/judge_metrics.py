@@ -3,7 +3,7 @@ with white noise added at 20, 10 and 0 dB SNR, a one-class collapse (every sound
 white noise. The figures in docs/judge.md.
 
     wavegen data sounds data/sounds --n 2000        # or: wavegen data words data/words --n 2000
-    python bench/judge_metrics.py data/sounds [--n 1000]
+    python -m bench.judge_metrics data/sounds [--n 1000]
 
 Real sets A and B and the held-out real case are fresh draws from the data's recipe (the `sounds` of
 wavegen/data/synthetic.py, or the espeak-ng `words` of wavegen/data/speech.py, with seeds the folder was not made
@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from wavegen.data.speech import speak
-from wavegen.data.synthetic import _sound, read_meta
+from wavegen.data.synthetic import read_meta, sound
 from wavegen.evaluation.judge import JudgeSpec, fit, open_labelled
 from wavegen.evaluation.metrics import EvalSets, evaluate
 
@@ -32,7 +32,7 @@ def draw(kind, classes, n, seed, sr, length, only=None):
         return speak(names, sr, length, 1000 + seed)[:, None], labels
     rng = np.random.default_rng(seed)
     t = np.arange(length) / sr
-    return np.stack([_sound(name, t, rng) for name in names])[:, None].astype(np.float32), labels
+    return np.stack([sound(name, t, rng) for name in names])[:, None].astype(np.float32), labels
 
 
 def with_noise(x, snr_db, rng):

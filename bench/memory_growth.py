@@ -1,7 +1,7 @@
 """A long run does not grow in memory: train for many batches in a subprocess and watch its resident set size.
 
-    python bench/memory_growth.py                       # 5000 batches, fast preset at ngf = ndf = 64, batch 100
-    python bench/memory_growth.py --batches 20000 --threshold-mb 50 -- --layer-every 10
+    python -m bench.memory_growth                       # 5000 batches, fast preset at ngf = ndf = 64, batch 100
+    python -m bench.memory_growth --batches 20000 --threshold-mb 50 -- --layer-every 10
 
 The run is an ordinary `wavegen train` (scores every 100 batches, per-layer norms every 50, previews every 100,
 checkpoints every 500, as the preset and the defaults have them) on the seed data at data/gaussian (made if

@@ -1,6 +1,6 @@
 """How much memory training on a prepared folder takes, next to the size of the data set.
 
-    python bench/prepared_memory.py [--gb 1.0] [--files 200] [--rate 16000] [--seconds 20] [--keep]
+    python -m bench.prepared_memory [--gb 1.0] [--files 200] [--rate 16000] [--seconds 20] [--keep]
 
 Writes (once) a synthetic folder of `--files` 16-bit wavs (noise plus a few sines) holding `--gb` GB of audio
 once decoded to float32, then in a fresh process each: `audio.prepare` (decodes it into samples.npy), and a loop
@@ -90,7 +90,7 @@ def worker_loop(prepared: str, seconds: float, batch: int, length: int) -> dict:
 
 
 def run_worker(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", __spec__.name, "--worker", *args], capture_output=True, text=True)
     if out.returncode:
         sys.exit(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,6 +1,6 @@
 """The model families side by side: parameter counts and CPU seconds per batch of each preset at its lengths.
 
-    python bench/presets.py [--batches 3] [--presets seed,fast]
+    python -m bench.presets [--batches 3] [--presets seed,fast]
 
 Each row builds the preset's G and D at one length and width, then times `--batches` real training steps
 (wavegen.training.step.gan_step: the preset's loss, D steps, penalties) on random data after one warm-up step, in this

@@ -1,6 +1,6 @@
 """Where the seed step's time goes, and speed ideas that were measured and not kept (issue 5).
 
-    python bench/step_variants.py [--profile-only]
+    python -m bench.step_variants [--profile-only]
 
 0. A profile of 20 seed-preset steps (torch.profiler): each op's share of self CPU time, with torch's masks
    and with --dropout-masks int32.
@@ -16,7 +16,7 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from seed_step import seed_step
+from bench.seed_step import seed_step
 from wavegen import make_config
 from wavegen.models import build_models
 

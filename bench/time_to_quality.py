@@ -1,6 +1,6 @@
 """Time to quality on the seed data: wall-clock seconds and batches until G's samples first reach quality bars.
 
-    python bench/time_to_quality.py [--data data/gaussian] [--bar 1.5] [--c2st-bar 0.6] [--ref-batches 2000]
+    python -m bench.time_to_quality [--data data/gaussian] [--bar 1.5] [--c2st-bar 0.6] [--ref-batches 2000]
                                     [--batches 1500] [--seeds 0,1,2]
 
 Scored every --every batches, 500 samples of G in its sample mode against 500 fresh draws of the data's recipe,
@@ -12,7 +12,7 @@ three bars:
 Contenders, each from
 scratch (seed 0, and for `fast` every seed of --seeds, since one seed's transition can come hundreds of batches
 sooner or later than another's):
-- reference: the post's loop as written (bench/reference_loop.py, the post's hyperparameters and PyTorch's
+- reference: the post's loop as written (tests/oracles/reference_loop.py, the post's hyperparameters and PyTorch's
   default init); scoring time is not counted;
 - wavegen `seed` preset (the post's loop and hyperparameters, DCGAN init);
 - wavegen `fast` preset.
@@ -20,22 +20,17 @@ Times are training-loop seconds at the batch a bar was first met (wavegen: the r
 batch, scoring included). A contender that never meets a bar is reported with the time it ran.
 """
 import argparse
-import sys
 import tempfile
-from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from reference_loop import run as reference_run  # noqa: E402
-
-from wavegen import make_config, read_stats, train  # noqa: E402
-from wavegen.data import load_folder, read_meta  # noqa: E402
-from wavegen.evaluation.scoring import real_sets  # noqa: E402
-from wavegen.sampling import draw  # noqa: E402
-from wavegen.evaluation.metrics import METRICS  # noqa: E402
+# the post's loop: the one copy the suite checks (tests/oracles/__init__.py says why it lives there)
+from tests.oracles.reference_loop import run as reference_run
+from wavegen import make_config, read_stats, train
+from wavegen.data import load_folder, read_meta
+from wavegen.evaluation.scoring import real_sets
+from wavegen.sampling import draw
+from wavegen.evaluation.metrics import METRICS
 
 
 class Bars:

@@ -1,6 +1,6 @@
 """The figures of docs/experiments.md: one per question, each a subset of the ablation sweep's settings.
 
-    python experiments/figures.py [sweeps/ablations] [docs]
+    python -m experiments.figures [sweeps/ablations] [docs]
 """
 import sys
 from pathlib import Path

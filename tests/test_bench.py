@@ -9,13 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from reference_loop import post_step, run  # noqa: E402
-
-from wavegen.config import make_config  # noqa: E402
-from wavegen.models import build_models  # noqa: E402
-from wavegen.training.step import gan_step  # noqa: E402
+from tests.oracles.reference_loop import post_step, run
+from wavegen.config import make_config
+from wavegen.models import build_models
+from wavegen.training.step import gan_step
 
 
 def test_reference_loop_trains(gauss_data):
@@ -152,7 +149,7 @@ def test_gpu_quality_races_and_scores_at_smoke_size_without_a_gpu(tmp_path):
 
 def test_gpu_quality_contenders_are_configs_that_build(tmp_path):
     """Every named contender, and one from an overlays file, is a valid run at the race's shape; a bad name stops."""
-    from gpu_quality import CONTENDERS, contenders
+    from bench.gpu_quality import CONTENDERS, contenders
 
     from wavegen.models.build import check_model
 
@@ -164,77 +161,3 @@ def test_gpu_quality_contenders_are_configs_that_build(tmp_path):
         check_model(make_config(preset, **{**overrides, "length": 8192, "sample_rate": 8000, "conditional": True}), 8192)
     with pytest.raises(SystemExit, match="unknown contender 'nope'"):
         contenders("wavegan,nope", None)
-
-
-def test_every_audio_quality_contender_is_a_config_that_builds():
-    """bench/audio_quality.py's contenders are named on its command line, comma-separated: each must be a valid run
-    at the bench's shape, and no name may hold a comma."""
-    import audio_quality
-
-    from wavegen.models.build import check_model
-
-    assert {"wavegan", "audio", "ensemble"} <= set(audio_quality.KNOWN)
-    for name, (preset, overrides) in audio_quality.KNOWN.items():
-        assert "," not in name
-        cfg = make_config(preset, **{**overrides, "length": 8192, "sample_rate": 8000})
-        check_model(cfg, 8192)
-
-
-def test_the_floor_gate_silences_only_the_quiet_frames():
-    """bench/floor_gate.py: a frame 40 dB under its clip's loudest is zeroed at -30 dB and kept at -50 dB; the length
-    (here not a whole number of frames) and the loud frames stay as they were."""
-    import numpy as np
-    from floor_gate import FRAME, gate
-
-    x = np.zeros((1, 1, 3 * FRAME + 5), dtype=np.float32)
-    x[..., :FRAME], x[..., FRAME:2 * FRAME] = 0.5, 0.005  # a loud frame, a frame 40 dB under it
-    assert np.array_equal(gate(x, 50), x)
-    gated = gate(x, 30)
-    assert gated.shape == x.shape and np.all(gated[..., :FRAME] == 0.5) and np.all(gated[..., FRAME:] == 0)
-
-
-def test_the_autoencoder_floor_reconstructs_at_full_length_and_its_loss_is_zero_on_a_perfect_copy():
-    """bench/autoencoder_floor.py: the latent is 16 channels at 1/64 of the rate, bounded by tanh; the decoder gives
-    back the input's shape; the reconstruction loss is 0 for the clip itself and positive for a changed one, and
-    its gradient reaches every weight of both halves."""
-    from autoencoder_floor import LATENT, autoencoder, reconstruction_loss
-
-    torch.manual_seed(0)
-    enc, dec = autoencoder()
-    x = torch.sin(torch.arange(8192.0) * 0.05).reshape(1, 1, -1).repeat(2, 1, 1)  # (2, 1, 8192)
-    z = enc(x)
-    assert z.shape == (2, LATENT, 128) and z.abs().max() <= 1
-    assert dec(z).shape == x.shape
-    assert reconstruction_loss(x, x).item() == 0 and reconstruction_loss(0.5 * x, x).item() > 0
-    reconstruction_loss(dec(z), x).backward()
-    for p in [*enc.parameters(), *dec.parameters()]:
-        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
-
-
-def test_critic_memory_scores_one_value_per_clip_for_a_critic_and_an_ensemble():
-    """bench/critic_memory.py reads one score per clip from a single critic and from an ensemble."""
-    from critic_memory import scores
-
-    x = torch.randn(5, 1, 4096)
-    for preset in ("audio", "ensemble"):
-        _, D = build_models(make_config(preset, length=4096), 1, 4096)
-        s = scores(D.eval(), x, batch=2)
-        assert s.shape == (5,) and torch.isfinite(s).all()
-        assert torch.allclose(s[:2], scores(D, x[:2]), atol=1e-5)  # batching does not change a clip's score
-
-
-def test_the_latent_gan_makes_latents_of_the_autoencoders_shape_and_a_step_trains_both():
-    """bench/latent_gan.py: G makes (B, 16, frames) tanh-bounded latents that D scores one per example, and one
-    step changes every weight of both (but D's last bias, which cancels in a Wasserstein loss)."""
-    from latent_gan import NZ, LatentD, LatentG, gan_step
-
-    torch.manual_seed(0)
-    g, d = LatentG(128), LatentD(128)
-    fake = g(torch.randn(3, NZ))
-    assert fake.shape == (3, 16, 128) and fake.abs().max() <= 1 and d(fake).shape == (3,)
-    before = [p.detach().clone() for p in (*g.parameters(), *d.parameters())]
-    gan_step(g, d, torch.optim.Adam(g.parameters(), 1e-4), torch.optim.Adam(d.parameters(), 1e-4),
-             torch.rand(40, 16, 128) * 2 - 1)
-    after = list((*g.parameters(), *d.parameters()))
-    unchanged = [i for i, (b, p) in enumerate(zip(before, after)) if torch.equal(b, p)]
-    assert unchanged == [len(after) - 1]  # d.fc.bias

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from wavegen.data import make_sounds
-from wavegen.data.synthetic import SOUND_CLASSES, _sound
+from wavegen.data.synthetic import SOUND_CLASSES, sound
 from wavegen.errors import WavegenError
 from wavegen.evaluation.judge import JudgeSpec, fit, judge_for, mel_filterbank
 from wavegen.evaluation.metrics import METRICS, EvalSets, evaluate
@@ -38,7 +38,7 @@ def sounds(n, seed, classes=None):
     rng = np.random.default_rng(seed)
     t = np.arange(int(SR * SECONDS)) / SR
     labels = np.arange(n) % K if classes is None else np.full(n, classes)
-    return np.stack([_sound(CLASSES[k], t, rng) for k in labels])[:, None], labels
+    return np.stack([sound(CLASSES[k], t, rng) for k in labels])[:, None], labels
 
 
 @pytest.fixture(scope="module")

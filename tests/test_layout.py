@@ -1,5 +1,6 @@
 """The package's shape: no import circle, no long function, `import wavegen` without torch, help on every flag."""
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,50 @@ def test_config_docs_are_current():
     from wavegen.config import markdown
 
     assert (PKG.parent / "docs" / "config.md").read_text() == markdown() + "\n"
+
+
+def test_one_version():
+    """pyproject.toml reads the version from wavegen.__version__ (setuptools' dynamic attr), so the two cannot
+    disagree; the installed metadata says the same."""
+    from importlib.metadata import version
+
+    import wavegen
+
+    text = (PKG.parent / "pyproject.toml").read_text()
+    project = text[text.index("[project]"):].split("\n[", 1)[0]
+    assert not re.search(r"^version\s*=", project, re.M) and re.search(r'^dynamic = \["version"\]', project, re.M)
+    assert 'version = { attr = "wavegen.__version__" }' in text
+    assert version("wavegen") == wavegen.__version__
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    found: set[str] = set()
+    for m in re.finditer(r"^#+\s+(.*)$", page.read_text(), re.M):
+        base = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+        anchor, n = base, 0
+        while anchor in found:
+            n += 1
+            anchor = f"{base}-{n}"
+        found.add(anchor)
+    return found
+
+
+def test_doc_links_reach_their_files_and_headings():
+    """Every relative link in README.md, docs/ and the folders' READMEs names a file that exists and, with a #,
+    one of its headings."""
+    root = PKG.parent
+    bad = []
+    for page in [root / "README.md", *root.glob("docs/*.md"), *root.glob("*/README.md")]:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # commands, not links
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path) if path else page
+            if not dest.exists():
+                bad.append(f"{page.relative_to(root)}: {target}")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                bad.append(f"{page.relative_to(root)}: {target} (no such heading)")
+    assert not bad, bad
+

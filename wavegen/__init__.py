@@ -1,7 +1,8 @@
 """wavegen: train, diagnose and use GANs that generate raw 1-D waveforms.
 
 The package reads as the pipeline: data/ -> models/ -> training/ -> evaluation/ -> reports/, with config.py
-(every setting), runfolder.py (every file a run writes), generate.py, sweep.py and cli.py on top. Names below
+(every setting), runfolder.py (every file a run writes), sampling.py (generate), export.py, sweep/ and cli.py on
+top. Names below
 are imported when first used, so `import wavegen` (and `wavegen --help`) does not load torch.
 """
 from importlib import import_module

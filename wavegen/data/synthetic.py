@@ -103,7 +103,7 @@ def make_gaussian(out: str | Path, spec: GaussianSpec) -> Path:
 SOUND_CLASSES = ("kick", "snare", "tone", "chirp")  # the sub-folders of `make_sounds`
 
 
-def _sound(kind: str, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def sound(kind: str, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One short percussive or tonal sound over times `t` (seconds), peak about 0.5-0.9."""
     onset = rng.uniform(0, 0.1)
     u = np.clip(t - onset, 0, None)  # time since the onset
@@ -139,7 +139,7 @@ def make_sounds(out: str | Path, n: int = 2000, sample_rate: int = 16000, second
     t = np.arange(int(round(sample_rate * seconds))) / sample_rate
     width = len(str(n - 1))
     kinds = (SOUND_CLASSES[i % len(SOUND_CLASSES)] for i in range(n))
-    return write_set(out, ((f"{kind}/{i:0{width}d}.wav", _sound(kind, t, rng)) for i, kind in enumerate(kinds)),
+    return write_set(out, ((f"{kind}/{i:0{width}d}.wav", sound(kind, t, rng)) for i, kind in enumerate(kinds)),
                      sample_rate, {"kind": "sounds", "n": n, "sample_rate": sample_rate, "seconds": seconds,
                                    "seed": seed, "classes": list(SOUND_CLASSES)})
 

@@ -2,7 +2,7 @@
 Its samples can be no closer to the data than its decoder's reconstructions, so this trains the autoencoder alone
 and scores how close its reconstructions of held-out clips are, by the judge's cls_fd, as training goes on.
 
-    python bench/autoencoder_floor.py --data data/sounds8k [--minutes 6] [--every 2] [--length 8192]
+    python -m experiments.autoencoder_floor --data data/sounds8k [--minutes 6] [--every 2] [--length 8192]
 
 The autoencoder: strided 1-D convolutions down to a tanh-bounded latent of 16 channels at 1/64 of the rate, and
 transposed convolutions back; trained with Adam on L1 plus log-magnitude and spectral-convergence STFT losses at

@@ -1,7 +1,7 @@
 """Every metric for one run's generator at several points, beside real vs real and a collapsed generator.
 
-    python bench/quality_milestones.py runs/long --steps 0,1000,8000 [--n 1000]
-    python bench/quality_milestones.py RUN --steps 0,best      # best.pt, kept by scoring during training
+    python -m experiments.quality_milestones runs/long --steps 0,1000,8000 [--n 1000]
+    python -m experiments.quality_milestones RUN --steps 0,best      # best.pt, kept by scoring during training
 
 Batch 0 is the untrained generator (rebuilt from the run's seed, exactly the weights training started from);
 other batches load their checkpoints (a run with --ema: the average of G's weights, as generate and eval do); "collapsed" is the last of them fed one noise vector repeated, so every

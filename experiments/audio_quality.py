@@ -1,9 +1,9 @@
 """The `audio` preset against WaveGAN at equal CPU time, and each preset without each of its pieces.
 
-    python bench/audio_quality.py --data data/sounds [--minutes 20] [--sample-rate 8000] [--length 8192]
+    python -m experiments.audio_quality --data data/sounds [--minutes 20] [--sample-rate 8000] [--length 8192]
                                   [--contenders wavegan,audio] [--ablate] [--ablate-ensemble] [--parallel 1]
                                   [--n 256] [--curve N] [--out bench/.audio_quality]
-    python bench/audio_quality.py --costs [--length 8192]     # parameters and seconds of each piece
+    python -m experiments.audio_quality --costs [--length 8192]     # parameters and seconds of each piece
 
 Each contender trains from scratch on the same data for the same wall time (`wavegen train` in a fresh process,
 stopped with SIGINT, which checkpoints): one after another, or `--parallel N` at a time with the machine's cores

@@ -2,7 +2,7 @@
 drawn and with every frame quieter than -T dB of its clip's loudest frame set to silence, against 256 real clips of
 DATA (peak-normalised, as the audio presets train); real clips gated alike show what the gate itself costs.
 
-    python bench/floor_gate.py RUN DATA
+    python -m experiments.floor_gate RUN DATA
 """
 import argparse
 from pathlib import Path

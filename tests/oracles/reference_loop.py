@@ -1,4 +1,5 @@
-"""The post's training loop as the post writes it, for side-by-side benchmarks (not part of the package).
+"""The post's training loop as the post writes it: the oracle wavegen's step is checked against (tests/test_bench.py)
+and the loop the benchmarks time beside wavegen's (bench/throughput.py, bf16.py, time_to_quality.py).
 
 Same models (wavegen's seed layers equal the post's), a Dataset that reads one wav file per example on every
 epoch through a DataLoader (soundfile stands in for torchaudio.load, whose I/O is gone), soft labels of the full

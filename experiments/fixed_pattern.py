@@ -1,6 +1,6 @@
 """The fixed pattern in a seed-data generator's samples, and what the classifier test makes of it.
 
-    python bench/fixed_pattern.py RUN [--step N | --best] [--n 1000]
+    python -m experiments.fixed_pattern RUN [--step N | --best] [--n 1000]
 
 For the synthetic Gaussian data only. The residual of a sample is its difference from the ideal (noiseless)
 curve; averaged over n samples, real data's residual is noise over sqrt(n) at every position. A generator's

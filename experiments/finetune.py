@@ -1,10 +1,10 @@
 """Starting from a trained model against starting from scratch, in the same minutes (docs/finetune.md).
 
-    python bench/finetune.py data ROOT                   # sounds at 8 kHz, 50 clips per word, sounds at 16 kHz
-    python bench/finetune.py source ROOT --minutes 8     # the source: --preset audio on the sounds at 8 kHz
+    python -m experiments.finetune data ROOT                   # sounds at 8 kHz, 50 clips per word, sounds at 16 kHz
+    python -m experiments.finetune source ROOT --minutes 8     # the source: --preset audio on the sounds at 8 kHz
                                                          # (again: it goes on training the source)
-    python bench/finetune.py row ROOT --target words --start finetune --seed 0 --minutes 3
-    python bench/finetune.py table ROOT                  # every row so far, as Markdown
+    python -m experiments.finetune row ROOT --target words --start finetune --seed 0 --minutes 3
+    python -m experiments.finetune table ROOT                  # every row so far, as Markdown
 
 One row per command, each one training run (stopped with SIGINT after --minutes, as `timeout -s INT` does, so it
 writes its checkpoint) and one `wavegen eval --metrics cls_fd` of its newest checkpoint; rows are appended to

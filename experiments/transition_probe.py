@@ -3,8 +3,8 @@ on in-memory data, printing every 100 batches the D logits and the RMSE (in nois
 fixed noise (G in train mode) to the ideal curve. Used to choose the seed data's defaults (docs/findings.md, "The
 transition"), for example:
 
-    python bench/transition_probe.py --amp 1.0 --sigma 8 --noise 0.05            # stuck, RMSE ~20 x noise
-    python bench/transition_probe.py --amp 0.5 --sigma 8 --noise 0.1 --init dcgan  # transition near 650
+    python -m experiments.transition_probe --amp 1.0 --sigma 8 --noise 0.05            # stuck, RMSE ~20 x noise
+    python -m experiments.transition_probe --amp 0.5 --sigma 8 --noise 0.1 --init dcgan  # transition near 650
 """
 import argparse
 import json

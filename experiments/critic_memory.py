@@ -6,7 +6,7 @@ samples; `memorised` is (train - fresh) / (train - fake): 0 when D scores unseen
 clips it trained on, 1 when it scores them as fakes.
 
     wavegen data sounds data/fresh_sounds --n 400 --sample-rate 8000 --seconds 1.024 --seed 99
-    python bench/critic_memory.py RUN data/fresh_sounds
+    python -m experiments.critic_memory RUN data/fresh_sounds
 """
 import argparse
 from dataclasses import replace

@@ -1,8 +1,8 @@
-"""A GAN on an autoencoder's latents (Musika's route), end to end on one core: bench/autoencoder_floor.py's
+"""A GAN on an autoencoder's latents (Musika's route), end to end on one core: experiments/autoencoder_floor.py's
 autoencoder for --ae-minutes, then a small WGAN-GP on its latents (16 channels at 1/64 of the rate) for
 --gan-minutes, and the decoded samples of G's average scored by the judge (cls_fd, is) beside the reconstructions.
 
-    python bench/latent_gan.py --data data/sounds8k [--ae-minutes 12] [--gan-minutes 8] [--every 4]
+    python -m experiments.latent_gan --data data/sounds8k [--ae-minutes 12] [--gan-minutes 8] [--every 4]
 
 The latent G: a dense layer to 8 frames of 256 channels, then nearest-neighbour upsampling x2 and a kernel-5
 convolution until the latent's frames, tanh (the latents are tanh-bounded). The latent D: kernel-5 stride-2
@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autoencoder_floor import LATENT, data_args, decode, encode, judged, train_autoencoder
+from experiments.autoencoder_floor import LATENT, data_args, decode, encode, judged, train_autoencoder
 from wavegen.evaluation.metrics.frechet import frechet_distance
 from wavegen.evaluation.metrics.inception import inception_score
 from wavegen.evaluation.metrics.judged import probabilities

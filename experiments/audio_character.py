@@ -1,7 +1,7 @@
 """What an audio run's generator has learned, in plain terms: loudness, envelope and brightness of its newest
 fixed-noise preview against real examples of its data.
 
-    python bench/audio_character.py runs/NAME [--n 200]
+    python -m experiments.audio_character runs/NAME [--n 200]
 
 RMS and peak per example; the share of the energy in the first half of the window (percussive sounds: most);
 the median spectral centroid (the "brightness", from a 256-point STFT). Real examples are every 8th window of

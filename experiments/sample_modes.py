@@ -1,6 +1,6 @@
 """How G's sampling mode changes its samples, on a trained run of the synthetic Gaussian data.
 
-    python bench/sample_modes.py runs/demo [STEP]
+    python -m experiments.sample_modes runs/demo [STEP]
 
 Prints, for 1,000 real examples and 1,000 samples in each mode ("train": BatchNorm on the batch and Dropout on,
 as D sees G during training; "batch": BatchNorm on the batch, no Dropout; "eval": BatchNorm's running averages):
