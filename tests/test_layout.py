@@ -1,4 +1,5 @@
-"""The package's shape: no import circle, no long function, `import wavegen` without torch, help on every flag."""
+"""The package's shape: the layer order, no import circle, no import back up into a package's __init__, no private
+name imported from another module, no long function, `import wavegen` without torch, help on every flag."""
 import ast
 import re
 import subprocess
@@ -9,6 +10,24 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "wavegen"
 MAX_FUNCTION_LINES = 80
+# The layers, lowest first (docs/architecture.md): a module imports from its own layer and the ones below, never
+# from one above. A name stands for the module or package and everything under it.
+LAYERS = (
+    ("wavegen.errors", "wavegen.statkeys", "wavegen.presets", "wavegen.console"),
+    ("wavegen.runfolder",),
+    ("wavegen.config", "wavegen.runlock"),
+    ("wavegen.data", "wavegen.models"),
+    ("wavegen.checkpoint", "wavegen.sampling"),
+    ("wavegen.evaluation",),
+    ("wavegen.training",),
+    ("wavegen.reports",),
+    ("wavegen.export", "wavegen.sweep"),
+    ("wavegen.cli", "wavegen.__main__", "wavegen"),
+)
+# Imports inside a function that reach up, each for a reason: config.validate checks metric names and model sizes
+# against the registries, whose modules load torch, while `import wavegen.config` must not (the CLI answers at once).
+LAZY_UP = {("wavegen.config", "wavegen.evaluation.metrics"), ("wavegen.config", "wavegen.models.build")}
+ROOTS = ("wavegen", "bench", "tests", "experiments")  # where no private name may be imported from another module
 
 
 def _module_name(path: Path) -> str:
@@ -40,6 +59,57 @@ def _imports(name: str, path: Path) -> set[str]:
     own = name.split(".")
     ancestors = {".".join(own[:i]) for i in range(1, len(own) + 1)}  # already running when `name` runs
     return found - ancestors
+
+
+def _layer(module: str) -> int:
+    best = max((n for layer in LAYERS for n in layer if module == n or module.startswith(n + ".")), key=len,
+               default=None)
+    assert best is not None, f"{module} is in no layer: add it to LAYERS in tests/test_layout.py"
+    return next(i for i, layer in enumerate(LAYERS) if best in layer)
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    up = []
+    for name, path in MODULES.items():
+        for target in _imports(name, path):
+            lazy = any(name == a and (b == target or b.startswith(target + ".")) for a, b in LAZY_UP)  # or its package
+            if _layer(target) > _layer(name) and not lazy:
+                up.append(f"{name} imports {target}")
+    assert not up, up
+
+
+def test_the_layers_keep_the_pipeline_order():
+    assert _layer("wavegen.data") < _layer("wavegen.training") and _layer("wavegen.models") < _layer("wavegen.training")
+    assert _layer("wavegen.evaluation") < _layer("wavegen.reports") and _layer("wavegen.training") < _layer("wavegen.cli")
+
+
+def test_no_import_runs_back_up_into_a_package_init():
+    """A submodule may import its sibling modules, never names its package's __init__ (or an ancestor's) defines:
+    that __init__ is still running when the submodule is imported."""
+    back = []
+    for name, path in MODULES.items():
+        is_pkg = path.name == "__init__.py"
+        own = name.split(".") if is_pkg else name.split(".")[:-1]
+        ancestors = {".".join(own[:i]) for i in range(1, len(own) + 1)}
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = ".".join(own[:len(own) - node.level + 1] + ([node.module] if node.module else [])) \
+                if node.level else node.module
+            if base in ancestors and not (is_pkg and base == name):
+                back += [f"{name}: from {base} import {a.name}" for a in node.names if f"{base}.{a.name}" not in MODULES]
+    assert not back, back
+
+
+def test_no_private_name_is_imported_from_another_module():
+    found = []
+    for root in ROOTS:
+        for path in sorted((PKG.parent / root).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                    found += [f"{path.relative_to(PKG.parent)}: from {'.' * node.level}{node.module or ''} import "
+                              f"{a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, found
 
 
 def test_no_import_circle():
