@@ -20,20 +20,48 @@ from wavegen.training.graph import resolve_cuda_graph
 from wavegen.training.loop import train
 from wavegen.training.regularisers import EMA
 from wavegen.training.state import optimisers
-from wavegen.training.step import Schedule, Step, schedule
+from wavegen.training.step import Schedule, Step, schedule, stat_keys
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def test_auto_is_on_for_one_cuda_device_only_and_true_is_refused_where_it_cannot_be():
-    assert resolve_cuda_graph("auto", torch.device("cpu"), World())[0] is False
-    assert resolve_cuda_graph("false", torch.device("cuda"), World())[0] is False
-    assert resolve_cuda_graph("auto", torch.device("cuda"), World())[0] is True
-    assert resolve_cuda_graph("auto", torch.device("cuda"), World(0, 2))[0] is False
+    cfg = lambda graph, **kw: make_config("post", cuda_graph=graph, **kw)  # noqa: E731
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert resolve_cuda_graph(cfg("auto"), cpu, World())[0] is False
+    assert resolve_cuda_graph(cfg("false"), gpu, World())[0] is False
+    assert resolve_cuda_graph(cfg("auto"), gpu, World())[0] is True
+    assert resolve_cuda_graph(cfg("auto"), gpu, World(0, 2))[0] is False
+    assert resolve_cuda_graph(cfg("auto", arch="istft"), gpu, World())[0] is False
     with pytest.raises(WavegenError, match="needs a CUDA device"):
-        resolve_cuda_graph("true", torch.device("cpu"), World())
+        resolve_cuda_graph(cfg("true"), cpu, World())
     with pytest.raises(WavegenError, match="torchrun"):
-        resolve_cuda_graph("true", torch.device("cuda"), World(0, 2))
+        resolve_cuda_graph(cfg("true"), gpu, World(0, 2))
+    with pytest.raises(WavegenError, match="istft"):
+        resolve_cuda_graph(cfg("true", arch="istft"), gpu, World())
+
+
+@pytest.mark.parametrize("preset, kw, classes", [
+    ("post", dict(ngf=32, ndf=32), 0),
+    ("fast", dict(), 0),
+    ("audio", dict(length=2048, penalty_every=2, instance_noise=0.1, instance_noise_batches=50), 3),
+    ("ensemble", dict(length=2048), 0),
+    ("wavegan", dict(length=2048, ngf=8, ndf=8, amp="true", r1_gamma=1.0), 0),
+])
+def test_a_step_never_reads_a_tensor_back_to_the_host(preset, kw, classes):
+    """What a CUDA graph cannot hold: a step that reads a value back (.item(), a tensor in an if). On the meta device
+    every such read fails, so a whole step there, with its schedule as tensors, shows the step is capturable. (The
+    optimiser is CUDA's fused Adam in a graph; SGD stands in for it here.)"""
+    cfg = make_config(preset, batch_size=4, conditional=classes > 0, **kw)
+    G, D = (m.to("meta") for m in build_pair(cfg, 1, cfg.length or 100, classes))
+    sgd = lambda m: torch.optim.SGD(m.parameters(), lr=0.1)  # noqa: E731
+    step = Step(cfg, G, D, sgd(G), sgd(D), EMA(G, 0.999), graphed=True)
+    step.amp["device_type"] = "cpu"  # autocast has no meta device; the CPU's leaves meta tensors alone
+    reals = [torch.zeros(4, 1, cfg.length or 100, device="meta") for _ in range(cfg.d_steps)]  # (B, C, L) each
+    ys = [torch.zeros(4, dtype=torch.long, device="meta")] * cfg.d_steps if classes else None
+    zero = torch.zeros((), device="meta")
+    out = step(reals, ys, Schedule(zero, zero, schedule(cfg, 0).penalised))
+    assert out.shape == (len(stat_keys(cfg)),)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where there is no CUDA")

@@ -14,7 +14,8 @@ What that needs, and where it is done:
   - no host sync inside: statistics stay on the device until the trainer reads them (loop.py's NaN guard);
   - previews, per-layer statistics, scores and checkpoints run outside it; a batch with per-layer statistics is
     an eager step, and a rollback or a change of learning rate throws the graphs away to capture them again.
-torchrun's NCCL all-reduce is not captured: several processes train eagerly (`resolve_cuda_graph`).
+torchrun's NCCL all-reduce is not captured, nor torch.istft (it checks its window on the host): several processes
+and the istft generator train eagerly (`resolve_cuda_graph`).
 """
 from __future__ import annotations
 
@@ -29,10 +30,16 @@ from .step import Schedule, Step, schedule
 WARMUP = 3  # eager steps before the first capture: optimiser state and cuDNN's choices are made outside the graph
 
 
-def resolve_cuda_graph(asked: str, device: torch.device, world: World) -> tuple[bool, str]:
+def resolve_cuda_graph(cfg: Config, device: torch.device, world: World) -> tuple[bool, str]:
     """Whether the run's steps are captured (`--cuda-graph auto|true|false`), and why."""
+    asked = cfg.cuda_graph
     if asked == "false":
         return False, "as configured"
+    if cfg.arch == "istft":  # torch.istft reads its window's envelope back to the host to check it
+        if asked == "true":
+            raise WavegenError("--cuda-graph true cannot capture the istft generator (torch.istft checks its window "
+                               "on the host every call); use --cuda-graph false")
+        return False, "auto: the istft generator cannot be captured"
     if device.type != "cuda":
         if asked == "true":
             raise WavegenError(f"--cuda-graph true needs a CUDA device, and this run is on {device.type}")

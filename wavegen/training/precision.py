@@ -99,7 +99,7 @@ def choose_precision(cfg: Config, device: torch.device, world: World, channels: 
     gflops = forward_gflops(cfg, channels, length)
     amp, why = resolve_amp(cfg.amp, device, gflops)
     autotune_convolutions(device, gflops)
-    graphed, graph_why = resolve_cuda_graph(cfg.cuda_graph, device, world)
+    graphed, graph_why = resolve_cuda_graph(cfg, device, world)
     if world.main:
         print(f"bf16 autocast: {'on' if amp == 'true' else 'off'} ({why})", flush=True)
         if device.type == "cuda":

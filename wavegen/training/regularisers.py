@@ -66,6 +66,10 @@ class EMA:
     @torch.no_grad()
     def lerp(self, G: nn.Module, weight: float | torch.Tensor) -> None:
         """Move the average towards G's weights by `weight` (a number, or a 0-d tensor a CUDA graph reads)."""
-        torch._foreach_lerp_(list(self.model.parameters()), list(G.parameters()), weight)
+        ema_p, g_p = list(self.model.parameters()), list(G.parameters())
+        if isinstance(weight, torch.Tensor):  # one weight per tensor: a lone tensor would be read back to the host
+            torch._foreach_lerp_(ema_p, g_p, [weight] * len(ema_p))
+        else:
+            torch._foreach_lerp_(ema_p, g_p, weight)
         for b_ema, b in zip(self.model.buffers(), G.buffers()):
             b_ema.copy_(b)
