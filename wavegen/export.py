@@ -181,7 +181,7 @@ def export(run: str | Path, out: str | Path, fmt: str, step: int | None = None, 
     try:
         runfolder.atomic_write(out, lambda f: f.write(blob))
     except OSError as e:
-        raise runfolder.no_space(out, e) from None
+        raise runfolder.write_failed(out, e) from None
     return out
 
 
