@@ -5,7 +5,8 @@
 import sys
 from pathlib import Path
 
-from wavegen.sweep import _finished, plot_curves
+from wavegen.reports.plot import plot_sweep_curves
+from wavegen.sweep import finished_runs
 
 QUESTIONS = {  # figure name: (title, settings)
     "dropout": ("Dropout in G, in D, in both (the post) or in neither",
@@ -19,6 +20,6 @@ QUESTIONS = {  # figure name: (title, settings)
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "sweeps/ablations")
 docs = Path(sys.argv[2] if len(sys.argv) > 2 else "docs")
-groups = dict(_finished(out))
+groups = dict(finished_runs(out))
 for name, (title, settings) in QUESTIONS.items():
-    print(plot_curves(out, [(s, groups[s]) for s in settings], docs / f"experiments_{name}.png", title))
+    print(plot_sweep_curves(out, [(s, groups[s]) for s in settings], docs / f"experiments_{name}.png", title))

@@ -1,4 +1,5 @@
-"""Figures of a run: the post's 3-panel progress plot, and generated samples against the ideal curve."""
+"""Figures of a run: the post's 3-panel progress plot, and generated samples against the ideal curve; and a
+sweep's curves over its settings."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,7 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..evaluation.analysis import analyse
+from ..evaluation.analysis import analyse, smooth, window
 from ..runfolder import RunLog, atomic_write, read_json_object, read_layers, read_log, require_run
 from ..data.synthetic import GaussianSpec
 from ..errors import WavegenError
@@ -203,3 +204,60 @@ def plot_run(run: str | Path, steps: list[int] | None = None) -> list[Path]:
     if chosen:
         paths.append(plot_sample_overview(run, chosen))
     return paths
+
+
+# ---- a sweep ------------------------------------------------------------------------------------------------------
+
+def _common_steps(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The steps every curve has, and the curves' values there stacked (runs, steps)."""
+    steps = curves[0][0]
+    for s, _ in curves[1:]:
+        steps = np.intersect1d(steps, s)
+    return steps, np.stack([y[np.searchsorted(s, steps)] for s, y in curves])
+
+
+def _quality_curve(rows: list[dict], metric: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    steps, values = RunLog.from_rows(rows).scores(metric)
+    return (np.array(steps), np.array(values)) if steps else None
+
+
+def _margin_curve(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    b = RunLog.from_rows(rows).batches
+    return np.array([r["step"] for r in b]), smooth(np.array([r["D/real"] - r["D/fake"] for r in b]), window(len(b)))
+
+
+def plot_sweep_curves(out: Path, groups: list, path: Path | None = None, title: str | None = None) -> Path:
+    """A sweep's curves: quality (mean over seeds, shaded min-max, log y) and D's smoothed margin against batch, per setting;
+    written to `path` (default OUT/curves.png). `groups`: per setting, (result, stats rows) of each finished run, as
+    wavegen.sweep.finished_runs gives them."""
+    fig, (ax_q, ax_m) = plt.subplots(2, 1, figsize=(10, 8), sharex=True)
+    metric = None
+    for i, (setting, runs) in enumerate(g for g in groups if g[1]):
+        color = plt.get_cmap("tab10")(i % 10)
+        metric = metric or runs[0][0]["metric"]
+        label = f"{setting} (n={len(runs)})"
+        q = [c for c in (_quality_curve(rows, res["metric"]) for res, rows in runs) if c is not None]
+        if q:
+            steps, ys = _common_steps(q)
+            ax_q.plot(steps, ys.mean(0), color=color, marker=".", label=label)
+            ax_q.fill_between(steps, ys.min(0), ys.max(0), color=color, alpha=0.2, lw=0)
+        steps, ys = _common_steps([_margin_curve(rows) for _, rows in runs])
+        ax_m.plot(steps, ys.mean(0), color=color, label=label)
+        ax_m.fill_between(steps, ys.min(0), ys.max(0), color=color, alpha=0.15, lw=0)
+    ax_q.set_yscale("log")
+    for axis in (ax_q.yaxis.set_major_formatter, ax_q.yaxis.set_minor_formatter):
+        axis(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 3, 4, not 3 x 10^0
+    ax_q.set_ylabel(f"{metric or 'quality'} (lower is better)")
+    ax_m.axhline(0, color="gray", lw=0.8)
+    ax_m.set_ylabel("D margin: logit real - fake (smoothed)")
+    ax_m.set_xlabel("batch")
+    for ax in (ax_q, ax_m):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # a sweep without scores draws no quality curves
+            ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(title or f"sweep {out.name}: mean over seeds, shaded min to max")
+    fig.tight_layout()
+    path = path or out / "curves.png"
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
