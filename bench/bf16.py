@@ -5,7 +5,7 @@
 Each row builds a preset's G and D, then times real training steps (wavegen.training.step.gan_step: the preset's
 loss, D steps, penalties) on random data in float32 and with `--amp true` (bf16 autocast), alternating the two within
 each round so that a noisy machine slows both alike; the best round of each is printed. The `post` rows add the post's
-loop as written (tests/oracles/reference_loop.py, float32), the bar the seed preset's bf16 step is measured against.
+loop as written (tests/oracles/reference_loop.py, float32), the bar the post preset's bf16 step is measured against.
 The header gives what bounds any gain: the CPU's bf16 units, and a matmul and a WaveGAN-size transposed convolution
 in both precisions. `--profile` prints each row's top operators in both precisions (torch.profiler, one step).
 """

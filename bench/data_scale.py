@@ -3,7 +3,7 @@ and the cached load from the cache folder beside the one older versions kept in 
 
     python -m bench.data_scale [--sizes 10000,100000,1000000] [--root bench/.data/scale] [--repeat 3]
 
-For each size it writes (once) that many 100-sample wavs of the seed data, then in a fresh process each: loads
+For each size it writes (once) that many 100-sample wavs of the post's data, then in a fresh process each: loads
 with no cache (decodes every file and writes the cache into the cache folder: $WAVEGEN_CACHE_DIR, else the user
 cache folder), loads again from the cache folder, and loads from the same cache moved beside the data as
 `.wavegen-cache.npz` (where versions before 1.0 wrote it, and which is still read). Each cached load runs

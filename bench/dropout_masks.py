@@ -1,16 +1,16 @@
-"""What Dropout's masks cost in the seed step, and what `--dropout-masks int32` saves.
+"""What Dropout's masks cost in the post step, and what `--dropout-masks int32` saves.
 
     python -m bench.dropout_masks
 
 Prints the cost per element of drawing a Bernoulli(0.8) mask three ways (torch's bernoulli_, a float uniform
 compared with p, full-range int64 draws read as two int32 halves, which Int32Dropout uses), then batches per
-second of seed-preset steps (wavegen.training.step.gan_step on a fixed real batch) with each `dropout_masks` setting.
+second of post-preset steps (wavegen.training.step.gan_step on a fixed real batch) with each `dropout_masks` setting.
 """
 import time
 
 import torch
 
-from bench.seed_step import seed_step
+from bench.fixed_batch_step import fixed_batch_step
 from wavegen import make_config
 
 
@@ -29,7 +29,7 @@ def int32_halves(shape):
 
 
 def batches_per_second(masks: str, batches: int = 100) -> float:
-    _, _, step = seed_step(make_config("post", dropout_masks=masks))
+    _, _, step = fixed_batch_step(make_config("post", dropout_masks=masks))
     for _ in range(10):  # warm-up
         step()
     t = time.perf_counter()

@@ -28,7 +28,7 @@ from wavegen import GaussianSpec, make_config, make_gaussian, read_stats, train
 
 @dataclass
 class Size:
-    examples: int  # seed-data files
+    examples: int  # files of the post's data
     batches: int  # per speed run of the small presets
     ttq_batches: int  # most batches of the time-to-quality run
     wavegan_batches: int  # per WaveGAN run

@@ -4,7 +4,7 @@
     python -m bench.memory_growth --batches 20000 --threshold-mb 50 -- --layer-every 10
 
 The run is an ordinary `wavegen train` (scores every 100 batches, per-layer norms every 50, previews every 100,
-checkpoints every 500, as the preset and the defaults have them) on the seed data at data/gaussian (made if
+checkpoints every 500, as the preset and the defaults have them) on the post's data at data/gaussian (made if
 missing). Once a second the script reads the trainer's VmRSS from /proc/PID/status and the batch it has reached
 from the last row of its stats.jsonl, then prints RSS after warm-up (the first sample past batch 200), at the
 middle and at the end (the last sample before the final batch), with the growth; and, for information, after the
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = Path(a.data)
     if not data.is_dir():
-        print(f"making the seed data set in {data}", flush=True)
+        print(f"making the post's data set in {data}", flush=True)
         subprocess.run([sys.executable, "-m", "wavegen", "data", "gaussian", str(data), "--n", "10000", "--length", "100"],
                        check=True, cwd=ROOT)
     tmp = None

@@ -1,10 +1,10 @@
-"""Where the seed step's time goes, and speed ideas that were measured and not kept (issue 5).
+"""Where the post step's time goes, and speed ideas that were measured and not kept (issue 5).
 
     python -m bench.step_variants [--profile-only]
 
-0. A profile of 20 seed-preset steps (torch.profiler): each op's share of self CPU time, with torch's masks
+0. A profile of 20 post-preset steps (torch.profiler): each op's share of self CPU time, with torch's masks
    and with --dropout-masks int32.
-1. torch.compile (inductor) of G's and D's layer stacks against eager, seed-preset steps per second, after a
+1. torch.compile (inductor) of G's and D's layer stacks against eager, post-preset steps per second, after a
    warm-up that includes the compile (its time is printed too).
 2. One D pass over real and fake together (batch 200) against the post's two passes of 100: forward and
    backward of D, milliseconds (keeping the post's per-batch BatchNorm statistics in one pass would add work
@@ -16,13 +16,13 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from bench.seed_step import seed_step
+from bench.fixed_batch_step import fixed_batch_step
 from wavegen import make_config
 from wavegen.models import build_models
 
 
 def profile_shares(masks: str, steps: int = 20, top: int = 8) -> str:
-    _, _, step = seed_step(make_config("post", dropout_masks=masks))
+    _, _, step = fixed_batch_step(make_config("post", dropout_masks=masks))
     for _ in range(5):
         step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -34,7 +34,7 @@ def profile_shares(masks: str, steps: int = 20, top: int = 8) -> str:
 
 
 def steps_per_second(compiled: bool, batches: int = 60) -> tuple[float, float]:
-    G, D, step = seed_step(make_config("post"))
+    G, D, step = fixed_batch_step(make_config("post"))
     if compiled:
         G.main, D.main = torch.compile(G.main), torch.compile(D.main)
     t = time.perf_counter()

@@ -4,7 +4,7 @@
 
 Each round runs the reference, then wavegen's post preset, then the post preset with `--dropout-masks int32`
 (the same law for the masks, drawn from another random stream), then both with `--amp true` (bf16), in fresh
-processes on the same data (10,000 wavs of the seed set,
+processes on the same data (10,000 wavs of the post's data set,
 made under bench/.data if --data is not given), and reads each one's own training-loop time and peak memory.
 It prints batches per second of each, their ratio, peak RSS, and the share of the machine's FLOP ceiling:
 FLOPs per batch counted by torch's FlopCounterMode over one real batch, against a float32 matmul measured here.
@@ -51,7 +51,7 @@ def worker(kind: str, data: str, batches: int) -> dict:
 
 
 def flops_per_batch(skip_d_grads_in_g_step: bool = False) -> float:
-    """FLOPs of one seed-preset batch (G forward, three D forwards, both backwards), counted by torch: as the
+    """FLOPs of one post-preset batch (G forward, three D forwards, both backwards), counted by torch: as the
     post computes it, or as wavegen does (no D weight gradients in the G step, which the post throws away)."""
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -1,4 +1,4 @@
-"""Time to quality on the seed data: wall-clock seconds and batches until G's samples first reach quality bars.
+"""Time to quality on the post's data: wall-clock seconds and batches until G's samples first reach quality bars.
 
     python -m bench.time_to_quality [--data data/gaussian] [--bar 1.5] [--c2st-bar 0.6] [--ref-batches 2000]
                                     [--batches 1500] [--seeds 0,1,2]
@@ -14,7 +14,7 @@ scratch (seed 0, and for `fast` every seed of --seeds, since one seed's transiti
 sooner or later than another's):
 - reference: the post's loop as written (tests/oracles/reference_loop.py, the post's hyperparameters and PyTorch's
   default init); scoring time is not counted;
-- wavegen `seed` preset (the post's loop and hyperparameters, DCGAN init);
+- wavegen `post` preset (the post's loop and hyperparameters, DCGAN init);
 - wavegen `fast` preset.
 Times are training-loop seconds at the batch a bar was first met (wavegen: the run's loop time, scaled to that
 batch, scoring included). A contender that never meets a bar is reported with the time it ran.

@@ -1,4 +1,4 @@
-"""The fixed pattern in a seed-data generator's samples, and what the classifier test makes of it.
+"""The fixed pattern in the samples of a generator trained on the post's data, and what the classifier test makes of it.
 
     python -m experiments.fixed_pattern RUN [--step N | --best] [--n 1000]
 

@@ -1,6 +1,6 @@
-"""Does the seed's loop leave its garbage phase on a given Gaussian data set? A lean copy of the post's loop
+"""Does the post's loop leave its garbage phase on a given Gaussian data set? A lean copy of the post's loop
 on in-memory data, printing every 100 batches the D logits and the RMSE (in noise units) of G's output on
-fixed noise (G in train mode) to the ideal curve. Used to choose the seed data's defaults (docs/findings.md, "The
+fixed noise (G in train mode) to the ideal curve. Used to choose the post's data's defaults (docs/findings.md, "The
 transition"), for example:
 
     python -m experiments.transition_probe --amp 1.0 --sigma 8 --noise 0.05            # stuck, RMSE ~20 x noise

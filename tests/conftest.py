@@ -63,7 +63,7 @@ EXACT = dict(device="cpu")  # bit-for-bit claims hold on CPU: CUDA's convolution
 
 @pytest.fixture(scope="session")
 def gauss_data(tmp_path_factory) -> Path:
-    """A small copy of the seed data set: 100 wavs of 100 samples."""
+    """A small copy of the post's data set: 100 wavs of 100 samples."""
     return make_gaussian(tmp_path_factory.mktemp("data") / "gauss", GaussianSpec(n=100, seed=1))
 
 

@@ -171,7 +171,7 @@ def test_every_loss_and_regulariser_trains_conditionally(sounds, tmp_path, loss,
 
 
 def test_files_used_whole_keep_their_classes(sounds, tmp_path):
-    """Without --length each file is one example (the seed's way): its class folder still counts."""
+    """Without --length each file is one example (the post's way): its class folder still counts."""
     run = train(cond_config(sounds, tmp_path / "r", batches=2, length=0))
     files = generate(run, 1, tmp_path / "per", per_class=True)
     assert sorted(p.parent.name for p in files) == CLASSES and len(sf.read(files[0])[0]) == 500

@@ -1,6 +1,6 @@
 """The offline quality metrics: each one must tell a good generator from the bad ones it is meant to catch.
 
-The "generators" are made from the seed's Gaussian-curve data (GaussianSpec): fresh draws (good), one curve
+The "generators" are made from the post's Gaussian-curve data (GaussianSpec): fresh draws (good), one curve
 repeated (collapsed), draws + 0.3 (shifted, the seed GAN's known failure), noise 0.3 instead of 0.1 (noisy),
 copies of the training set (memorised) and plain noise (garbage, the GAN's first phase).
 """
@@ -18,7 +18,7 @@ from wavegen.evaluation.metrics.features import features
 from wavegen.evaluation.metrics.gaussian_fit import fit_curves
 
 N = 1000  # examples per set
-SPEC = GaussianSpec()  # the seed data: amplitude 0.5, sigma 8, noise 0.1, length 100
+SPEC = GaussianSpec()  # the post's data: amplitude 0.5, sigma 8, noise 0.1, length 100
 
 # metric -> the bad cases it must rank worse than the good generator
 CATCHES = {

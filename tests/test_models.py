@@ -75,7 +75,7 @@ def test_discriminator_without_batchnorm():
 
 
 def test_seed_discriminator_is_blind_to_a_common_offset():
-    """Why the seed's samples keep an offset: BatchNorm on a batch of its own removes any shift the whole
+    """Why the post's samples keep an offset: BatchNorm on a batch of its own removes any shift the whole
     batch shares, so D scores x and x + 0.3 the same; without BatchNorm it does not."""
     x = torch.randn(16, 1, 100)
     for batchnorm, blind in ((True, True), (False, False)):

@@ -38,7 +38,7 @@ AUDIO_GPU = dict(WAVEGAN)
 # init G starts with a saturated Tanh and never leaves its garbage phase (docs/findings.md, "The transition").
 register_preset("post", "the blog post's 1-D DCGAN and its training loop, exactly (float32, soft labels, batch 100, "
                 "width 512)", {"init": "dcgan", "epochs": 5000, "amp": "false"})
-# The post's recipe made quick (docs/performance.md) and made to reach the data (docs/seed_quality.md): the DCGAN
+# The post's recipe made quick (docs/performance.md) and made to reach the data (docs/post_quality.md): the DCGAN
 # paper's Adam settings, a quarter of the width, cheaper dropout masks; G without BatchNorm (its batch statistics
 # jittered every sample of a batch alike), without Dropout, with nearest-neighbour upsampling and noise inputs at
 # its output (the data's white noise), averaged (ema); D sees real and fake in one batch (so BatchNorm no longer

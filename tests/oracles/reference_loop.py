@@ -1,7 +1,7 @@
 """The post's training loop as the post writes it: the oracle wavegen's step is checked against (tests/test_bench.py)
 and the loop the benchmarks time beside wavegen's (bench/throughput.py, bf16.py, time_to_quality.py).
 
-Same models (wavegen's seed layers equal the post's), a Dataset that reads one wav file per example on every
+Same models (wavegen's layers at the post's shape equal the post's), a Dataset that reads one wav file per example on every
 epoch through a DataLoader (soundfile stands in for torchaudio.load, whose I/O is gone), soft labels of the full
 batch size sliced to the actual batch, G step then D step, and the statistics computed the post's way: a Python
 loop over parameters building a tensor of per-parameter norms, then `.item()` four times per batch.

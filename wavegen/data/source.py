@@ -1,6 +1,6 @@
 """Where a run's examples come from: one call, `open_examples(cfg)`, for both kinds of data.
 
-- length 0: every file is one example and all files have one length (the seed's data); the folder is decoded
+- length 0: every file is one example and all files have one length (the post's data); the folder is decoded
   once into a tensor in memory (`folder.load_folder`).
 - length > 0: windows of `length` samples cut from audio of any length, rate and channel count, served from a
   memory-mapped cache built once (`windows.open_windows`), so a data set larger than memory trains in little RAM.

@@ -20,7 +20,7 @@ TAIL = 100  # batches averaged for the closing values
 
 def shape_score(x: np.ndarray, ideal: np.ndarray) -> float:
     """Mean Pearson correlation of each example (n, L) with the ideal curve: 1 is the curve's exact shape,
-    0 is unrelated. Like the seed's discriminator (BatchNorm on each batch), it ignores offset and scale."""
+    0 is unrelated. Like the post's discriminator (BatchNorm on each batch), it ignores offset and scale."""
     xc = x - x.mean(1, keepdims=True)
     ic = ideal - ideal.mean()
     return float(((xc @ ic) / (np.linalg.norm(xc, axis=1) * np.linalg.norm(ic) + 1e-12)).mean())

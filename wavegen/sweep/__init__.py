@@ -4,7 +4,7 @@ parallel), resumable, and tabulated at the end.
 
 A spec is JSON (experiments/README.md):
 
-    {"preset": "seed", "data": "data/gaussian",
+    {"preset": "post", "data": "data/gaussian",
      "base": {"batches": 1500, "eval_every": 100},                 # overrides for every run
      "settings": [{"name": "no dropout", "dropout_g": 0, "dropout_d": 0}, {"name": "post"}],
      "grid": {"lr_g": [5e-5, 2e-4]},                                 # Cartesian product, within each setting

@@ -130,7 +130,7 @@ def run_config(spec: dict, run: Run, out: Path) -> Config:
     """The config `wavegen train` will build for this run (JSON lists become the config's tuples)."""
     tuples = {f.name for f in fields(Config) if str(f.type).startswith("tuple")}
     values = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in run.overrides.items()}
-    return make_config(spec.get("preset", "seed"), data=spec["data"], out=str(out / "runs" / run.name), seed=run.seed, **values)
+    return make_config(spec.get("preset", "post"), data=spec["data"], out=str(out / "runs" / run.name), seed=run.seed, **values)
 
 
 def check_runs(spec: dict, runs: list[Run], path: str | Path, out: Path) -> None:
@@ -147,7 +147,7 @@ def train_command(spec: dict, run: Run, out: Path, resume: bool) -> list[str]:
     if resume:
         return [sys.executable, "-m", "wavegen", "train", "--resume", run_dir]
     args = [x for k, v in run.overrides.items() if v is not None for x in ("--" + k.replace("_", "-"), as_argument(v))]
-    return [sys.executable, "-m", "wavegen", "train", spec["data"], "--preset", spec.get("preset", "seed"),
+    return [sys.executable, "-m", "wavegen", "train", spec["data"], "--preset", spec.get("preset", "post"),
             "--out", run_dir, "--seed", str(run.seed), *args]
 
 

@@ -87,7 +87,7 @@ def resolve_amp(asked: str, device: torch.device, gflops: float) -> tuple[str, s
 
 def autotune_convolutions(device: torch.device, gflops: float) -> None:
     """Let cuDNN time its algorithms for each shape and keep the fastest, where a step is big enough for that to pay:
-    WaveGAN at the paper's size ran 1.3x faster in float32 and 1.9x in bf16 on an H200, while the seed presets,
+    WaveGAN at the paper's size ran 1.3x faster in float32 and 1.9x in bf16 on an H200, while the post presets,
     launch-bound, only paid the timing at start. A process-wide switch: set for each run (or bench row)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = gflops >= MIN_GFLOP["cuda"]

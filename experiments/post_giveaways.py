@@ -1,6 +1,6 @@
-"""What gives a generator's samples away on the seed data, and its two quality scores, one row per run.
+"""What gives a generator's samples away on the post's data, and its two quality scores, one row per run.
 
-    python -m experiments.seed_diagnostic RUN [RUN ...] [--step N | --best] [--n 1000]
+    python -m experiments.post_giveaways RUN [RUN ...] [--step N | --best] [--n 1000]
 
 For each run's checkpoint (best.pt with --best; G's moving average when the run keeps one), n samples drawn as
 `wavegen eval` draws them (the run's sample mode, sampling seed 0) against n fresh draws of the data's recipe

@@ -1,6 +1,6 @@
-"""A seed-preset training step on a fixed real batch, for the benches that time or profile the step alone.
+"""wavegen's training step of a config on one fixed real batch, for the benches that time or profile the step alone.
 
-    G, D, step = seed_step(make_config("post", dropout_masks="int32"))
+    G, D, step = fixed_batch_step(make_config("post", dropout_masks="int32"))
     step()  # one wavegen.training.step.gan_step; returns its stats tensor
 """
 import torch
@@ -10,7 +10,7 @@ from wavegen.training.state import optimisers
 from wavegen.training.step import gan_step
 
 
-def seed_step(cfg):
+def fixed_batch_step(cfg):
     """G, D (seeded with 0) and a function running one G + D step of `cfg` on one fixed batch of small noise."""
     torch.manual_seed(0)
     G, D = build_models(cfg, 1)

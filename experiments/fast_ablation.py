@@ -1,13 +1,13 @@
-"""The ablation of issue 16: each change to the `fast` preset alone, and together, on the seed data, over seeds.
+"""The ablation of issue 16: each change to the `fast` preset alone, and together, on the post's data, over seeds.
 
-    python -m experiments.seed_ablation [--data data/gaussian] [--variants before,noise,...] [--seeds 0,1,2]
+    python -m experiments.fast_ablation [--data data/gaussian] [--variants before,noise,...] [--seeds 0,1,2]
                                   [--batches 1000] [--out runs/ablation]
 
 Each variant is the `fast` preset as it was before issue 16 (BEFORE), plus the overrides in VARIANTS: each change
 alone (ALONE), all of them (FINAL, the `fast` preset now), and all but one (LEFT_OUT), trained from scratch for
 --batches batches per seed, scored every 100 batches on frechet and c2st (500 samples), keeping best.pt as
 the variant's preset would (by frechet before issue 16, by c2st after: c2st is 1.0 at every score of the
-before-issue variants, so it could not pick among them). Then experiments/seed_diagnostic.py's numbers for its best.pt (1,000 samples): one row per variant
+before-issue variants, so it could not pick among them). Then experiments/post_giveaways.py's numbers for its best.pt (1,000 samples): one row per variant
 and seed, and the mean over the seeds. Run folders stay in --out, so a second call only scores (delete to
 retrain).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from experiments.seed_diagnostic import COLUMNS, run_row
+from experiments.post_giveaways import COLUMNS, run_row
 from wavegen import make_config, read_stats, train
 
 # `fast` before issue 16, spelled out, so that the baseline row stays what it was whatever the preset becomes
