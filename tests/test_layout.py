@@ -27,7 +27,7 @@ LAYERS = (
 # Imports inside a function that reach up, each for a reason: config.validate checks metric names and model sizes
 # against the registries, whose modules load torch, while `import wavegen.config` must not (the CLI answers at once).
 LAZY_UP = {("wavegen.config", "wavegen.evaluation.metrics"), ("wavegen.config", "wavegen.models.build")}
-ROOTS = ("wavegen",)  # where no private name may be imported from another module
+ROOTS = ("wavegen", "bench", "tests", "experiments")  # where no private name may be imported from another module
 
 
 def _module_name(path: Path) -> str:
