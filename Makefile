@@ -20,12 +20,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 test-deps:
 	@./scripts/install-test-deps.sh
 
+# Two workers, one thread each: the suite's tests are small, so both cores are used best by two tests at a time
+# (pytest-xdist), not by two threads inside one.
 test: install test-deps
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 # The edit loop: every test but the slow end-to-end ones (marked in tests/conftest.py), no Chromium or espeak-ng needed.
 test-fast: install
-	$(PY) -m pytest -m "not slow"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "not slow"
 
 # Property-based fuzzing of every reader (tests/test_fuzz.py) with twenty times the examples `make test` tries.
 fuzz: install
