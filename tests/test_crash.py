@@ -27,7 +27,7 @@ import torch
 
 from conftest import TINY
 from wavegen import read_stats
-from wavegen import checkpoint, runfolder
+from wavegen import atomic, checkpoint
 from wavegen.errors import WavegenError
 
 BATCHES = 60
@@ -48,7 +48,7 @@ SERVER = r"""
 import builtins, io, json, os, sys, time, traceback
 from pathlib import Path
 
-import wavegen.runfolder as ck
+import wavegen.atomic as ck
 import wavegen.cli
 import wavegen.training.loop  # the CLI imports it lazily: import it here, once, before forking
 
@@ -312,7 +312,7 @@ def check_folder(run: Path, planted: dict[str, bytes]) -> dict:
     facts = {"config": (run / "config.json").exists(), "good": [], "torn": [], "temps": set()}
     if not run.exists():
         return facts
-    facts["temps"] = {p for p in run.rglob("*") if runfolder.TEMP.match(p.name)}
+    facts["temps"] = {p for p in run.rglob("*") if atomic.TEMP.match(p.name)}
     if not facts["config"]:
         return facts
     json.loads((run / "config.json").read_text())
@@ -368,7 +368,7 @@ def test_sigkill_at_any_moment_resumes_to_the_straight_run(gauss_data, tmp_path,
         fresh = not before["config"]
         args = cli_args(gauss_data, run) if fresh else ["train", "--resume", str(run)]
         if fresh and run.exists():  # killed before config.json was written: the folder holds at most a temp file
-            assert not [p for p in run.rglob("*") if p.is_file() and not runfolder.TEMP.match(p.name)]
+            assert not [p for p in run.rglob("*") if p.is_file() and not atomic.TEMP.match(p.name)]
             for p in before["temps"]:
                 p.unlink()  # see test_kill_while_writing_config_json: the trainer would refuse this folder
         g = max(before["good"], default=0)
@@ -491,7 +491,7 @@ def test_stale_temp_files_are_ignored_and_removed_and_live_ones_kept(tmp_path):
     for p in (dead, live, other):
         p.write_bytes(b"x")
     assert checkpoint.list_ckpts(tmp_path) == []  # never taken for checkpoints
-    assert runfolder.remove_stale_temps(folder) == [dead]
+    assert atomic.remove_stale_temps(folder) == [dead]
     assert not dead.exists() and live.exists() and other.exists()
 
 

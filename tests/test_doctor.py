@@ -151,8 +151,7 @@ def test_remedy_g_wins(gauss_data, tmp_path):
 def synthetic_run(out, gauss_data, margin, grad_g, loss="bce", n=400, seed=0):
     """A run folder with only config.json and stats.jsonl: D's margin and G's gradient norm per batch as given
     (spikes and swings that would take minutes of training to produce)."""
-    from wavegen.runfolder import write_json
-
+    from wavegen.atomic import write_json
     out.mkdir()
     cfg = make_config("post", data=str(gauss_data), out=str(out), loss=loss, batches=n)
     write_json(out / "config.json", cfg.to_dict())
@@ -205,8 +204,7 @@ def sample_run(out, gauss_data, samples, start=None, **cfg_kw):
     200): what G made, for the sample checks (silence, noise, collapse, copies) without the minutes of training that
     make it happen."""
     import soundfile as sf
-    from wavegen.runfolder import write_json
-
+    from wavegen.atomic import write_json
     out.mkdir()
     write_json(out / "config.json", make_config("post", data=str(gauss_data), out=str(out), **cfg_kw).to_dict())
     (out / "previews").mkdir()

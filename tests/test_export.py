@@ -105,13 +105,13 @@ def test_bad_input_is_one_line(runs, tmp_path, capsys):
 def test_a_full_disk_is_one_line_and_leaves_no_file(runs, tmp_path, monkeypatch):
     import errno
 
-    from wavegen import runfolder
+    from wavegen import atomic
     from wavegen.errors import WavegenError
 
     def full(path, write):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runfolder, "atomic_write", full)
+    monkeypatch.setattr(atomic, "atomic_write", full)
     with pytest.raises(WavegenError, match=r"post\.pt: no space left on device"):
         export(runs["post"], tmp_path / "post.pt", "torchscript")
     assert not (tmp_path / "post.pt").exists()

@@ -25,7 +25,7 @@ import torch
 from hypothesis import assume, example, given, settings, strategies as st
 
 from conftest import run_cli, tiny_config, write_wav
-from wavegen import checkpoint, runfolder
+from wavegen import atomic, checkpoint, runfolder
 from wavegen.config import load_config
 from wavegen.data import load_folder, prepare
 from wavegen.data.files import probe
@@ -615,20 +615,20 @@ def test_full_disk_keeps_the_previous_checkpoint_and_resumes(gauss_data, tmp_pat
 
     out = tmp_path / "run"
     train(tiny_config(gauss_data, out, batches=20, ckpt_every=20))
-    real = runfolder.atomic_write
+    real = atomic.atomic_write
 
     def full(path, write):
         if path.suffix == ".pt":  # checkpoint.save sees the full disk
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, write)
 
-    monkeypatch.setattr(checkpoint.runfolder, "atomic_write", full)
+    monkeypatch.setattr(checkpoint.atomic, "atomic_write", full)
     with pytest.raises(WavegenError, match="no space left") as e:
         resume(out, batches=40)
     assert "ckpt_00000040.pt" in str(e.value) and "\n" not in str(e.value)
     assert [p.name for p in checkpoint.list_ckpts(out)] == ["ckpt_00000020.pt"]
     checkpoint.load(checkpoint.find(out))
-    monkeypatch.setattr(runfolder, "atomic_write", real)
+    monkeypatch.setattr(atomic, "atomic_write", real)
     resume(out, batches=40)
     assert checkpoint.list_ckpts(out)[-1].name == "ckpt_00000040.pt"
     assert loop is not None

@@ -14,6 +14,7 @@ MAX_FUNCTION_LINES = 80
 # from one above. A name stands for the module or package and everything under it.
 LAYERS = (
     ("wavegen.errors", "wavegen.statkeys", "wavegen.presets", "wavegen.console"),
+    ("wavegen.atomic",),
     ("wavegen.runfolder",),
     ("wavegen.config", "wavegen.runlock"),
     ("wavegen.data", "wavegen.models"),

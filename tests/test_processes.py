@@ -21,7 +21,7 @@ from wavegen.runfolder import read_stats
 SERVER = r"""
 import json, os, sys, time
 import torch._dynamo  # imported on the first model built (its flop count): once here, not in every job
-import wavegen.cli, wavegen.runfolder as rf, wavegen.sampling, wavegen.training.loop
+import wavegen.cli, wavegen.atomic as rf, wavegen.sampling, wavegen.training.loop
 
 def install(stall):
     real = rf.atomic_write

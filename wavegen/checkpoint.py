@@ -1,6 +1,6 @@
 """Checkpoints: the whole training state in one file, written atomically, read without running code.
 
-Files are `run/checkpoints/ckpt_<batch>.pt`, written with runfolder.atomic_write. Loading uses
+Files are `run/checkpoints/ckpt_<batch>.pt`, written with atomic.atomic_write. Loading uses
 `weights_only=True`: a checkpoint is tensors and plain containers only, and a file whose pickle would import or
 call anything is refused.
 """
@@ -14,7 +14,7 @@ import torch
 
 from .config import Config, config_from_dict
 from .errors import WavegenError
-from . import runfolder
+from . import atomic
 
 PATTERN = re.compile(r"ckpt_(\d+)\.pt$")
 
@@ -26,10 +26,10 @@ def ckpt_dir(run: str | Path) -> Path:
 def save(run: str | Path, step: int, state: dict, keep: int) -> Path:
     path = ckpt_dir(run) / f"ckpt_{step:08d}.pt"
     try:
-        runfolder.atomic_write(path, lambda f: torch.save(state, f))
+        atomic.atomic_write(path, lambda f: torch.save(state, f))
     except OSError as e:  # the older checkpoints stay: a full disk loses no more than this one
-        raise runfolder.write_failed(path, e) from None
-    runfolder.remove_stale_temps(path.parent)
+        raise atomic.write_failed(path, e) from None
+    atomic.remove_stale_temps(path.parent)
     if keep > 0:
         for old in list_ckpts(run)[:-keep]:
             old.unlink(missing_ok=True)
@@ -40,9 +40,9 @@ def save_best(run: str | Path, state: dict) -> Path:
     """checkpoints/best.pt: the state at the best score so far (see Trainer.keep_best)."""
     path = ckpt_dir(run) / "best.pt"
     try:
-        runfolder.atomic_write(path, lambda f: torch.save(state, f))
+        atomic.atomic_write(path, lambda f: torch.save(state, f))
     except OSError as e:
-        raise runfolder.write_failed(path, e) from None
+        raise atomic.write_failed(path, e) from None
     return path
 
 
@@ -171,7 +171,7 @@ def load_latest_good(run: str | Path, map_location="cpu", check=None) -> tuple[P
     cannot be used, or None), passes it; newer ones that do not are reported and skipped. Also clears the run
     folder of temporary files left by a process killed while writing (see `remove_stale_temps`)."""
     for folder in (Path(run), ckpt_dir(run), Path(run) / "previews"):
-        runfolder.remove_stale_temps(folder)
+        atomic.remove_stale_temps(folder)
     ckpts = list_ckpts(run)
     if not ckpts:
         raise WavegenError(f"{run}: no checkpoints to resume from in {ckpt_dir(run)}")

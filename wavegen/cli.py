@@ -487,8 +487,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(a: argparse.Namespace, session) -> int:
     """The command's exit status: 0, 2 with one line for an error, 130 when interrupted."""
     from .console import INTERRUPTED
-    from .runfolder import shown
-
+    from .atomic import shown
     try:
         COMMANDS[a.kind if a.cmd == "data" else f"{a.cmd}-{a.kind}" if a.cmd in ("cache", "classifier") else a.cmd](a)
     except WavegenError as e:

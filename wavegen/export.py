@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import checkpoint, runfolder
+from . import atomic, checkpoint, runfolder
 from .errors import WavegenError
 from .models.build import noise
 from .models.istft import ISTFTGenerator
@@ -179,9 +179,9 @@ def export(run: str | Path, out: str | Path, fmt: str, step: int | None = None, 
     meta = metadata(cfg, state, path, mode)
     blob = (_onnx_bytes if fmt == "onnx" else _torchscript_bytes)(M, inputs, meta)
     try:
-        runfolder.atomic_write(out, lambda f: f.write(blob))
+        atomic.atomic_write(out, lambda f: f.write(blob))
     except OSError as e:
-        raise runfolder.write_failed(out, e) from None
+        raise atomic.write_failed(out, e) from None
     return out
 
 

@@ -16,8 +16,7 @@ import secrets
 from pathlib import Path
 
 from .errors import WavegenError
-from .runfolder import TEMP
-
+from .atomic import TEMP
 try:
     import fcntl
 except ImportError:  # Windows: no flock; one writer per folder is then the user's to keep

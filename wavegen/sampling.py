@@ -11,7 +11,8 @@ from . import checkpoint
 from .errors import WavegenError
 from .models.build import generator_mode, noise
 from .models.conditional import build_pair
-from .runfolder import atomic_write, outside_data, remove_stale_temps, shown
+from .atomic import atomic_write, remove_stale_temps, shown
+from .runfolder import outside_data
 from .runlock import FolderLock
 
 MAX_FILES = 1_000_000  # wavs one generate writes: its samples are drawn in memory at once

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WavegenError
-from ..runfolder import atomic_write, outside_data
-
+from ..atomic import atomic_write
+from ..runfolder import outside_data
 try:
     import fcntl
 except ImportError:  # Windows: no flock; concurrent builds then each build, and the last rename wins

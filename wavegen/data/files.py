@@ -17,8 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import WavegenError
-from ..runfolder import shown
-
+from ..atomic import shown
 MAX_LISTED = 10  # bad files named in an error message; the rest are counted
 HEADER_BYTES = 512  # read from the start of every file to check a wav's header
 MAX_RATE = 1_000_000  # Hz: above the 768 kHz of the fastest audio interfaces

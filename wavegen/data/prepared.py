@@ -30,7 +30,8 @@ from numpy.lib.format import open_memmap
 from scipy.signal import resample_poly
 
 from ..errors import WavegenError
-from ..runfolder import atomic_write, outside_data
+from ..atomic import atomic_write
+from ..runfolder import outside_data
 from .cache import CacheUnwritable, cache_root, claim, locked, touch, unwritable, warn
 from .files import (MAX_RATE, NONFINITE, class_labels, find_files, frame_bound, libsndfile_message, probe, settle_bad, sf_path,
                     short_read)

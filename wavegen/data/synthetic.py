@@ -12,8 +12,8 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import WavegenError
-from ..runfolder import NOTHING, read_json_object, staged_folder, write_new
-
+from ..atomic import NOTHING, staged_folder, write_new
+from ..runfolder import read_json_object
 META_NAME = "wavegen_data.json"  # written beside a synthetic data set: how it was made
 MAX_SAMPLES = 2**30  # of a gaussian data set (drawn in memory at once) or one sound: 4 GB of float32
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import load_config
-from ..runfolder import RunLog, atomic_write, read_stats, require_run
+from ..atomic import atomic_write
+from ..runfolder import RunLog, read_stats, require_run
 from .metrics import METRICS
 
 MIN_PEAK = 2.0  # a garbage phase means D separated real from fake by at least this many logits

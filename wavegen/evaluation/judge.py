@@ -33,8 +33,7 @@ from ..data.cache import CacheUnwritable, cache_root, claim, locked, touch, warn
 from ..data.prepared import FORMATS, load_prepared
 from ..data.windows import Windows
 from ..errors import WavegenError
-from ..runfolder import atomic_write
-
+from ..atomic import atomic_write
 VERSION = 1  # of the judge's network and files; a judge of another version is fitted again
 N_MELS = 64
 WIDTH = 64  # channels of the first convolutions

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint, runfolder
+from .. import atomic, checkpoint
 from ..errors import WavegenError
 from ..data.synthetic import GaussianSpec
 from ..sampling import draw, load_generator
@@ -110,7 +110,7 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
            "sample_mode": cfg.sample_mode, "metrics": results}
     if "cls_acc" in results:
         out["per_class"] = {"generated": per_class(samples, sets), "real_vs_real": per_class(sets.real2, sets)}
-    runfolder.atomic_write(run / "eval.json", lambda f: f.write((json.dumps(out, indent=2) + "\n").encode()))
+    atomic.atomic_write(run / "eval.json", lambda f: f.write((json.dumps(out, indent=2) + "\n").encode()))
     return out
 
 

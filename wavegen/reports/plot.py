@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..evaluation.analysis import analyse, smooth, window
-from ..runfolder import RunLog, atomic_write, read_json_object, read_layers, read_log, require_run
+from ..atomic import atomic_write
+from ..runfolder import RunLog, read_json_object, read_layers, read_log, require_run
 from ..data.synthetic import GaussianSpec
 from ..errors import WavegenError
 

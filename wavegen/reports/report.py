@@ -39,7 +39,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import soundfile as sf
 
-from ..runfolder import RunLog, atomic_write, read_eval, read_json_object, read_log, require_run
+from ..atomic import atomic_write
+
+from ..runfolder import RunLog, read_eval, read_json_object, read_log, require_run
 from ..config import Config, load_config
 from ..errors import WavegenError
 from .plot import POST_STEPS, choose_steps, load_preview, plot_progress, plot_samples, preview_steps

@@ -10,7 +10,8 @@ from ..data.synthetic import GaussianSpec
 from ..errors import WavegenError
 from ..evaluation.analysis import analyse, describe
 from ..config import load_config
-from ..runfolder import atomic_write, read_eval, read_json_object, read_log, require_run
+from ..atomic import atomic_write
+from ..runfolder import read_eval, read_json_object, read_log, require_run
 from ..statkeys import STAT_KEYS
 from .plot import load_preview, preview_steps
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import checkpoint, runfolder
+from .. import atomic, checkpoint
 from ..errors import WavegenError
 from ..evaluation.analysis import analyse_rows
 from ..reports.plot import plot_sweep_curves
@@ -158,7 +158,7 @@ def write_sweep_report(out: str | Path) -> list[dict]:
     per_run = [{"setting": s, **res} for s, runs in groups for res, _ in runs]
     for name, text in (("table.md", format_table(rows) + "\n\n" + NOTE + "\n"), ("table.csv", _csv(rows)),
                        ("runs.csv", _csv(per_run))):
-        runfolder.atomic_write(out / name, lambda f, t=text: f.write(t.encode()))
+        atomic.atomic_write(out / name, lambda f, t=text: f.write(t.encode()))
     if per_run:
         plot_sweep_curves(out, groups)
     return rows

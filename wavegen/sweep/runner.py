@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .. import runfolder
+from .. import atomic
 from ..errors import WavegenError
 from .results import DONE, ended, format_table, run_result, run_state, write_sweep_report
 from .spec import Run, check_runs, expand, load_spec, shown, train_command
@@ -26,7 +26,7 @@ from .spec import Run, check_runs, expand, load_spec, shown, train_command
 
 def _mark_done(run_dir: Path, seconds: float) -> None:
     info = {"seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    runfolder.atomic_write(run_dir / DONE, lambda f: f.write((json.dumps(info) + "\n").encode()))
+    atomic.atomic_write(run_dir / DONE, lambda f: f.write((json.dumps(info) + "\n").encode()))
 
 
 
@@ -57,7 +57,7 @@ def open_out(out: Path, spec: dict, runs: list[Run], spec_path: Path) -> None:
     if check_out(out, spec):
         return
     text = json.dumps({"spec_file": str(spec_path), "spec": spec, "runs": [asdict(r) for r in runs]}, indent=2) + "\n"
-    runfolder.atomic_write(out / "sweep.json", lambda f: f.write(text.encode()))
+    atomic.atomic_write(out / "sweep.json", lambda f: f.write(text.encode()))
 
 
 @contextmanager

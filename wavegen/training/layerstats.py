@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..runfolder import append_text, read_jsonl
+from ..atomic import append_text
 
-
+from ..runfolder import read_jsonl
 class LayerStats:
     def __init__(self, path: Path, models: dict[str, nn.Module]):
         self.path = path

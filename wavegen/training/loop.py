@@ -18,7 +18,8 @@ from .. import checkpoint
 from ..config import Config, config_from_dict, load_config, validate
 from ..errors import WavegenError
 from ..models.build import generator_mode, noise
-from ..runfolder import truncate_jsonl, write_json
+from ..atomic import write_json
+from ..runfolder import truncate_jsonl
 from ..runlock import FolderLock, claim_run, new_run_id
 from .console import Console
 from .distributed import init_world, rank_device, restore_streams

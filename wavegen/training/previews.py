@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from .. import runfolder
+from .. import atomic
 
 PREVIEW_WAVS = 4  # fixed-noise previews of audio runs also written as wav files, per preview step
 TB_AUDIO = 4  # previews sent to TensorBoard as audio, per preview step
@@ -20,7 +20,7 @@ def preview_path(run: str | Path, step: int) -> Path:
 
 def save_wav(path: Path, x: np.ndarray, sample_rate: int) -> None:
     """(C, L) float32 as a float wav (no clipping, no quantisation)."""
-    runfolder.atomic_write(path, lambda f: sf.write(f, x.T, sample_rate, format="WAV", subtype="FLOAT"))
+    atomic.atomic_write(path, lambda f: sf.write(f, x.T, sample_rate, format="WAV", subtype="FLOAT"))
 
 
 def save_preview(run: Path, step: int, x: torch.Tensor, sample_rate: int, audio: bool, tb=None) -> None:
@@ -28,7 +28,7 @@ def save_preview(run: Path, step: int, x: torch.Tensor, sample_rate: int, audio:
     the post's curves, and to TensorBoard (`tb`, a SummaryWriter) as audio and a figure."""
     out = x.numpy()
     path = preview_path(run, step)
-    runfolder.atomic_write(path, lambda f: np.save(f, out))
+    atomic.atomic_write(path, lambda f: np.save(f, out))
     if audio:
         for i in range(min(PREVIEW_WAVS, len(out))):
             save_wav(path.with_name(f"{path.stem}_{i}.wav"), out[i], sample_rate)

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..runfolder import append_text
-
-
+from ..atomic import append_text
 class StatsLog:
     """Buffers per-batch stats and writes them to stats.jsonl; also writes rows of other kinds (scores, timings,
     events: runfolder.RunLog) straight away. `tb` is the TensorBoard writer, when asked for."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...runfolder import write_json
+from ...atomic import write_json
 from . import data, samples, training  # noqa: F401  (importing registers their checks)
 from .evidence import Evidence
 from .live import is_live
