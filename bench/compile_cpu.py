@@ -5,8 +5,8 @@
 Each row builds the preset's G and D as a run does (wavegen.training.state), compiles both modules with inductor
 (the step's loss, optimiser and average stay eager: the penalised presets' double backward cannot be compiled), and
 times training steps on a fixed random batch of the preset's shape, eager and compiled in alternating rounds so that
-a noisy machine slows both alike. The compile time is printed apart. wavegen makes compile a choice only if it pays
-at least 1.3x (issue: "On the CPU: measure torch.compile").
+a noisy machine slows both alike. The compile time is printed apart. A compile option would need to pay at least
+1.3x to be worth its start-up and its second code path (docs/performance.md has the figures).
 """
 from __future__ import annotations
 
