@@ -52,12 +52,26 @@ def sounds(n: int, scale: float = 1.0, seed: int = 0):
     """The synthetic sounds at 8 kHz, 0.25 s; `scale` multiplies every file (near-silent data)."""
     def make(out: Path):
         make_sounds(out, n, 8000, 0.25, seed)
-        if scale != 1.0:
-            for p in out.rglob("*.wav"):
-                x, sr = sf.read(p, dtype="float32")
-                sf.write(p, x * scale, sr, subtype="FLOAT")
-        return out
+        return rescale(out, scale)
     return make
+
+
+def words(n: int, scale: float = 1.0, seed: int = 0):
+    """Six spoken words (espeak-ng) at 8 kHz, 0.512 s; `scale` multiplies every file (near-silent data)."""
+    def make(out: Path):
+        from wavegen.data.speech import NATO, make_words
+
+        make_words(out, NATO[:6], n, 8000, 0.512, seed)
+        return rescale(out, scale)
+    return make
+
+
+def rescale(out: Path, scale: float) -> Path:
+    if scale != 1.0:
+        for p in out.rglob("*.wav"):
+            x, sr = sf.read(p, dtype="float32")
+            sf.write(p, x * scale, sr, subtype="FLOAT")
+    return out
 
 
 DATA = {"gauss": gauss(500), "gauss10": gauss(10), "gauss_quiet": gauss(500, amplitude=5e-4, noise=1e-4),
@@ -67,7 +81,13 @@ DATA = {"gauss": gauss(500), "gauss10": gauss(10), "gauss_quiet": gauss(500, amp
         "gauss20_s9": lambda out: make_gaussian(out, GaussianSpec(n=20, seed=9)),
         "gauss_quiet_s9": lambda out: make_gaussian(out, GaussianSpec(n=300, seed=9, amplitude=3e-4, noise=2e-4)),
         "sounds_s3": sounds(160, seed=3), "sounds_few_s3": sounds(20, seed=3),
-        "sounds_quiet_s3": sounds(100, scale=2e-4, seed=3)}
+        "sounds_quiet_s3": sounds(100, scale=2e-4, seed=3),
+        # the fourth held-out set's data: spoken words too (espeak-ng), other seeds
+        "gauss_s31": lambda out: make_gaussian(out, GaussianSpec(n=500, seed=31)),
+        "gauss30_s31": lambda out: make_gaussian(out, GaussianSpec(n=30, seed=31)),
+        "sounds_s5": sounds(200, seed=5), "words": words(240), "words_few": words(24, seed=2),
+        "words_quiet": words(120, scale=1e-4, seed=3)}
+WORD = {**SOUND, "length": 2048}  # the words: 4,096 samples, two windows each
 DEAD = {"init": "dcgan", "ndf": 32}  # the dcgan family's D with the DCGAN init dies on 1,024 samples
 NO_BN = {"g_batchnorm": False, "d_batchnorm": False}
 
@@ -112,50 +132,106 @@ CASES = [
     # held out (second set, 2026-12-04): other data seeds and sizes, other losses and settings; never diagnosed while
     # the thresholds were set
     Case("h2-nan-hinge-stop", "gauss_s9", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "hinge", "lr_g": 10.0,
-         "lr_d": 10.0, "beta2": 0.9, "on_nan": "stop", "seed": 11, "batches": 200}, "nan", "held-out"),
+         "lr_d": 10.0, "beta2": 0.9, "on_nan": "stop", "seed": 11, "batches": 200}, "nan", "calibration"),
     Case("h2-nan-lsgan-rollback", "gauss_s9", "fast", {**POST, **NO_BN, "ngf": 32, "ndf": 32, "loss": "lsgan",
-         "lr_g": 4.0, "lr_d": 4.0, "ckpt_every": 20, "seed": 12, "batches": 200}, "nan", "held-out"),
+         "lr_g": 4.0, "lr_d": 4.0, "ckpt_every": 20, "seed": 12, "batches": 200}, "nan", "calibration"),
     Case("h2-nan-sounds", "sounds_s3", "dcgan", {**SOUND, "init": "default", "loss": "lsgan", "lr_g": 5.0, "lr_d": 5.0,
-         "ngf": 16, "ndf": 16, "ckpt_every": 20, "batches": 150}, "nan", "held-out"),
-    Case("h2-dead-d-1024", "sounds_s3", "dcgan", {**SOUND, **DEAD, "ngf": 16, "seed": 4, "batches": 100}, "dead_d", "held-out"),
+         "ngf": 16, "ndf": 16, "ckpt_every": 20, "batches": 150}, "nan", "calibration"),
+    Case("h2-dead-d-1024", "sounds_s3", "dcgan", {**SOUND, **DEAD, "ngf": 16, "seed": 4, "batches": 100}, "dead_d", "calibration"),
     Case("h2-dead-d-2048", "sounds_s3", "dcgan", {**SOUND, **DEAD, "length": 2048, "ngf": 16, "loss": "hinge",
-         "batches": 80}, "dead_d", "held-out"),
-    Case("h2-d-wins-bce", "gauss_s9", "post", {**POST, "lr_d": 2e-3, "d_steps": 3, "seed": 13, "batches": 400}, "d_wins", "held-out"),
+         "batches": 80}, "dead_d", "calibration"),
+    Case("h2-d-wins-bce", "gauss_s9", "post", {**POST, "lr_d": 2e-3, "d_steps": 3, "seed": 13, "batches": 400}, "d_wins", "calibration"),
     Case("h2-d-wins-lsgan", "gauss_s9", "fast", {**POST, "ngf": 48, "ndf": 48, "loss": "lsgan", "lr_d": 2e-3, "lr_g": 2e-5,
-         "d_steps": 4, "batches": 300}, "d_wins", "held-out"),
+         "d_steps": 4, "batches": 300}, "d_wins", "calibration"),
     Case("h2-g-wins-nonsat", "gauss_s9", "post", {**POST, "loss": "nonsat", "lr_d": 1e-8, "lr_g": 3e-4, "seed": 14,
-         "batches": 300}, "g_wins", "held-out"),
-    Case("h2-g-wins-hinge", "gauss_s9", "post", {**POST, "loss": "hinge", "lr_d": 1e-8, "lr_g": 5e-4, "batches": 250}, "g_wins", "held-out"),
-    Case("h2-short-fast", "gauss_s9", "fast", {**POST, "ngf": 48, "ndf": 48, "batches": 120, "seed": 15}, "too_short", "held-out"),
-    Case("h2-stuck-audio", "sounds_s3", "audio", {**SOUND, "ngf": 8, "ndf": 8, "lr_g": 1e-9, "lr_d": 1e-9, "batches": 60}, "too_short", "held-out"),
-    Case("h2-data-few-post", "gauss20_s9", "post", {**POST, "batch_size": 5, "batches": 150}, "data", "held-out"),
-    Case("h2-data-few-sounds", "sounds_few_s3", "audio", {**SOUND, "ngf": 8, "ndf": 8, "batch_size": 4, "batches": 80}, "data", "held-out"),
-    Case("h2-data-quiet-post", "gauss_quiet_s9", "fast", {**POST, "batches": 150}, "data", "held-out"),
+         "batches": 300}, "g_wins", "calibration"),
+    Case("h2-g-wins-hinge", "gauss_s9", "post", {**POST, "loss": "hinge", "lr_d": 1e-8, "lr_g": 5e-4, "batches": 250}, "g_wins", "calibration"),
+    Case("h2-short-fast", "gauss_s9", "fast", {**POST, "ngf": 48, "ndf": 48, "batches": 120, "seed": 15}, "too_short", "calibration"),
+    Case("h2-stuck-audio", "sounds_s3", "audio", {**SOUND, "ngf": 8, "ndf": 8, "lr_g": 1e-9, "lr_d": 1e-9, "batches": 60}, "too_short", "calibration"),
+    Case("h2-data-few-post", "gauss20_s9", "post", {**POST, "batch_size": 5, "batches": 150}, "data", "calibration"),
+    Case("h2-data-few-sounds", "sounds_few_s3", "audio", {**SOUND, "ngf": 8, "ndf": 8, "batch_size": 4, "batches": 80}, "data", "calibration"),
+    Case("h2-data-quiet-post", "gauss_quiet_s9", "fast", {**POST, "batches": 150}, "data", "calibration"),
     Case("h2-data-quiet-sounds", "sounds_quiet_s3", "dcgan", {**SOUND, "init": "default", "normalise": "none",
-         "batches": 100}, "data", "held-out"),
-    Case("h2-collapse-nz1-fast", "gauss_s9", "fast", {**POST, "ngf": 32, "ndf": 32, "nz": 1, "batches": 300}, "mode_collapse", "held-out"),
-    Case("h2-collapse-nz2-post", "gauss_s9", "post", {**POST, "nz": 2, "loss": "hinge", "seed": 16, "batches": 250}, "mode_collapse", "held-out"),
+         "batches": 100}, "data", "calibration"),
+    Case("h2-collapse-nz1-fast", "gauss_s9", "fast", {**POST, "ngf": 32, "ndf": 32, "nz": 1, "batches": 300}, "mode_collapse", "calibration"),
+    Case("h2-collapse-nz2-post", "gauss_s9", "post", {**POST, "nz": 2, "loss": "hinge", "seed": 16, "batches": 250}, "mode_collapse", "calibration"),
     # held out (third set, 2026-12-04): the codes the second set had no run of, written down after the second set was
     # measured and before any of these was trained
     Case("h3-unstable-lsgan-fast", "gauss_s9", "fast", {**POST, **NO_BN, "ngf": 32, "ndf": 32, "loss": "lsgan",
-         "lr_g": 0.7, "lr_d": 0.7, "beta2": 0.9, "ckpt_every": 20, "seed": 22, "batches": 200}, "unstable", "held-out"),
+         "lr_g": 0.7, "lr_d": 0.7, "beta2": 0.9, "ckpt_every": 20, "seed": 22, "batches": 200}, "unstable", "calibration"),
     Case("h3-unstable-lsgan-sounds", "sounds_s3", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16,
-         "loss": "lsgan", "lr_g": 0.5, "lr_d": 0.5, "ckpt_every": 20, "batches": 150}, "unstable", "held-out"),
+         "loss": "lsgan", "lr_g": 0.5, "lr_d": 0.5, "ckpt_every": 20, "batches": 150}, "unstable", "calibration"),
     Case("h3-diverge-fast", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.9,
-         "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 3}, "divergence", "held-out",
+         "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 3}, "divergence", "calibration",
          extra={"init_from": "h2-healthy-fast"}),
     Case("h3-diverge-hinge", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "loss": "hinge", "lr_g": 1e-3, "lr_d": 1e-3,
-         "batches": 200, "eval_every": 25, "eval_n": 200, "preview_every": 25, "seed": 4}, "divergence", "held-out",
+         "batches": 200, "eval_every": 25, "eval_n": 200, "preview_every": 25, "seed": 4}, "divergence", "calibration",
          extra={"init_from": "h2-healthy-fast"}),
     Case("h3-collapse-nz1-sounds", "sounds_s3", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16, "nz": 1,
-         "loss": "hinge", "batches": 150}, "mode_collapse", "held-out"),
+         "loss": "hinge", "batches": 150}, "mode_collapse", "calibration"),
     Case("h3-collapse-nz1-post", "gauss_s9", "post", {**POST, "ngf": 16, "ndf": 16, "nz": 1, "seed": 21,
-         "batches": 250}, "mode_collapse", "held-out"),
+         "batches": 250}, "mode_collapse", "calibration"),
     # healthy runs of the presets: no finding expected
     Case("healthy-fast", "gauss", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200}, "healthy", "healthy"),
     Case("healthy-post", "gauss", "post", {"ngf": 128, "ndf": 128, "batches": 1500, "eval_every": 100, "eval_n": 200}, "healthy", "healthy"),
-    Case("h2-healthy-fast", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200, "seed": 17}, "healthy", "held-out healthy"),
-    Case("h2-healthy-audio", "sounds_s3", "audio", {**SOUND, "ngf": 16, "ndf": 16, "batches": 400}, "healthy", "held-out healthy"),
+    Case("h2-healthy-fast", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200, "seed": 17}, "healthy", "healthy"),
+    Case("h2-healthy-audio", "sounds_s3", "audio", {**SOUND, "ngf": 16, "ndf": 16, "batches": 400}, "too_short", "calibration"),
+    # held out (fourth set, 2026-12-04): written down before any of them was trained and before the doctor's changes
+    # of that day; other seeds, the spoken words, and healthy runs of every preset
+    Case("h4-nan-lsgan-words", "words", "dcgan", {**WORD, **NO_BN, "init": "default", "loss": "lsgan", "lr_g": 5.0,
+         "lr_d": 5.0, "ckpt_every": 20, "batches": 120}, "nan", "held-out"),
+    Case("h4-nan-lsgan-post", "gauss_s31", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "lsgan",
+         "lr_g": 6.0, "lr_d": 6.0, "ckpt_every": 10, "seed": 31, "batches": 150}, "nan", "held-out"),
+    Case("h4-nan-hinge-fast", "gauss_s31", "fast", {**POST, **NO_BN, "loss": "hinge", "lr_g": 8.0, "lr_d": 8.0,
+         "ckpt_every": 20, "seed": 32, "batches": 150}, "nan", "held-out"),
+    Case("h4-dead-d-words", "words", "dcgan", {**WORD, **DEAD, "ngf": 16, "seed": 5, "batches": 80}, "dead_d", "held-out"),
+    Case("h4-d-wins-bce-post", "gauss_s31", "post", {**POST, "lr_d": 3e-3, "d_steps": 4, "seed": 33, "batches": 400},
+         "d_wins", "held-out"),
+    Case("h4-d-wins-hinge-sounds", "sounds_s5", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16,
+         "loss": "hinge", "lr_d": 1e-3, "lr_g": 1e-5, "d_steps": 3, "batches": 250}, "d_wins", "held-out"),
+    Case("h4-g-wins-lsgan-fast", "gauss_s31", "fast", {**POST, "loss": "lsgan", "lr_d": 1e-8, "lr_g": 3e-4,
+         "seed": 34, "batches": 300}, "g_wins", "held-out"),
+    Case("h4-g-wins-words", "words", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16, "lr_d": 1e-8,
+         "lr_g": 3e-4, "batches": 200}, "g_wins", "held-out"),
+    Case("h4-short-fast", "gauss_s31", "fast", {**POST, "ngf": 64, "ndf": 64, "batches": 100, "seed": 35}, "too_short",
+         "held-out"),
+    Case("h4-short-wavegan-words", "words", "wavegan", {**WORD, "ngf": 8, "ndf": 8, "d_steps": 2, "batches": 60},
+         "too_short", "held-out"),
+    Case("h4-data-few-fast", "gauss30_s31", "fast", {**POST, "batch_size": 6, "batches": 200}, "data", "held-out"),
+    Case("h4-data-few-words", "words_few", "audio", {**WORD, "ngf": 8, "ndf": 8, "batch_size": 4, "batches": 100},
+         "data", "held-out"),
+    Case("h4-data-quiet-words", "words_quiet", "audio", {**WORD, "ngf": 8, "ndf": 8, "normalise": "none",
+         "batches": 100}, "data", "held-out"),
+    Case("h4-collapse-nz1-post", "gauss_s31", "post", {**POST, "ngf": 16, "ndf": 16, "nz": 1, "seed": 36,
+         "batches": 300}, "mode_collapse", "held-out"),
+    Case("h4-collapse-nz1-words", "words", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16, "nz": 1,
+         "batches": 200}, "mode_collapse", "held-out"),
+    Case("h4-unstable-lsgan-post", "gauss_s31", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "lsgan",
+         "lr_g": 0.8, "lr_d": 0.8, "beta2": 0.9, "ckpt_every": 20, "seed": 37, "batches": 200}, "unstable", "held-out"),
+    Case("h4-unstable-lsgan-words", "words", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
+         "loss": "lsgan", "lr_g": 0.4, "lr_d": 0.4, "ckpt_every": 20, "batches": 150}, "unstable", "held-out"),
+    Case("h4-diverge-nonsat", "gauss_s31", "fast", {"ngf": 64, "ndf": 64, "loss": "nonsat", "lr_g": 3e-3,
+         "lr_d": 3e-3, "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 38},
+         "divergence", "held-out", extra={"init_from": "h4-healthy-fast"}),
+    Case("h4-diverge-lsgan", "gauss_s31", "fast", {"ngf": 64, "ndf": 64, "loss": "lsgan", "lr_g": 2e-3, "lr_d": 2e-3,
+         "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 39},
+         "divergence", "held-out", extra={"init_from": "h4-healthy-fast"}),
+    # healthy runs of every preset, at sizes a CPU trains in minutes (written down as healthy before training)
+    Case("h4-healthy-post", "gauss_s31", "post", {"ngf": 64, "ndf": 64, "batch_size": 50, "batches": 3000,
+         "eval_every": 150, "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 40},
+         "healthy", "held-out healthy"),
+    Case("h4-healthy-fast", "gauss_s31", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200, "seed": 41},
+         "healthy", "held-out healthy"),
+    Case("h4-healthy-dcgan", "gauss_s31", "dcgan", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_every": 100,
+         "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 42}, "healthy", "held-out healthy"),
+    Case("h4-healthy-audio", "sounds_s5", "audio", {**SOUND, "ngf": 16, "ndf": 16, "batches": 1600, "seed": 43},
+         "healthy", "held-out healthy"),
+    Case("h4-healthy-wavegan", "sounds_s5", "wavegan", {**SOUND, "ngf": 16, "ndf": 16, "batches": 800, "seed": 44},
+         "healthy", "held-out healthy"),
+    Case("h4-healthy-ensemble", "sounds_s5", "ensemble", {**SOUND, "ngf": 16, "ndf": 4, "batches": 600, "seed": 45},
+         "healthy", "held-out healthy"),
+    Case("h4-healthy-audio-words", "words", "audio", {**WORD, "ngf": 16, "ndf": 16, "batches": 1600, "seed": 46},
+         "healthy", "held-out healthy"),
 ]
 
 
@@ -244,6 +320,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="runs/doctor_eval", help="where the data and runs are kept (reused)")
     p.add_argument("--only", default=None, help="comma-separated case names")
     p.add_argument("--probe", action="store_true", help="also print the measurements behind the thresholds")
+    p.add_argument("--train-only", action="store_true", help="train the cases' runs, diagnose none (to split the work)")
     p.add_argument("--speed", action="store_true", help="only time `wavegen doctor` on a 100,000-batch copy of a run")
     a = p.parse_args(argv)
     root = Path(a.out)
@@ -254,6 +331,10 @@ def main(argv=None) -> None:
     splits = {"held-out": ("held-out", "held-out healthy"), "calibration": ("calibration", "healthy"),
               "all": ("calibration", "held-out", "healthy", "held-out healthy")}[a.set]
     cases = [c for c in CASES if c.split in splits and (not a.only or c.name in a.only.split(","))]
+    if a.train_only:
+        for c in cases:
+            run_case(root, c)
+        return
     rows, right = [], 0
     print(f"| case | split | expected | doctor's first code (then) | right | doctor s |\n|---|---|---|---|---|---|")
     for c in cases:
