@@ -13,6 +13,7 @@ from wavegen.config import make_config
 from wavegen.data import make_sounds
 from wavegen.errors import WavegenError
 from wavegen.evaluation.doctor import CHECKS, MEANINGS, diagnose, doctor, is_live, one_line
+from wavegen.evaluation.doctor.data import MIN_EXAMPLES
 from wavegen.evaluation.doctor.evidence import Evidence
 from wavegen.training.loop import train
 
@@ -127,12 +128,12 @@ def test_remedy_dead_d(sounds_data, tmp_path):
 
 def test_remedy_data_few_examples(tmp_path):
     """Ten files of 2,000 samples cut into 1,024-sample windows without overlap are too few examples; the remedy's
-    hop cuts enough."""
+    hop (the largest power-of-two share of the length that does) cuts enough."""
     few = make_sounds(tmp_path / "few", 10, 8000, 0.25, 1)
     kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=16, batch_size=4, batches=2, init="default")
     broken = small_run(few, tmp_path / "broken", "dcgan", **kw)
     f = diagnose(broken, codes=["data"])[0][0]
-    assert f.code == "data" and f.values["n_train"] < 32 and f.flags == {"hop": 256}
+    assert f.code == "data" and f.values["n_train"] < MIN_EXAMPLES and f.flags == {"hop": 64}  # 2 windows to 17
     fixed = small_run(few, tmp_path / "fixed", "dcgan", **kw, **f.flags)
     assert diagnose(fixed, codes=["data"])[0][0].code == "healthy"
 
@@ -146,6 +147,50 @@ def test_remedy_g_wins(gauss_data, tmp_path):
     fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f)
     assert diagnose(fixed, codes=["g_wins"])[0][0].code == "healthy"
 
+
+
+def test_remedy_unstable(gauss_data, tmp_path):
+    """lsgan without BatchNorm at a learning rate of 1: D's margin swings by thousands. With the remedy's rates and
+    beta1, it does not."""
+    kw = dict(loss="lsgan", g_batchnorm=False, d_batchnorm=False, beta2=0.9)
+    broken = small_run(gauss_data, tmp_path / "broken", lr_g=1.0, lr_d=1.0, batches=200, **kw)
+    f = diagnose(broken, codes=["unstable"])[0][0]
+    assert f.code == "unstable" and f.flags["lr_g"] < 0.1 and f.values["swing"] > 1
+    fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f, **kw)
+    assert diagnose(fixed, codes=["unstable"])[0][0].code == "healthy"
+
+
+def test_remedy_mode_collapse(gauss_data, tmp_path):
+    """A latent of one number: G's samples alike. The remedy's latent (the preset's) lets them vary."""
+    broken = small_run(gauss_data, tmp_path / "broken", nz=1, batches=250)
+    f = diagnose(broken)[0][0]  # ranked first: a setting causes it
+    assert f.code == "mode_collapse" and f.flags == {"nz": 100} and f.values["spread"] < 0.3
+    fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f)
+    assert diagnose(fixed, codes=["mode_collapse"])[0][0].code == "healthy"
+    assert Evidence(fixed).cfg.nz == 100
+
+
+def test_remedy_divergence(gauss_data, tmp_path):
+    """Going on from a run's G at 10x the fast preset's learning rates with beta1 0.9 takes the previews 5x farther
+    from the data than the G it started from. With the remedy's smaller steps (and stop_on_divergence) it does
+    not diverge."""
+    kw = dict(ngf=32, ndf=32, eval_every=0)
+    start = small_run(gauss_data, tmp_path / "start", "fast", batches=400, **kw)
+    kw.update(init_from=str(sorted((start / "checkpoints").glob("ckpt_*.pt"))[-1]), beta1=0.9, batches=100)
+    broken = small_run(gauss_data, tmp_path / "broken", "fast", lr_g=2e-3, lr_d=2e-3, **kw)
+    f = diagnose(broken)[0][0]
+    assert f.code == "divergence" and f.values["worse"] >= 2 and f.flags["stop_on_divergence"] is True
+    fixed = small_run(gauss_data, tmp_path / "fixed", "fast", **{**kw, **f.flags})
+    assert diagnose(fixed, codes=["divergence"])[0][0].code == "healthy"
+
+
+def test_exploded_outputs_are_nan(gauss_data, tmp_path):
+    """hinge at a learning rate of 10 stays finite (its loss is linear in D's outputs) while D's margin grows past
+    1e6: the doctor names it with the NaNs, whose cause and remedy it shares."""
+    n = 100
+    grown = np.logspace(0, 15, n)
+    found = diagnose(synthetic_run(tmp_path / "grown", gauss_data, grown, np.ones(n), loss="hinge", n=n))[0]
+    assert found[0].code == "nan" and "blew up" in found[0].evidence and found[0].flags["lr_g"] < 2e-4 * 100
 
 
 def synthetic_run(out, gauss_data, margin, grad_g, loss="bce", n=400, seed=0):

@@ -63,15 +63,7 @@ class Windows:
                     lines.append(f"  ... and {len(short) - MAX_LISTED} more")
                 lines.append("turn pad on (train: --pad true) to zero-pad them, or choose a shorter length")
                 raise WavegenError("\n".join(lines))
-        full = np.where(file_len >= L, (file_len - L) // H + 1, 0)  # (F,) windows that fit whole
-        if window == "first":
-            count = np.ones_like(file_len)
-        elif pad:
-            # one more, end-padded, window where the full ones leave samples uncovered and the next start is in the file
-            tail = (full == 0) | (((full - 1) * H + L < file_len) & (full * H < file_len))
-            count = full + tail
-        else:
-            count = full
+        count = window_counts(file_len, L, H, window, pad)  # (F,)
         # the last start a window may take: the last of "all", or the last full window's
         max_start = np.maximum(np.maximum(file_len - L, (count - 1) * H), 0)  # (F,)
 
@@ -85,6 +77,11 @@ class Windows:
 
     def __len__(self) -> int:
         return self.n
+
+    @property
+    def file_lengths(self) -> np.ndarray:
+        """(F,) samples in each file."""
+        return self._file_len
 
     def set_epoch(self, epoch: int, seed: int) -> None:
         """Place the windows for `epoch`: a pure function of (seed, epoch), so a resumed run sees the same ones."""
@@ -113,6 +110,18 @@ class Windows:
             gain = np.where(level > SILENT, target / np.maximum(level, SILENT), 1).astype(np.float32)  # (B,)
             x = x * gain[:, None, None]
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def window_counts(file_len: np.ndarray, length: int, hop: int, window: str = "random", pad: bool = True) -> np.ndarray:
+    """(F,) examples cut from files of `file_len` samples by windows of `length` every `hop` samples."""
+    full = np.where(file_len >= length, (file_len - length) // hop + 1, 0)  # windows that fit whole
+    if window == "first":
+        return np.ones_like(file_len)
+    if pad:
+        # one more, end-padded, window where the full ones leave samples uncovered and the next start is in the file
+        tail = (full == 0) | (((full - 1) * hop + length < file_len) & (full * hop < file_len))
+        return full + tail
+    return full
 
 
 def _check_window_args(length: int, hop: int, window: str, normalise: str) -> None:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...data.windows import window_counts
 from .real import SILENT_RMS
 from .registry import check, finding
 from .remedy import new_run_command
 
-MIN_EXAMPLES = 32  # training examples below which a GAN can only copy them
+MIN_EXAMPLES = 100  # training examples below which a GAN can only copy or collapse (few-shot GANs start near there)
 MIN_CLASS = 8  # examples of a class below which a conditional G cannot learn it
 SILENT_SHARE = 0.5  # share of near-silent examples at which the data is mostly silence
 
@@ -23,9 +24,13 @@ def data(ev):
     flags: dict = {}
     if real.n_train < MIN_EXAMPLES:
         what = f"{real.n_train} training examples (fewer than {MIN_EXAMPLES})"
-        why = "a GAN needs many more examples than this; with long files, cut more windows (a smaller --hop)"
-        if cfg.length:
-            flags["hop"] = max(1, cfg.length // 4)
+        hop = hop_for(real, cfg, MIN_EXAMPLES)
+        if hop:
+            flags["hop"] = hop
+            why = (f"a GAN needs many more examples than this; windows every {hop} samples cut at least "
+                   f"{MIN_EXAMPLES} from these files (overlapping: more data is better still)")
+        else:
+            why = "a GAN needs many more examples than this, and the files are too short to cut more windows: add files"
     elif silent >= SILENT_SHARE:
         what = (f"{silent:.0%} of {len(real.rms)} examples read are near silence (RMS under {SILENT_RMS:g}; "
                 f"threshold {SILENT_SHARE:.0%})")
@@ -38,3 +43,18 @@ def data(ev):
         return None
     return finding("data", None, what, why, flags, new_run_command(ev, flags) if flags else "",
                    n_train=real.n_train, silent_share=silent)
+
+
+def hop_for(real, cfg, want: int) -> int | None:
+    """The largest hop (a power-of-two share of the length) whose windows make `want` training examples of the run's
+    files, or None where no hop does (files no longer than a window)."""
+    if real.file_len is None or not cfg.length:
+        return None
+    share = real.n_train / max(1, int(window_counts(real.file_len, cfg.length, cfg.hop or cfg.length, cfg.window,
+                                                    cfg.pad).sum()))  # what the holdout leaves for training
+    hop = cfg.length // 2
+    while hop >= 1:
+        if window_counts(real.file_len, cfg.length, hop, cfg.window, cfg.pad).sum() * share >= want:
+            return hop
+        hop //= 2
+    return None

@@ -30,6 +30,7 @@ class RealData:
     class_counts: dict[str, int]  # training examples per class (sub-folder); empty without classes
     rms: np.ndarray  # (m + k,) RMS of every loaded example
     ref_in_training: bool = True  # False when ref is fresh draws of a synthetic recipe
+    file_len: np.ndarray | None = None  # (F,) samples in each file the examples are cut from, where known
 
     @property
     def comparable(self) -> bool:
@@ -148,4 +149,5 @@ def load_real(ev) -> RealData:
         got = np.bincount(np.asarray(labels)[train_idx.numpy()], minlength=len(examples.classes))
         counts = {c: int(n) for c, n in zip(examples.classes, got)}
     return RealData(train, ref, len(train_idx), examples.sample_rate, counts,
-                    np.concatenate([rms(train), rms(ref)]), ref_in_training=spec is None)
+                    np.concatenate([rms(train), rms(ref)]), ref_in_training=spec is None,
+                    file_len=getattr(examples, "file_lengths", None))

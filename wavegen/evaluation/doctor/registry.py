@@ -52,7 +52,8 @@ def check(code: str, severity: int, meaning: str):
 
 
 def finding(code: str, batch: int | None, evidence: str, why: str, flags: dict | None = None, command: str = "",
-            **values) -> Finding:
-    """A Finding of a registered code, with that code's severity."""
-    return Finding(code, CHECKS[code].severity, batch, evidence, why, dict(flags or {}), command,
+            rank: int | None = None, **values) -> Finding:
+    """A Finding of a registered code, with that code's severity (or `rank`: a finding of the code that is a cause
+    rather than a symptom ranks above its code's usual place)."""
+    return Finding(code, CHECKS[code].severity if rank is None else rank, batch, evidence, why, dict(flags or {}), command,
                    {k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()})

@@ -7,11 +7,12 @@ from ..metrics.features import pairwise_sq_dists
 from .real import COLLAPSE, MOVED, SILENT_RMS, moved, rms, still_untrained, variety
 from .registry import check, finding
 from .remedy import new_run_command, preset_values
-from .training import far_ratio
+from .training import FAR, far_ratio
 
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
 MIN_NZ = 8  # a latent this small cannot hold the data's variety
+CONFIG_CAUSE = 84  # the rank of a finding whose cause is a setting (below dead_d's and the data's, above the symptoms)
 NOISE = 0.5  # spectral flatness at which samples are noise (white noise's periodogram has e^-0.577 = 0.56) ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
 
@@ -58,21 +59,35 @@ def mode_collapse(ev):
     x, real = got
     if float(np.median(rms(x))) < SILENCE * float(np.median(real.rms)):
         return None  # silent samples are alike too: silence says so
-    spread = variety(x, real)
+    spread, cfg = variety(x, real), ev.cfg
+    if cfg.nz < MIN_NZ:
+        return tiny_latent(ev, spread)
     if spread >= COLLAPSE:
         return None
-    start, cfg = ev.preview(0), ev.cfg  # G's untrained output on the same noise
-    tiny_latent = cfg.nz < MIN_NZ  # then no training makes the samples varied
-    if not tiny_latent and still_untrained(x, start, real):
+    if still_untrained(x, ev.preview(0), real):  # ev.preview(0): G's untrained output on the same noise
         return None  # as alike as the untrained G's and hardly changed: not trained enough to collapse (too_short)
     flags = {"d_mbstd": 4, "lr_g": cfg.lr_g / 2}
-    base = preset_values(cfg)
-    if tiny_latent and base.nz >= MIN_NZ:
-        flags = {"nz": base.nz}
     return finding("mode_collapse", ev.sample_step, f"G's samples at batch {ev.sample_step} are {spread:.2f}x as far "
                    f"apart as real examples (threshold {COLLAPSE})",
                    "minibatch std lets D see a batch's variety, so a G that makes one thing loses", flags,
                    new_run_command(ev, flags), spread=spread)
+
+
+def tiny_latent(ev, spread: float):
+    """mode_collapse caused by the config: a latent of fewer than MIN_NZ numbers cannot hold the data's variety, so
+    the samples are alike, or far from the data however varied (G's output noise varies them, but only along what
+    the latent cannot reach). Ranked as a cause, before the symptoms it makes (D wins over a G that cannot follow)."""
+    cfg, far = ev.cfg, far_ratio(ev)
+    if spread >= COLLAPSE and (far is None or far < FAR):
+        return None
+    base = preset_values(cfg)
+    flags = {"nz": max(base.nz, MIN_NZ)}
+    what = (f"{spread:.2f}x as far apart as real examples (threshold {COLLAPSE})" if spread < COLLAPSE else
+            f"{far:.1f}x farther from the data than real data is (threshold {FAR:g})")
+    return finding("mode_collapse", ev.sample_step, f"G's latent has {cfg.nz} number(s) (fewer than {MIN_NZ}) and its "
+                   f"samples at batch {ev.sample_step} are {what}", "a latent this small cannot hold the data's "
+                   "variety; no training makes up for it", flags, new_run_command(ev, flags), rank=CONFIG_CAUSE,
+                   spread=spread, far=far)
 
 
 @check("memorised", 92, "G's samples copy training examples (nearest-neighbour distances against real vs real)")

@@ -23,6 +23,7 @@ IMPROVING = 0.15  # relative gain in badness over the last half of the scores th
 STUCK_UPDATE = 1e-5  # median per-layer update ratio (|dW| / |W| per batch) of G under which it barely moves
 STEADY = 0.6  # share of the second half's batches with a saturated margin at which D has won (not swung there)
 MAX_MORE = 4  # too_short proposes at most this many times the batches done
+EXPLODED = 1e6  # D's margin this large has blown up: every loss saturates below 5, and squares of 1e19 overflow float32
 
 
 def far_ratio(ev) -> float | None:
@@ -81,11 +82,26 @@ def nonfinite_output(ev) -> tuple[str, int] | None:
     return None
 
 
-@check("nan", 100, "a loss or gradient turned NaN or Inf: the run went back to a checkpoint, or stopped")
+def exploded(ev) -> tuple[str, int] | None:
+    """(what, batch) where D's outputs grew past EXPLODED at the end of the run: finite only because its loss is
+    linear in them (hinge, wgan), or not yet squared past float32's range (lsgan)."""
+    if not len(ev.stats.steps):
+        return None
+    size = float(np.median(np.abs(ev.tail(ev.margin))))
+    if size < EXPLODED:
+        return None
+    first = int(ev.stats.steps[np.argmax(np.abs(ev.margin) >= EXPLODED)])
+    return (f"D's outputs blew up: its margin (D/real - D/fake) is {size:.3g} over the last "
+            f"{len(ev.tail(ev.margin))} batches, past {EXPLODED:g} first at batch {first}: weights on their way to "
+            "overflow"), first
+
+
+@check("nan", 100, "a loss or gradient turned NaN or Inf (or D's outputs blew up on the way there): the run went back "
+       "to a checkpoint, or stopped")
 def nan(ev):
     events = nan_events(ev)
     bad = ~np.isfinite(np.stack(list(ev.stats.cols.values()))).all(0) if len(ev.stats.steps) else np.zeros(0, bool)
-    other = None if events or bad.any() else nonfinite_output(ev)
+    other = None if events or bad.any() else nonfinite_output(ev) or exploded(ev)
     if not events and not bad.any() and other is None:
         return None
     cfg = ev.cfg
@@ -231,25 +247,27 @@ def unstable(ev):
 
 
 def worse_than_start(ev):
-    """A run started from another run's G (--init-from) that ends farther from the data than it started: its best
-    was its start, which no score logged. (start distance, end distance) or None."""
-    real, x = ev.compared if ev.cfg.init_from else None, ev.samples
-    start = ev.preview(0)
-    if real is None or x is None or start is None or not (np.isfinite(x).all() and np.isfinite(start).all()):
+    """A run started from another run's G (--init-from) whose previews over the second half of the run sit farther
+    from the data than its start: its best was its start, which no score logged. (start distance, the second
+    half's median distance) or None. The median, since one preview's distance from few samples is noisy."""
+    real, start = ev.compared if ev.cfg.init_from else None, ev.preview(0)
+    if real is None or start is None or not np.isfinite(start).all() or start.shape[1:] != real.train.shape[1:]:
         return None
-    if start.shape[1:] != real.train.shape[1:] or x.shape != start.shape:
+    late = [ev.preview(s) for s in ev.preview_steps if s > ev.batches / 2]
+    late = [x for x in late if x is not None and x.shape == start.shape and np.isfinite(x).all()]
+    if not late:
         return None
-    a, b = real.distance(start), real.distance(x)
-    floor = max(real.floor(len(x)), 1e-9)
-    return (a, b) if b >= DIVERGE * max(a, floor) and b >= FAR * floor else None
+    a, b = real.distance(start), float(np.median([real.distance(x) for x in late]))
+    return (a, b) if b >= DIVERGE * max(a, real.floor(len(start))) else None
 
 
 def diverged_from_start(ev):
     a, b = worse_than_start(ev)
     cfg = ev.cfg
     flags = {"lr_g": cfg.lr_g / 4, "lr_d": cfg.lr_d / 4, "stop_on_divergence": True}
-    return finding("divergence", 0, f"started from {cfg.init_from} at preview distance {a:.3g} and ended at {b:.3g}, "
-                   f"{b / max(a, 1e-12):.1f}x worse (threshold {DIVERGE}x)",
+    return finding("divergence", 0, f"started from {cfg.init_from} at preview distance {a:.3g}; over the second half "
+                   f"of the run its previews sat at {b:.3g} (median), {b / max(a, 1e-12):.1f}x worse (threshold "
+                   f"{DIVERGE}x the start or real data's distance)",
                    "the G it started from was better than any it made: keep that one, or go on from it with smaller "
                    "steps", flags, new_run_command(ev, flags), best_step=0, worse=b / max(a, 1e-12))
 
