@@ -12,6 +12,7 @@ from .training import FAR, far_ratio
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
 MIN_NZ = 8  # a latent this small cannot hold the data's variety
+UNTRAINED = 25  # ... of a symptom G never left its untrained output for: after the checks of its causes
 CONFIG_CAUSE = 84  # the rank of a finding whose cause is a setting (below dead_d's and the data's, above the symptoms)
 NOISE = 0.5  # spectral flatness at which samples are noise (white noise's periodogram has e^-0.577 = 0.56) ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
@@ -33,16 +34,21 @@ def silence(ev):
     loud, quiet = float(np.median(real.rms)), float(np.median(rms(x)))
     if loud < SILENT_RMS or quiet >= SILENCE * loud:
         return None
-    cfg = ev.cfg
+    cfg, start = ev.cfg, ev.preview(0)
     flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
     if cfg.loss in ("bce", "nonsat", "lsgan") and cfg.arch != "dcgan":
         flags["loss"] = "hinge"
     if cfg.normalise == "none":
         flags["normalise"] = "peak"
+    # An untrained G with the DCGAN init is quiet already: silence it never left is a symptom of what kept it there
+    # (a dead D, rates too small, too few batches), so it ranks after those checks.
+    kept = start is not None and start.shape == x.shape and np.isfinite(start).all() and moved(x, start, real) < MOVED
     return finding("silence", ev.sample_step, f"median RMS of G's samples {quiet:.2g} at batch {ev.sample_step}, "
-                   f"against {loud:.2g} for the data (threshold {SILENCE:g}x)",
+                   f"against {loud:.2g} for the data (threshold {SILENCE:g}x)"
+                   + ("; as quiet as its untrained output" if kept else ""),
                    "a G that outputs silence has found a point D cannot score; louder data and gentler steps leave "
-                   "it no such point", flags, new_run_command(ev, flags), rms=quiet, data_rms=loud)
+                   "it no such point", flags, new_run_command(ev, flags), rank=UNTRAINED if kept else None, rms=quiet,
+                   data_rms=loud)
 
 
 def flatness(x: np.ndarray) -> float:
