@@ -29,7 +29,7 @@ def sampling_floor(name: str, cfg) -> float | None:
 
 def preview_scores(ev) -> Scores | None:
     real = ev.compared
-    steps = [s for s in ev.preview_steps if s > 0]
+    steps = ev.preview_steps  # from batch 0: G's untrained output starts the curve
     if real is None or len(steps) < 2:
         return None
     pick = sorted({steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(PREVIEW_CURVE, len(steps)))})

@@ -14,6 +14,7 @@ from .remedy import new_run_command, preset_values, resume_command, smaller_lr
 # sigmoid(+-2.5) is 0.92 / 0.08; hinge's margin is 1 on each side; lsgan's targets are 1 and 0).
 SATURATED = {"bce": 5.0, "nonsat": 5.0, "hinge": 2.0, "lsgan": 0.8}
 CHANCE = {"bce": 0.3, "nonsat": 0.3, "hinge": 0.2, "lsgan": 0.08, "wgan-gp": 0.0}  # ... at which it tells nothing
+QUIET_D = 1e-3  # D's outputs under this share of saturation: at its bias, near dead (dead_d's cause)
 FAR = 3.0  # samples this many times farther from the data than real data is: "still far from the data"
 SPIKE = 10.0  # a gradient norm this many times its running median is a spike
 SPIKES = 0.02  # share of the second half's batches with a spike at which the run is unstable
@@ -22,6 +23,7 @@ DIVERGE = 2.0  # quality at the end this many times worse (badness) than at its 
 IMPROVING = 0.15  # relative gain in badness over the last half of the scores that means: still improving
 STUCK_UPDATE = 1e-5  # median per-layer update ratio (|dW| / |W| per batch) of G under which it barely moves
 STEADY = 0.6  # share of the second half's batches with a saturated margin at which D has won (not swung there)
+LEFT_START = 0.6  # a quality curve at this share of its first value has left the garbage phase
 MAX_MORE = 4  # too_short proposes at most this many times the batches done
 EXPLODED = 1e6  # D's margin this large has blown up: every loss saturates below 5, and squares of 1e19 overflow float32
 
@@ -195,11 +197,16 @@ def g_wins(ev):
     flags = {"lr_d": cfg.lr_d * 2} if cfg.d_steps > 1 or cfg.lr_d >= cfg.lr_g else {"lr_d": cfg.lr_g}
     if cfg.dropout_d > 0.3:
         flags["dropout_d"] = 0.2
+    why = "D has stopped teaching G; a stronger D gives G something to follow again"
+    quiet = float(np.median(np.abs(ev.stats["D/real"])))
+    if cfg.init == "dcgan" and quiet < QUIET_D * SATURATED.get(cfg.loss, 1.0):
+        flags = {"init": "default"}  # D's outputs sit at its bias: dead_d's cause, short of its last digits
+        why = ("D's outputs stay near zero (median |D/real| " f"{quiet:.2g}): the DCGAN init's N(0, 0.02) weights "
+               "shrink the signal at every layer of D; PyTorch's default init keeps it alive")
     return finding("g_wins", ev.batches, f"D's margin {margin:.3f} over the last {len(ev.tail(ev.margin))} batches "
                    f"(at or below {limit}: no better than chance) while the samples are {far:.1f}x farther from the "
-                   f"data than real data is (threshold {FAR})",
-                   "D has stopped teaching G; a stronger D gives G something to follow again",
-                   flags, new_run_command(ev, flags), margin=margin, far=far)
+                   f"data than real data is (threshold {FAR})", why, flags, new_run_command(ev, flags), margin=margin,
+                   far=far)
 
 
 def spike_share(ev) -> float:
@@ -348,7 +355,7 @@ def garbage_phase(ev):
     """too_short before the transition: samples still far from the data, no transition found, and neither player
     has won (d_wins and g_wins say when one has)."""
     far = far_ratio(ev)
-    if far is None or far < FAR or ev.analysis.get("transition") is not None:
+    if far is None or far < FAR or ev.analysis.get("transition") is not None or left_start(ev):
         return None
     total = 4 * ev.batches
     return finding("too_short", ev.batches, f"the samples are {far:.0f}x farther from the data than real data is "
@@ -356,6 +363,13 @@ def garbage_phase(ev):
                    "peak, no score halved its way to its best)",
                    "the post's runs spend their first hundreds of batches in a garbage phase before the transition; "
                    "this one has not reached it", {"batches": total}, resume_command(ev, total), far=far)
+
+
+def left_start(ev) -> bool:
+    """Whether the quality curve (from G's untrained output where no score was logged) fell to LEFT_START of its first
+    value and then stopped improving: G made its transition and has settled, however far from the data."""
+    s, trend = ev.scores, improving(ev)
+    return s is not None and float(s.badness.min()) <= LEFT_START * float(s.badness[0]) and not (trend and trend[0])
 
 
 def untrained_output(ev):
