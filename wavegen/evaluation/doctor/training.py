@@ -14,7 +14,6 @@ from .remedy import new_run_command, preset_values, resume_command, smaller_lr
 # sigmoid(+-2.5) is 0.92 / 0.08; hinge's margin is 1 on each side; lsgan's targets are 1 and 0).
 SATURATED = {"bce": 5.0, "nonsat": 5.0, "hinge": 2.0, "lsgan": 0.8}
 CHANCE = {"bce": 0.3, "nonsat": 0.3, "hinge": 0.2, "lsgan": 0.08, "wgan-gp": 0.0}  # ... at which it tells nothing
-QUIET_D = 1e-3  # D's outputs under this share of saturation: at its bias, near dead (dead_d's cause)
 FAR = 3.0  # samples this many times farther from the data than real data is: "still far from the data"
 SPIKE = 10.0  # a gradient norm this many times its running median is a spike
 SPIKES = 0.02  # share of the second half's batches with a spike at which the run is unstable
@@ -198,11 +197,6 @@ def g_wins(ev):
     if cfg.dropout_d > 0.3:
         flags["dropout_d"] = 0.2
     why = "D has stopped teaching G; a stronger D gives G something to follow again"
-    quiet = float(np.median(np.abs(ev.stats["D/real"])))
-    if cfg.init == "dcgan" and quiet < QUIET_D * SATURATED.get(cfg.loss, 1.0):
-        flags = {"init": "default"}  # D's outputs sit at its bias: dead_d's cause, short of its last digits
-        why = ("D's outputs stay near zero (median |D/real| " f"{quiet:.2g}): the DCGAN init's N(0, 0.02) weights "
-               "shrink the signal at every layer of D; PyTorch's default init keeps it alive")
     return finding("g_wins", ev.batches, f"D's margin {margin:.3f} over the last {len(ev.tail(ev.margin))} batches "
                    f"(at or below {limit}: no better than chance) while the samples are {far:.1f}x farther from the "
                    f"data than real data is (threshold {FAR})", why, flags, new_run_command(ev, flags), margin=margin,
