@@ -7,13 +7,12 @@ from ..metrics.features import pairwise_sq_dists
 from .real import COLLAPSE, MOVED, SILENT_RMS, moved, rms, still_untrained, variety
 from .registry import check, finding
 from .remedy import new_run_command, preset_values
-from .training import FAR, far_ratio
+from .training import CONFIG_CAUSE, FAR, far_ratio
 
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
 MIN_NZ = 8  # a latent this small cannot hold the data's variety
 UNTRAINED = 25  # ... of a symptom G never left its untrained output for: after the checks of its causes
-CONFIG_CAUSE = 84  # the rank of a finding whose cause is a setting (below dead_d's and the data's, above the symptoms)
 NOISE = 0.5  # spectral flatness at which samples are noise (white noise's periodogram has e^-0.577 = 0.56) ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
 

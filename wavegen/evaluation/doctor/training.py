@@ -23,6 +23,8 @@ IMPROVING = 0.15  # relative gain in badness over the last half of the scores th
 STUCK_UPDATE = 1e-5  # median per-layer update ratio (|dW| / |W| per batch) of G under which it barely moves
 STEADY = 0.6  # share of the second half's batches with a saturated margin at which D has won (not swung there)
 LEFT_START = 0.6  # a quality curve at this share of its first value has left the garbage phase
+HUGE_LR = 100  # a learning rate this many times its preset's blows weights up (smaller_lr caps remedies there too)
+CONFIG_CAUSE = 84  # the rank of a finding whose cause is a setting (below dead_d's and the data's, above symptoms)
 MAX_MORE = 4  # too_short proposes at most this many times the batches done
 EXPLODED = 1e6  # D's margin this large has blown up: every loss saturates below 5, and squares of 1e19 overflow float32
 
@@ -178,7 +180,7 @@ def d_wins(ev):
                    flags, new_run_command(ev, flags), margin=margin, threshold=limit)
 
 
-@check("g_wins", 45, "D no longer tells real from fake while the samples are still far from the data")
+@check("g_wins", 66, "D no longer tells real from fake while the samples are still far from the data")
 def g_wins(ev):
     cfg = ev.cfg
     limit = CHANCE[cfg.loss]
@@ -225,9 +227,27 @@ def running_median(x: np.ndarray, n: int) -> np.ndarray:
     return np.repeat(blocks, [len(b) for b in np.array_split(x, k)])
 
 
+def frozen_by_blow_up(ev):
+    """unstable as a cause: G's learning rate over HUGE_LR x its preset's and its weights no longer move (their update
+    ratio under STUCK_UPDATE): steps that large grew the weights until a step is nothing beside them."""
+    cfg, update = ev.cfg, g_update_ratio(ev)
+    base = preset_values(cfg).lr_g
+    if update is None or update >= STUCK_UPDATE or cfg.lr_g < HUGE_LR * base:
+        return None
+    flags = smaller_lr(cfg, 1 / 2)
+    return finding("unstable", ev.batches, f"G's median per-layer update ratio {update:.2g} per batch (under "
+                   f"{STUCK_UPDATE:g}) at lr_g {cfg.lr_g:.3g}, {cfg.lr_g / base:.0f}x the preset's: its weights "
+                   "blew up early and froze", "steps this large grow the weights until no step moves them; the "
+                   "preset's rates keep them in range", flags, new_run_command(ev, flags), rank=CONFIG_CAUSE,
+                   update_ratio=update)
+
+
 @check("unstable", 68, "losses, logits or gradient norms oscillate or spike")
 def unstable(ev):
     cfg = ev.cfg
+    frozen = frozen_by_blow_up(ev)
+    if frozen is not None:
+        return frozen
     if len(ev.stats.steps) < 100:
         return None
     spikes = spike_share(ev)
@@ -322,7 +342,7 @@ def too_short(ev):
     if done == 0:
         return None
     update = g_update_ratio(ev)
-    if update is not None and update < STUCK_UPDATE:
+    if update is not None and update < STUCK_UPDATE and cfg.lr_g < HUGE_LR * preset_values(cfg).lr_g:
         base = preset_values(cfg)
         flags = {"lr_g": max(cfg.lr_g * 10, base.lr_g), "lr_d": max(cfg.lr_d * 10, base.lr_d)}
         return finding("too_short", done, f"G's median per-layer update ratio {update:.2g} per batch (under "
