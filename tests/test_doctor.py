@@ -172,14 +172,15 @@ def test_remedy_mode_collapse(gauss_data, tmp_path):
 
 def test_remedy_divergence(gauss_data, tmp_path):
     """Going on from a run's G at 10x the fast preset's learning rates with beta1 0.9 takes the previews 5x farther
-    from the data than the G it started from. With the remedy's smaller steps (and stop_on_divergence) it does
-    not diverge."""
+    from the data than the G it started from. With the remedy (the preset's rates and beta1, stop_on_divergence) it
+    does not diverge."""
     kw = dict(ngf=32, ndf=32, eval_every=0)
     start = small_run(gauss_data, tmp_path / "start", "fast", batches=400, **kw)
     kw.update(init_from=str(sorted((start / "checkpoints").glob("ckpt_*.pt"))[-1]), beta1=0.9, batches=100)
     broken = small_run(gauss_data, tmp_path / "broken", "fast", lr_g=2e-3, lr_d=2e-3, **kw)
     f = diagnose(broken)[0][0]
-    assert f.code == "divergence" and f.values["worse"] >= 2 and f.flags["stop_on_divergence"] is True
+    assert f.code == "divergence" and f.values["worse"] >= 2 and f.flags == {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+                                                                            "stop_on_divergence": True}
     fixed = small_run(gauss_data, tmp_path / "fixed", "fast", **{**kw, **f.flags})
     assert diagnose(fixed, codes=["divergence"])[0][0].code == "healthy"
 

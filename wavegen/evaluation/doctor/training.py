@@ -284,8 +284,11 @@ def worse_than_start(ev):
 
 def diverged_from_start(ev):
     a, b = worse_than_start(ev)
-    cfg = ev.cfg
-    flags = {"lr_g": cfg.lr_g / 4, "lr_d": cfg.lr_d / 4, "stop_on_divergence": True}
+    cfg, base = ev.cfg, preset_values(ev.cfg)
+    # going on from a G that was good: the preset's proven steps at most
+    flags = {"lr_g": min(cfg.lr_g / 4, base.lr_g), "lr_d": min(cfg.lr_d / 4, base.lr_d), "stop_on_divergence": True}
+    if cfg.beta1 > base.beta1:
+        flags["beta1"] = base.beta1
     return finding("divergence", 0, f"started from {cfg.init_from} at preview distance {a:.3g}; over the second half "
                    f"of the run its previews sat at {b:.3g} (median), {b / max(a, 1e-12):.1f}x worse (threshold "
                    f"{DIVERGE}x the start or real data's distance)",
