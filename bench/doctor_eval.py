@@ -391,7 +391,7 @@ def probe(run: Path) -> dict:
         out["spikes"] = training.spike_share(ev)
         out["swing"] = float(np.std(ev.smoothed_margin[len(ev.margin) // 2:]))
     out["improving"] = training.improving(ev)
-    out["update"] = training.g_update_ratio(ev)
+    out["update"] = ev.g_update_ratio
     out["far"] = training.far_ratio(ev)
     got = samples.usable(ev)
     if got:

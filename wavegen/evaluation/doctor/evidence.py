@@ -131,6 +131,21 @@ class Evidence:
         return [{"step": int(s), **{key: float(mean[key][i]) for key in mean}}
                 for i, s in enumerate(self.stats.steps[k - 1:n:k])]
 
+    @cached_property
+    def g_update_ratio(self) -> float | None:
+        """Median of G's per-layer update ratios (|dW| / |W| per batch) over the last 200 rows of layers.jsonl."""
+        path = self.run / "layers.jsonl"
+        if not path.exists():
+            return None
+        ratios = []
+        for line in path.read_bytes().split(b"\n")[-200:]:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            ratios += [v[2] for k, v in row.items() if k.startswith("G/") and isinstance(v, list) and len(v) == 3]
+        return float(np.median(ratios)) if ratios else None
+
     # Quality along the run.
 
     @cached_property

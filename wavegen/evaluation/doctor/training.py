@@ -189,7 +189,7 @@ def g_wins(ev):
     margin = float(np.median(ev.tail(ev.margin)))
     if margin > limit:
         return None
-    update = g_update_ratio(ev)
+    update = ev.g_update_ratio
     if update is not None and update < STUCK_UPDATE:
         return None  # D at chance because nothing learns: too_short says so
     far = far_ratio(ev)
@@ -230,7 +230,7 @@ def running_median(x: np.ndarray, n: int) -> np.ndarray:
 def frozen_by_blow_up(ev):
     """unstable as a cause: G's learning rate over HUGE_LR x its preset's and its weights no longer move (their update
     ratio under STUCK_UPDATE): steps that large grew the weights until a step is nothing beside them."""
-    cfg, update = ev.cfg, g_update_ratio(ev)
+    cfg, update = ev.cfg, ev.g_update_ratio
     base = preset_values(cfg).lr_g
     if update is None or update >= STUCK_UPDATE or cfg.lr_g < HUGE_LR * base:
         return None
@@ -322,29 +322,12 @@ def divergence(ev):
                    worse=end / max(float(s.badness[best]), 1e-12))
 
 
-def g_update_ratio(ev) -> float | None:
-    """Median over the run of G's per-layer update ratios (layers.jsonl), or None."""
-    path = ev.run / "layers.jsonl"
-    if not path.exists():
-        return None
-    import json
-
-    ratios = []
-    for line in path.read_bytes().split(b"\n")[-200:]:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        ratios += [v[2] for k, v in row.items() if k.startswith("G/") and isinstance(v, list) and len(v) == 3]
-    return float(np.median(ratios)) if ratios else None
-
-
 @check("too_short", 30, "still improving at the end (or barely moving): train longer, or faster")
 def too_short(ev):
     cfg, done = ev.cfg, ev.batches
     if done == 0:
         return None
-    update = g_update_ratio(ev)
+    update = ev.g_update_ratio
     if update is not None and update < STUCK_UPDATE and cfg.lr_g < HUGE_LR * preset_values(cfg).lr_g:
         base = preset_values(cfg)
         flags = {"lr_g": max(cfg.lr_g * 10, base.lr_g), "lr_d": max(cfg.lr_d * 10, base.lr_d)}
