@@ -138,6 +138,23 @@ def test_remedy_data_few_examples(tmp_path):
     assert diagnose(fixed, codes=["data"])[0][0].code == "healthy"
 
 
+def test_remedy_data_louder_than_g(tmp_path):
+    """Float WAVs at 30x full scale, trained without normalisation: G's Tanh cannot reach them (its samples are
+    silence beside them). The remedy's peak normalisation brings them into G's range."""
+    import soundfile as sf
+
+    loud = make_sounds(tmp_path / "loud", 60, 8000, 0.25, 1)
+    for p in loud.rglob("*.wav"):
+        x, sr = sf.read(p, dtype="float32")
+        sf.write(p, 30 * x, sr, subtype="FLOAT")
+    kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=16, batch_size=8, batches=20, init="default")
+    broken = small_run(loud, tmp_path / "broken", "dcgan", normalise="none", **kw)
+    f = diagnose(broken, codes=["data"])[0][0]
+    assert f.code == "data" and "beyond [-1, 1]" in f.evidence and f.flags == {"normalise": "peak"}
+    fixed = small_run(loud, tmp_path / "fixed", "dcgan", **kw, **f.flags)
+    assert diagnose(fixed, codes=["data"])[0][0].code == "healthy"
+
+
 def test_remedy_g_wins(gauss_data, tmp_path):
     """D frozen by a learning rate of 1e-8 while G trains: D at chance, samples far from the data. The remedy's D
     learning rate gives D a margin again."""

@@ -11,9 +11,11 @@ from .remedy import new_run_command
 MIN_EXAMPLES = 100  # training examples below which a GAN can only copy or collapse (few-shot GANs start near there)
 MIN_CLASS = 8  # examples of a class below which a conditional G cannot learn it
 SILENT_SHARE = 0.5  # share of near-silent examples at which the data is mostly silence
+TANH_FAMILIES = ("dcgan", "wavegan")  # G ends in a Tanh: it cannot make a sample beyond [-1, 1]
 
 
-@check("data", 90, "the data itself is the problem: too few examples, near-silent clips, classes too small")
+@check("data", 90, "the data itself is the problem: too few examples, near-silent clips, clips louder than G can "
+       "make, classes too small")
 def data(ev):
     real = ev.real
     if real is None:
@@ -36,6 +38,11 @@ def data(ev):
                 f"threshold {SILENT_SHARE:.0%})")
         why = "G learns to make what most examples are: silence; normalise each example, or trim the silence"
         flags["normalise"] = "rms" if cfg.normalise == "none" else cfg.normalise
+    elif cfg.arch in TANH_FAMILIES and float(np.median(real.peak)) > 1.0:
+        what = (f"the examples peak at {float(np.median(real.peak)):.3g} (median of {len(real.peak)} read): beyond "
+                "[-1, 1], where G's Tanh puts every sample it makes")
+        why = "G cannot make samples this loud; peak normalisation brings each example into G's range"
+        flags["normalise"] = "peak"
     elif small and (cfg.conditional or cfg.balanced_classes):
         what = f"classes with fewer than {MIN_CLASS} training examples: " + ", ".join(f"{c} ({n})" for c, n in small.items())
         why = "a class this small can only be copied; merge it into another or add examples"

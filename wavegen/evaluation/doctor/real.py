@@ -29,6 +29,7 @@ class RealData:
     sample_rate: int
     class_counts: dict[str, int]  # training examples per class (sub-folder); empty without classes
     rms: np.ndarray  # (m + k,) RMS of every loaded example
+    peak: np.ndarray  # (m + k,) largest absolute sample of every loaded example
     ref_in_training: bool = True  # False when ref is fresh draws of a synthetic recipe
     file_len: np.ndarray | None = None  # (F,) samples in each file the examples are cut from, where known
 
@@ -122,6 +123,11 @@ def rms(x: np.ndarray) -> np.ndarray:
     return np.sqrt((x.astype(np.float64) ** 2).mean(axis=(1, 2)))
 
 
+def peak(x: np.ndarray) -> np.ndarray:
+    """(n, C, L) -> (n,) largest absolute sample of each example."""
+    return np.abs(x).max(axis=(1, 2)) if x.size else np.zeros(len(x))
+
+
 def load_real(ev) -> RealData:
     """Real examples of the run `ev` (Evidence) through the training's own loader."""
     import torch
@@ -149,5 +155,6 @@ def load_real(ev) -> RealData:
         got = np.bincount(np.asarray(labels)[train_idx.numpy()], minlength=len(examples.classes))
         counts = {c: int(n) for c, n in zip(examples.classes, got)}
     return RealData(train, ref, len(train_idx), examples.sample_rate, counts,
-                    np.concatenate([rms(train), rms(ref)]), ref_in_training=spec is None,
+                    np.concatenate([rms(train), rms(ref)]), np.concatenate([peak(train), peak(ref)]),
+                    ref_in_training=spec is None,
                     file_len=getattr(examples, "file_lengths", None))
