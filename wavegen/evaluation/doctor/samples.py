@@ -12,7 +12,7 @@ from .training import CONFIG_CAUSE, FAR, far_ratio
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
 MIN_NZ = 8  # a latent this small cannot hold the data's variety
-UNTRAINED = 25  # ... of a symptom G never left its untrained output for: after the checks of its causes
+UNTRAINED = 25  # the rank of a symptom G's untrained output already had: after the checks of what kept G there
 NOISE = 0.5  # spectral flatness at which samples are noise (white noise's periodogram has e^-0.577 = 0.56) ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
 

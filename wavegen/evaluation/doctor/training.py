@@ -198,11 +198,11 @@ def g_wins(ev):
     flags = {"lr_d": cfg.lr_d * 2} if cfg.d_steps > 1 or cfg.lr_d >= cfg.lr_g else {"lr_d": cfg.lr_g}
     if cfg.dropout_d > 0.3:
         flags["dropout_d"] = 0.2
-    why = "D has stopped teaching G; a stronger D gives G something to follow again"
     return finding("g_wins", ev.batches, f"D's margin {margin:.3f} over the last {len(ev.tail(ev.margin))} batches "
                    f"(at or below {limit}: no better than chance) while the samples are {far:.1f}x farther from the "
-                   f"data than real data is (threshold {FAR})", why, flags, new_run_command(ev, flags), margin=margin,
-                   far=far)
+                   f"data than real data is (threshold {FAR})",
+                   "D has stopped teaching G; a stronger D gives G something to follow again",
+                   flags, new_run_command(ev, flags), margin=margin, far=far)
 
 
 def spike_share(ev) -> float:
@@ -230,13 +230,12 @@ def running_median(x: np.ndarray, n: int) -> np.ndarray:
 def frozen_by_blow_up(ev):
     """unstable as a cause: G's learning rate over HUGE_LR x its preset's and its weights no longer move (their update
     ratio under STUCK_UPDATE): steps that large grew the weights until a step is nothing beside them."""
-    cfg, update = ev.cfg, ev.g_update_ratio
-    base = preset_values(cfg).lr_g
-    if update is None or update >= STUCK_UPDATE or cfg.lr_g < HUGE_LR * base:
+    cfg, update, base = ev.cfg, ev.g_update_ratio, preset_values(ev.cfg)
+    if update is None or update >= STUCK_UPDATE or cfg.lr_g < HUGE_LR * base.lr_g:
         return None
-    flags = smaller_lr(cfg, 1 / 2)
+    flags = {"lr_g": base.lr_g, "lr_d": min(cfg.lr_d, base.lr_d)}
     return finding("unstable", ev.batches, f"G's median per-layer update ratio {update:.2g} per batch (under "
-                   f"{STUCK_UPDATE:g}) at lr_g {cfg.lr_g:.3g}, {cfg.lr_g / base:.0f}x the preset's: its weights "
+                   f"{STUCK_UPDATE:g}) at lr_g {cfg.lr_g:.3g}, {cfg.lr_g / base.lr_g:.0f}x the preset's: its weights "
                    "blew up early and froze", "steps this large grow the weights until no step moves them; the "
                    "preset's rates keep them in range", flags, new_run_command(ev, flags), rank=CONFIG_CAUSE,
                    update_ratio=update)
@@ -327,9 +326,8 @@ def too_short(ev):
     cfg, done = ev.cfg, ev.batches
     if done == 0:
         return None
-    update = ev.g_update_ratio
-    if update is not None and update < STUCK_UPDATE and cfg.lr_g < HUGE_LR * preset_values(cfg).lr_g:
-        base = preset_values(cfg)
+    update, base = ev.g_update_ratio, preset_values(cfg)
+    if update is not None and update < STUCK_UPDATE and cfg.lr_g < HUGE_LR * base.lr_g:  # else: frozen_by_blow_up
         flags = {"lr_g": max(cfg.lr_g * 10, base.lr_g), "lr_d": max(cfg.lr_d * 10, base.lr_d)}
         return finding("too_short", done, f"G's median per-layer update ratio {update:.2g} per batch (under "
                        f"{STUCK_UPDATE:g}): at this rate it would take {1 / max(update, 1e-12):.3g} batches to change "
