@@ -45,8 +45,8 @@ def improving(ev) -> tuple[bool, float, float] | None:
     half = s.badness[len(s.badness) // 2:]
     first, last = np.median(half[:max(1, len(half) // 2)]), np.median(half[-max(1, len(half) // 3):])
     gain = 1 - last / max(first, 1e-12)
-    if s.floor is not None and first <= s.floor:
-        return False, float(gain), 0.0  # gains within the score's own noise near its floor are no gains
+    if s.floor is not None and first - last <= s.floor:
+        return False, float(gain), 0.0  # a gain within the score's own sampling noise is no gain
     best_late = int(np.argmin(s.badness)) >= len(s.badness) * 0.6
     logs = np.log(np.maximum(half, 1e-12))
     slope = float(np.polyfit(s.steps[len(s.badness) // 2:], logs, 1)[0]) if len(half) >= 2 else 0.0
@@ -227,26 +227,35 @@ def running_median(x: np.ndarray, n: int) -> np.ndarray:
     return np.repeat(blocks, [len(b) for b in np.array_split(x, k)])
 
 
-def frozen_by_blow_up(ev):
-    """unstable as a cause: G's learning rate over HUGE_LR x its preset's and its weights no longer move (their update
-    ratio under STUCK_UPDATE): steps that large grew the weights until a step is nothing beside them."""
-    cfg, update, base = ev.cfg, ev.g_update_ratio, preset_values(ev.cfg)
-    if update is None or update >= STUCK_UPDATE or cfg.lr_g < HUGE_LR * base.lr_g:
+def steps_too_large(ev):
+    """unstable as a cause: a learning rate over HUGE_LR x its preset's, and a run that shows it (samples far from the
+    data, or G's weights frozen: steps that large grow the weights until a step is nothing beside them). What it
+    shows (D saturated, samples alike or clipped) are its symptoms, so it ranks above their checks."""
+    cfg, base, update = ev.cfg, preset_values(ev.cfg), ev.g_update_ratio
+    over = max(cfg.lr_g / base.lr_g, cfg.lr_d / base.lr_d)
+    if over < HUGE_LR:
         return None
-    flags = {"lr_g": base.lr_g, "lr_d": min(cfg.lr_d, base.lr_d)}
-    return finding("unstable", ev.batches, f"G's median per-layer update ratio {update:.2g} per batch (under "
-                   f"{STUCK_UPDATE:g}) at lr_g {cfg.lr_g:.3g}, {cfg.lr_g / base.lr_g:.0f}x the preset's: its weights "
-                   "blew up early and froze", "steps this large grow the weights until no step moves them; the "
-                   "preset's rates keep them in range", flags, new_run_command(ev, flags), rank=CONFIG_CAUSE,
-                   update_ratio=update)
+    far = far_ratio(ev)
+    frozen = update is not None and update < STUCK_UPDATE
+    if not frozen and (far is None or far < FAR):
+        return None
+    flags = {"lr_g": min(cfg.lr_g, base.lr_g), "lr_d": min(cfg.lr_d, base.lr_d)}
+    what = (f"G's median per-layer update ratio is {update:.2g} per batch (under {STUCK_UPDATE:g}): its weights blew "
+            "up and froze" if frozen else f"the samples are {far:.1f}x farther from the data than real data is "
+            f"(threshold {FAR:g})")
+    return finding("unstable", ev.batches, f"learning rates lr_g {cfg.lr_g:.3g}, lr_d {cfg.lr_d:.3g}: up to "
+                   f"{over:.0f}x the preset's (threshold {HUGE_LR}x); {what}", "steps this large throw the weights "
+                   "about faster than either player can follow; the preset's rates were measured to train",
+                   flags, new_run_command(ev, flags), rank=CONFIG_CAUSE, over=over,
+                   update_ratio=update if update is not None else float("nan"))
 
 
 @check("unstable", 68, "losses, logits or gradient norms oscillate or spike")
 def unstable(ev):
     cfg = ev.cfg
-    frozen = frozen_by_blow_up(ev)
-    if frozen is not None:
-        return frozen
+    large = steps_too_large(ev)
+    if large is not None:
+        return large
     if len(ev.stats.steps) < 100:
         return None
     spikes = spike_share(ev)
@@ -327,7 +336,7 @@ def too_short(ev):
     if done == 0:
         return None
     update, base = ev.g_update_ratio, preset_values(cfg)
-    if update is not None and update < STUCK_UPDATE and cfg.lr_g < HUGE_LR * base.lr_g:  # else: frozen_by_blow_up
+    if update is not None and update < STUCK_UPDATE and cfg.lr_g < HUGE_LR * base.lr_g:  # else: steps_too_large
         flags = {"lr_g": max(cfg.lr_g * 10, base.lr_g), "lr_d": max(cfg.lr_d * 10, base.lr_d)}
         return finding("too_short", done, f"G's median per-layer update ratio {update:.2g} per batch (under "
                        f"{STUCK_UPDATE:g}): at this rate it would take {1 / max(update, 1e-12):.3g} batches to change "
