@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,12 @@ DATA = {"gauss": gauss(500), "gauss10": gauss(10), "gauss_quiet": gauss(500, amp
         "gauss_s71": lambda out: make_gaussian(out, GaussianSpec(n=600, seed=71)),
         "gauss60_s71": lambda out: make_gaussian(out, GaussianSpec(n=60, seed=71)),
         "sounds_s8": sounds(220, seed=8), "words_s9": words(240, seed=9), "words10_small": words(30, seed=10, k=10),
-        "words_quiet_s9": words(150, scale=2e-4, seed=11)}
+        "words_quiet_s9": words(150, scale=2e-4, seed=11),
+        # the seventh held-out set's data
+        "gauss_s111": lambda out: make_gaussian(out, GaussianSpec(n=550, seed=111)),
+        "gauss_quiet_s111": lambda out: make_gaussian(out, GaussianSpec(n=300, seed=112, amplitude=2e-4, noise=1e-4)),
+        "sounds_s12": sounds(200, seed=12), "sounds30_s12": sounds(30, seed=13), "words_s13": words(240, seed=13),
+        "words_loud": words(150, scale=20.0, seed=14)}
 WORD = {**SOUND, "length": 2048}  # the words: 4,096 samples, two windows each
 DEAD = {"init": "dcgan", "ndf": 32}  # the dcgan family's D with the DCGAN init dies on 1,024 samples
 NO_BN = {"g_batchnorm": False, "d_batchnorm": False}
@@ -104,7 +110,8 @@ CASES = [
     # calibration: the thresholds were set on these (the first held-out set joined them once it had informed fixes;
     # its lr 1.0 and 0.3 "nan" runs never produced a NaN, their D saturated: d_wins; its quiet sounds were peak
     # normalised by the dcgan preset and its D was dead from batch 1: dead_d)
-    Case("post-nan-lr", "gauss", "post", {**POST, "lr_g": 0.5, "lr_d": 0.5, "batches": 300}, "d_wins", "calibration"),
+    Case("post-nan-lr", "gauss", "post", {**POST, "lr_g": 0.5, "lr_d": 0.5, "batches": 300}, "unstable", "calibration",
+         note="meant to make a NaN; at rates 100x the preset's and more D saturated: the rate is the cause"),
     Case("post-nan-lsgan", "gauss", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "lsgan", "lr_g": 3.0,
          "lr_d": 3.0, "beta2": 0.9, "ckpt_every": 10, "batches": 200}, "nan", "calibration"),
     Case("post-unstable-lsgan", "gauss", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "lsgan", "lr_g": 1.0,
@@ -126,7 +133,8 @@ CASES = [
     Case("post-data-quiet", "gauss_quiet", "post", {**POST, "batches": 200}, "data", "calibration"),
     Case("dcgan-unstable", "sounds", "dcgan", {**SOUND, "lr_g": 5e-3, "lr_d": 5e-3, "batches": 300}, "dead_d", "calibration"),
     Case("wavegan-short", "sounds", "wavegan", {**SOUND, "d_steps": 1, "ngf": 8, "ndf": 8, "batches": 100}, "too_short", "calibration"),
-    Case("ho-post-nan-bce", "gauss", "post", {**POST, "lr_g": 1.0, "lr_d": 1.0, "loss": "nonsat", "batches": 300}, "d_wins", "calibration"),
+    Case("ho-post-nan-bce", "gauss", "post", {**POST, "lr_g": 1.0, "lr_d": 1.0, "loss": "nonsat", "batches": 300}, "unstable", "calibration",
+         note="meant to make a NaN; at rates 100x the preset's and more D saturated: the rate is the cause"),
     Case("ho-dcgan-nan", "sounds", "dcgan", {**SOUND, "lr_g": 0.3, "lr_d": 0.3, "batches": 200}, "d_wins", "calibration"),
     Case("ho-post-short", "gauss", "post", {**POST, "batches": 150, "seed": 3}, "too_short", "calibration"),
     Case("ho-lsgan-tiny-lr", "gauss", "post", {**POST, "loss": "lsgan", "lr_g": 1e-8, "lr_d": 1e-8, "batches": 200}, "too_short", "calibration"),
@@ -137,8 +145,18 @@ CASES = [
     Case("ho-data-few-sounds", "sounds12", "dcgan", {**SOUND, "batch_size": 4, "batches": 150}, "data", "calibration"),
     Case("ho-data-quiet-sounds", "sounds_quiet", "dcgan", {**SOUND, "batches": 150}, "dead_d", "calibration"),
     Case("ho-data-few-post", "gauss10", "fast", {**POST, "batch_size": 4, "batches": 200}, "data", "calibration"),
-    Case("ho-post-unstable", "gauss", "post", {**POST, "lr_g": 2e-2, "lr_d": 2e-2, "beta1": 0.99, "batches": 300}, "d_wins", "calibration"),
+    Case("ho-post-unstable", "gauss", "post", {**POST, "lr_g": 2e-2, "lr_d": 2e-2, "beta1": 0.99, "batches": 300}, "unstable", "calibration",
+         note="relabelled d_wins once (D saturated); at rates 100x the preset's the rate is the cause"),
     Case("ho-wavegan-short", "sounds", "audio", {**SOUND, "d_steps": 1, "ngf": 8, "ndf": 8, "batches": 80}, "too_short", "calibration"),
+    # the istft family (Vocos-like G, dcgan D): calibration only, added with the sixth held-out set
+    Case("istft-healthy-sounds", "sounds_s5", "audio", {**SOUND, "arch": "istft", "ngf": 32, "ndf": 16,
+         "batches": 1600, "seed": 90}, "healthy", "healthy"),
+    Case("istft-g-wins", "sounds_s5", "audio", {**SOUND, "arch": "istft", "ngf": 32, "ndf": 16, "lr_d": 1e-9,
+         "batches": 300, "seed": 91}, "g_wins", "calibration"),
+    Case("istft-d-wins-hinge", "sounds_s5", "audio", {**SOUND, "arch": "istft", "ngf": 32, "ndf": 16, "loss": "hinge",
+         "lr_d": 1e-3, "lr_g": 1e-5, "d_steps": 3, "batches": 300, "seed": 92}, "d_wins", "calibration"),
+    Case("istft-short", "sounds_s5", "audio", {**SOUND, "arch": "istft", "ngf": 32, "ndf": 16, "batches": 60,
+         "seed": 93}, "too_short", "calibration"),
     # held out (second set, 2026-12-04): other data seeds and sizes, other losses and settings; never diagnosed while
     # the thresholds were set
     Case("h2-nan-hinge-stop", "gauss_s9", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "hinge", "lr_g": 10.0,
@@ -234,13 +252,16 @@ CASES = [
     Case("h4-healthy-fast", "gauss_s31", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200, "seed": 41},
          "healthy", "healthy"),
     Case("h4-healthy-dcgan", "gauss_s31", "dcgan", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_every": 100,
-         "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 42}, "healthy", "healthy"),
+         "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 42}, "g_wins", "calibration",
+         note="the dcgan preset did not train on the post's data: c2st accuracy 1.0 throughout"),
     Case("h4-healthy-audio", "sounds_s5", "audio", {**SOUND, "ngf": 16, "ndf": 16, "batches": 1600, "seed": 43},
          "healthy", "healthy"),
     Case("h4-healthy-wavegan", "sounds_s5", "wavegan", {**SOUND, "ngf": 16, "ndf": 16, "batches": 800, "seed": 44},
-         "healthy", "healthy"),
+         "too_short", "calibration",
+         note="resumed as the doctor said, its preview distance went from 5.07 to 3.35"),
     Case("h4-healthy-ensemble", "sounds_s5", "ensemble", {**SOUND, "ngf": 16, "ndf": 4, "batches": 600, "seed": 45},
-         "healthy", "healthy"),
+         "too_short", "calibration",
+         note="resumed as the doctor said, its preview distance went from 6.53 to 3.43-3.8"),
     Case("h4-healthy-audio-words", "words", "audio", {**WORD, "ngf": 16, "ndf": 16, "batches": 1600, "seed": 46},
          "healthy", "healthy"),
     # held out (fifth set, 2026-12-04): written down after the fourth set was measured and the doctor changed, before
@@ -289,64 +310,117 @@ CASES = [
     # of these was trained; some breakages of kinds no earlier set had (wgan-gp at a huge rate, a crippled D, a
     # conditional run with tiny classes, a wide D), and healthy runs of every preset
     Case("h6-nan-wgan-gp", "sounds_s8", "audio", {**SOUND, "ngf": 8, "ndf": 8, "lr_g": 5.0, "lr_d": 5.0,
-         "ckpt_every": 20, "batches": 100}, "nan", "held-out"),
+         "ckpt_every": 20, "batches": 100}, "nan", "calibration"),
     Case("h6-nan-lsgan-fast", "gauss_s71", "fast", {**POST, **NO_BN, "loss": "lsgan", "lr_g": 5.0, "lr_d": 5.0,
-         "ckpt_every": 10, "seed": 71, "batches": 150}, "nan", "held-out"),
+         "ckpt_every": 10, "seed": 71, "batches": 150}, "nan", "calibration"),
     Case("h6-nan-hinge-post", "gauss_s71", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "hinge",
-         "lr_g": 5.0, "lr_d": 5.0, "ckpt_every": 20, "seed": 72, "batches": 150}, "nan", "held-out"),
+         "lr_g": 5.0, "lr_d": 5.0, "ckpt_every": 20, "seed": 72, "batches": 150}, "nan", "calibration"),
     Case("h6-dead-d-words", "words_s9", "dcgan", {**WORD, **DEAD, "ngf": 16, "loss": "bce", "seed": 73,
-         "batches": 80}, "dead_d", "held-out"),
+         "batches": 80}, "dead_d", "calibration"),
     Case("h6-d-wins-wide-d", "gauss_s71", "post", {**POST, "ngf": 16, "ndf": 128, "lr_d": 1e-3, "d_steps": 3,
-         "seed": 74, "batches": 400}, "d_wins", "held-out"),
+         "seed": 74, "batches": 400}, "d_wins", "calibration"),
     Case("h6-d-wins-hinge-words", "words_s9", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
-         "loss": "hinge", "lr_d": 1e-3, "lr_g": 1e-5, "d_steps": 3, "batches": 250}, "d_wins", "held-out"),
+         "loss": "hinge", "lr_d": 1e-3, "lr_g": 1e-5, "d_steps": 3, "batches": 250}, "d_wins", "calibration"),
     Case("h6-g-wins-frozen-d-post", "gauss_s71", "post", {**POST, "loss": "nonsat", "lr_d": 1e-9, "lr_g": 4e-4,
-         "seed": 75, "batches": 300}, "g_wins", "held-out"),
+         "seed": 75, "batches": 300}, "g_wins", "calibration"),
     Case("h6-g-wins-lsgan-sounds", "sounds_s8", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16,
-         "loss": "lsgan", "lr_d": 1e-9, "lr_g": 3e-4, "batches": 200}, "g_wins", "held-out"),
+         "loss": "lsgan", "lr_d": 1e-9, "lr_g": 3e-4, "batches": 200}, "g_wins", "calibration"),
     Case("h6-g-wins-dropout-d", "gauss_s71", "post", {**POST, "dropout_d": 0.95, "lr_d": 5e-5, "lr_g": 4e-4,
-         "seed": 76, "batches": 300}, "g_wins", "held-out"),
+         "seed": 76, "batches": 300}, "g_wins", "calibration"),
     Case("h6-short-dcgan-words", "words_s9", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
-         "batches": 40}, "too_short", "held-out"),
+         "batches": 40}, "too_short", "calibration"),
     Case("h6-short-audio-sounds", "sounds_s8", "audio", {**SOUND, "ngf": 16, "ndf": 16, "seed": 77, "batches": 100},
-         "too_short", "held-out"),
+         "too_short", "calibration"),
     Case("h6-stuck-fast", "gauss_s71", "fast", {**POST, "lr_g": 1e-9, "lr_d": 1e-9, "seed": 78, "batches": 150},
-         "too_short", "held-out"),
-    Case("h6-data-few-post", "gauss60_s71", "post", {**POST, "batch_size": 10, "batches": 200}, "data", "held-out"),
+         "too_short", "calibration"),
+    Case("h6-data-few-post", "gauss60_s71", "post", {**POST, "batch_size": 10, "batches": 200}, "data", "calibration"),
     Case("h6-data-classes-words", "words10_small", "audio", {**WORD, "ngf": 8, "ndf": 8, "conditional": True,
-         "batch_size": 4, "batches": 100}, "data", "held-out",
+         "batch_size": 4, "batches": 100}, "data", "calibration",
          note="batch 4: at the preset's 16, train refuses it (class 'alpha' has 6 training examples)"),
     Case("h6-data-quiet-words", "words_quiet_s9", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
-         "normalise": "none", "batches": 100}, "data", "held-out"),
+         "normalise": "none", "batches": 100}, "data", "calibration"),
     Case("h6-collapse-nz3-words", "words_s9", "audio", {**WORD, "ngf": 8, "ndf": 8, "nz": 3, "batches": 300},
-         "mode_collapse", "held-out"),
+         "mode_collapse", "calibration"),
     Case("h6-collapse-nz1-fast", "gauss_s71", "fast", {**POST, "nz": 1, "seed": 79, "batches": 300},
-         "mode_collapse", "held-out"),
+         "mode_collapse", "calibration"),
     Case("h6-unstable-lsgan-post", "gauss_s71", "post", {**POST, **NO_BN, "ngf": 32, "ndf": 32, "loss": "lsgan",
-         "lr_g": 0.5, "lr_d": 0.5, "beta2": 0.9, "ckpt_every": 20, "seed": 80, "batches": 200}, "unstable", "held-out"),
+         "lr_g": 0.5, "lr_d": 0.5, "beta2": 0.9, "ckpt_every": 20, "seed": 80, "batches": 200}, "unstable", "calibration"),
     Case("h6-unstable-lsgan-words", "words_s9", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
          "loss": "lsgan", "lr_g": 0.3, "lr_d": 0.3, "ckpt_every": 20, "seed": 81, "batches": 150}, "unstable",
-         "held-out"),
+         "calibration"),
     Case("h6-diverge-lsgan", "gauss_s71", "fast", {"ngf": 64, "ndf": 64, "loss": "lsgan", "lr_g": 5e-3, "lr_d": 5e-3,
          "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 82},
-         "divergence", "held-out", extra={"init_from": "h6-healthy-fast"}),
+         "divergence", "calibration", extra={"init_from": "h6-healthy-fast"}),
     Case("h6-diverge-nonsat", "gauss_s71", "fast", {"ngf": 64, "ndf": 64, "loss": "nonsat", "lr_g": 2e-3,
          "lr_d": 2e-3, "beta1": 0.95, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20,
-         "seed": 83}, "divergence", "held-out", extra={"init_from": "h6-healthy-fast"}),
+         "seed": 83}, "divergence", "calibration", extra={"init_from": "h6-healthy-fast"}),
     # healthy runs of every preset
     Case("h6-healthy-post", "gauss_s71", "post", {"ngf": 64, "ndf": 64, "batch_size": 50, "batches": 3000,
          "eval_every": 150, "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 84},
-         "healthy", "held-out healthy"),
+         "healthy", "healthy"),
     Case("h6-healthy-fast", "gauss_s71", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200, "seed": 85},
-         "healthy", "held-out healthy"),
+         "healthy", "healthy"),
     Case("h6-healthy-dcgan", "gauss_s71", "dcgan", {"batches": 1500, "eval_every": 100, "eval_n": 200,
-         "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 86}, "healthy", "held-out healthy"),
+         "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 86}, "g_wins", "calibration",
+         note="the dcgan preset did not train on the post's data: c2st accuracy 1.0 throughout"),
     Case("h6-healthy-audio-words", "words_s9", "audio", {**WORD, "ngf": 16, "ndf": 16, "batches": 1600, "seed": 87},
-         "healthy", "held-out healthy"),
+         "healthy", "healthy"),
     Case("h6-healthy-wavegan", "sounds_s8", "wavegan", {**SOUND, "ngf": 16, "ndf": 16, "batches": 2500, "seed": 88},
-         "healthy", "held-out healthy"),
+         "healthy", "healthy"),
     Case("h6-healthy-ensemble", "sounds_s8", "ensemble", {**SOUND, "ngf": 16, "ndf": 4, "batches": 1500,
-         "seed": 89}, "healthy", "held-out healthy"),
+         "seed": 89}, "healthy", "healthy"),
+
+    # held out (seventh set, 2026-12-04): written down after the sixth was measured and the doctor changed, before
+    # any of these was trained
+    Case("h7-nan-lsgan-sounds", "sounds_s12", "dcgan", {**SOUND, **NO_BN, "init": "default", "loss": "lsgan",
+         "lr_g": 4.0, "lr_d": 4.0, "ngf": 16, "ndf": 16, "ckpt_every": 20, "seed": 101, "batches": 120}, "nan",
+         "held-out"),
+    Case("h7-nan-wgan-gp-words", "words_s13", "audio", {**WORD, "ngf": 8, "ndf": 8, "lr_g": 3.0, "lr_d": 3.0,
+         "ckpt_every": 20, "seed": 102, "batches": 100}, "nan", "held-out"),
+    Case("h7-nan-lsgan-post", "gauss_s111", "post", {**POST, **NO_BN, "ngf": 16, "ndf": 16, "loss": "lsgan",
+         "lr_g": 8.0, "lr_d": 8.0, "ckpt_every": 10, "seed": 103, "batches": 150}, "nan", "held-out"),
+    Case("h7-dead-d-sounds", "sounds_s12", "dcgan", {**SOUND, **DEAD, "length": 2048, "ngf": 16, "ndf": 48,
+         "seed": 104, "batches": 80}, "dead_d", "held-out"),
+    Case("h7-d-wins-bce-post", "gauss_s111", "post", {**POST, "lr_d": 2e-3, "d_steps": 5, "seed": 105,
+         "batches": 400}, "d_wins", "held-out"),
+    Case("h7-d-wins-hinge-fast", "gauss_s111", "fast", {**POST, "loss": "hinge", "lr_d": 2e-3, "lr_g": 1e-5,
+         "d_steps": 3, "seed": 106, "batches": 300}, "d_wins", "held-out"),
+    Case("h7-g-wins-wgan-words", "words_s13", "audio", {**WORD, "ngf": 8, "ndf": 8, "lr_d": 1e-9, "lr_g": 4e-4,
+         "seed": 107, "batches": 300}, "g_wins", "held-out"),
+    Case("h7-g-wins-nonsat-post", "gauss_s111", "post", {**POST, "loss": "nonsat", "lr_d": 1e-9, "lr_g": 5e-4,
+         "seed": 108, "batches": 300}, "g_wins", "held-out"),
+    Case("h7-short-fast", "gauss_s111", "fast", {**POST, "ngf": 64, "ndf": 64, "seed": 109, "batches": 80},
+         "too_short", "held-out"),
+    Case("h7-short-audio-sounds", "sounds_s12", "audio", {**SOUND, "ngf": 16, "ndf": 16, "seed": 110,
+         "batches": 120}, "too_short", "held-out"),
+    Case("h7-stuck-post", "gauss_s111", "post", {**POST, "lr_g": 1e-10, "lr_d": 1e-10, "seed": 111, "batches": 150},
+         "too_short", "held-out"),
+    Case("h7-data-few-sounds", "sounds30_s12", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16,
+         "batches": 150}, "data", "held-out"),
+    Case("h7-data-quiet-fast", "gauss_quiet_s111", "fast", {**POST, "seed": 112, "batches": 150}, "data", "held-out"),
+    Case("h7-data-loud-words", "words_loud", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
+         "normalise": "none", "batches": 100}, "data", "held-out"),
+    Case("h7-collapse-nz2-post", "gauss_s111", "post", {**POST, "ngf": 16, "ndf": 16, "nz": 2, "seed": 113,
+         "batches": 300}, "mode_collapse", "held-out"),
+    Case("h7-collapse-nz1-sounds", "sounds_s12", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16, "nz": 1,
+         "seed": 114, "batches": 200}, "mode_collapse", "held-out"),
+    Case("h7-unstable-lr-post", "gauss_s111", "post", {**POST, "lr_g": 0.05, "lr_d": 0.05, "beta1": 0.9,
+         "seed": 115, "batches": 300}, "unstable", "held-out"),
+    Case("h7-unstable-lsgan-fast", "gauss_s111", "fast", {**POST, **NO_BN, "loss": "lsgan", "lr_g": 0.4,
+         "lr_d": 0.4, "beta2": 0.9, "ckpt_every": 20, "seed": 116, "batches": 200}, "unstable", "held-out"),
+    Case("h7-diverge-nonsat", "gauss_s111", "fast", {"ngf": 64, "ndf": 64, "loss": "nonsat", "lr_g": 4e-3,
+         "lr_d": 4e-3, "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20,
+         "seed": 117}, "divergence", "held-out", extra={"init_from": "h7-healthy-fast"}),
+    Case("h7-diverge-hinge", "gauss_s111", "fast", {"ngf": 64, "ndf": 64, "loss": "hinge", "lr_g": 2e-3,
+         "lr_d": 2e-3, "beta1": 0.95, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20,
+         "seed": 118}, "divergence", "held-out", extra={"init_from": "h7-healthy-fast"}),
+    Case("h7-healthy-fast", "gauss_s111", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200,
+         "seed": 119}, "healthy", "held-out healthy"),
+    Case("h7-healthy-post", "gauss_s111", "post", {"ngf": 64, "ndf": 64, "batch_size": 50, "batches": 3000,
+         "eval_every": 150, "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 120},
+         "healthy", "held-out healthy"),
+    Case("h7-healthy-audio-sounds", "sounds_s12", "audio", {**SOUND, "ngf": 16, "ndf": 16, "batches": 1600,
+         "seed": 121}, "healthy", "held-out healthy"),
 
 ]
 
@@ -362,6 +436,24 @@ def run_case(root: Path, c: Case) -> Path:
     out = root / "runs" / c.name
     if (out / "done").exists():
         return out
+    lock = out.with_name(c.name + ".training")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        pid = lock.read_text().strip()
+        if pid.isdigit() and Path(f"/proc/{pid}").exists():
+            raise WavegenError(f"{c.name}: being trained by process {pid}; wait for it") from None
+        lock.unlink()  # left by a process that is gone
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        return train_case(root, c, out)
+    finally:
+        lock.unlink()
+
+
+def train_case(root: Path, c: Case, out: Path) -> Path:
     if out.exists():
         import shutil
 
@@ -437,6 +529,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="runs/doctor_eval", help="where the data and runs are kept (reused)")
     p.add_argument("--only", default=None, help="comma-separated case names")
     p.add_argument("--probe", action="store_true", help="also print the measurements behind the thresholds")
+    p.add_argument("--trained-only", action="store_true", help="diagnose only the cases already trained; train none")
     p.add_argument("--train-only", action="store_true", help="train the cases' runs, diagnose none (to split the work)")
     p.add_argument("--speed", action="store_true", help="only time `wavegen doctor` on a 100,000-batch copy of a run")
     a = p.parse_args(argv)
@@ -448,6 +541,8 @@ def main(argv=None) -> None:
     splits = {"held-out": ("held-out", "held-out healthy"), "calibration": ("calibration", "healthy"),
               "all": ("calibration", "held-out", "healthy", "held-out healthy")}[a.set]
     cases = [c for c in CASES if c.split in splits and (not a.only or c.name in a.only.split(","))]
+    if a.trained_only:
+        cases = [c for c in cases if (root / "runs" / c.name / "done").exists()]
     if a.train_only:
         for c in cases:
             run_case(root, c)
@@ -455,7 +550,11 @@ def main(argv=None) -> None:
     rows, right = [], 0
     print(f"| case | split | expected | doctor's first code (then) | right | doctor s |\n|---|---|---|---|---|---|")
     for c in cases:
-        run = run_case(root, c)
+        try:
+            run = run_case(root, c)
+        except WavegenError as e:
+            print(f"| {c.name} | {c.split} | {c.expect} | not diagnosed: {e} | - | - |", flush=True)
+            continue
         t = time.perf_counter()
         findings, _ = diagnose(run)
         dt = time.perf_counter() - t
