@@ -167,12 +167,12 @@ def test_remedy_g_wins(gauss_data, tmp_path):
 
 
 def test_remedy_unstable(gauss_data, tmp_path):
-    """lsgan without BatchNorm at a learning rate of 1: D's margin swings by thousands. With the remedy's rates and
-    beta1, it does not."""
+    """lsgan without BatchNorm at a learning rate of 1, 20,000x the post's: D's margin swings by thousands and the
+    samples are far from the data, named as the rate's doing. With the remedy (the preset's rates) it is stable."""
     kw = dict(loss="lsgan", g_batchnorm=False, d_batchnorm=False, beta2=0.9)
     broken = small_run(gauss_data, tmp_path / "broken", lr_g=1.0, lr_d=1.0, batches=200, **kw)
-    f = diagnose(broken, codes=["unstable"])[0][0]
-    assert f.code == "unstable" and f.flags["lr_g"] < 0.1 and f.values["swing"] > 1
+    f = diagnose(broken)[0][0]  # ranked first: a setting causes it
+    assert f.code == "unstable" and f.values["over"] >= 100 and f.flags == {"lr_g": 5e-5, "lr_d": 5e-5}
     fixed = retrain_with_remedy(broken, gauss_data, tmp_path / "fixed", f, **kw)
     assert diagnose(fixed, codes=["unstable"])[0][0].code == "healthy"
 

@@ -8,6 +8,7 @@ from dataclasses import fields
 from ...config import Config, make_config
 
 SKIP = {"data", "out", "preset"}  # given as the command's own arguments
+FAR_ABOVE = 100  # learning rates this many times the preset's are far above them
 
 
 def flag(name: str, value) -> str:
@@ -32,7 +33,8 @@ def smaller_lr(cfg: Config, factor: float) -> dict:
     """lr_g and lr_d times `factor`, and no more than the preset's where the run was far (over 100x) above them:
     a run that far above them would blow up again at a mere fraction of its rates."""
     base = preset_values(cfg)
-    return {k: min(getattr(cfg, k) * factor, max(getattr(base, k), getattr(cfg, k) / 100)) for k in ("lr_g", "lr_d")}
+    return {k: getattr(base, k) if getattr(cfg, k) > FAR_ABOVE * getattr(base, k) else getattr(cfg, k) * factor
+            for k in ("lr_g", "lr_d")}
 
 
 def resume_command(ev, batches: int) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .real import COLLAPSE, MOVED, moved, still_untrained, variety
 from .registry import check, finding
-from .remedy import new_run_command, preset_values, resume_command, smaller_lr
+from .remedy import FAR_ABOVE, new_run_command, preset_values, resume_command, smaller_lr
 
 # D's mean output on real minus on fake at which D has won: its outputs saturate (logits for bce and nonsat:
 # sigmoid(+-2.5) is 0.92 / 0.08; hinge's margin is 1 on each side; lsgan's targets are 1 and 0).
@@ -23,7 +23,7 @@ IMPROVING = 0.15  # relative gain in badness over the last half of the scores th
 STUCK_UPDATE = 1e-5  # median per-layer update ratio (|dW| / |W| per batch) of G under which it barely moves
 STEADY = 0.6  # share of the second half's batches with a saturated margin at which D has won (not swung there)
 LEFT_START = 0.6  # a quality curve at this share of its first value has left the garbage phase
-HUGE_LR = 100  # a learning rate this many times its preset's blows weights up (smaller_lr caps remedies there too)
+HUGE_LR = FAR_ABOVE  # a learning rate this many times its preset's blows weights up (smaller_lr gives the preset's)
 CONFIG_CAUSE = 84  # the rank of a finding whose cause is a setting (below dead_d's and the data's, above symptoms)
 MAX_MORE = 4  # too_short proposes at most this many times the batches done
 EXPLODED = 1e6  # D's margin this large has blown up: every loss saturates below 5, and squares of 1e19 overflow float32
