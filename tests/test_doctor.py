@@ -126,6 +126,16 @@ def test_remedy_dead_d(sounds_data, tmp_path):
     assert diagnose(fixed, codes=["dead_d"])[0][0].code == "healthy"
 
 
+def test_new_run_command_is_a_new_run(gauss_data, tmp_path):
+    """A remedy's command trains a new run: the broken run's settings and the remedy's flags, never its identity."""
+    from wavegen.evaluation.doctor.remedy import new_run_command
+
+    broken = small_run(gauss_data, tmp_path / "broken", batches=2)
+    cmd = new_run_command(Evidence(broken), {"lr_g": 1e-4})
+    assert "--run-id" not in cmd and "--lr-g 0.0001" in cmd and cmd.endswith(f"--out {broken}-fix")
+    assert cli.main(cmd.split()[1:-2] + ["--batches", "1", "--out", str(tmp_path / "fix")]) == 0
+
+
 def test_remedy_data_few_examples(tmp_path):
     """Ten files of 2,000 samples cut into 1,024-sample windows without overlap are too few examples; the remedy's
     hop (the largest power-of-two share of the length that does) cuts enough."""

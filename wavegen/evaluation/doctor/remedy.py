@@ -7,7 +7,7 @@ from dataclasses import fields
 
 from ...config import Config, make_config
 
-SKIP = {"data", "out", "preset"}  # given as the command's own arguments
+SKIP = {"data", "out", "preset", "run_id"}  # the command's own arguments, and the identity a new run draws
 FAR_ABOVE = 100  # learning rates this many times the preset's are far above them
 
 
