@@ -120,7 +120,7 @@ def test_every_reader_of_a_small_run(small, tmp_path, capsys, run, args, code, w
 def test_the_doctor_says_what_it_could_not_compare(small, tmp_path, capsys):
     run = shutil.copytree(small / "t1", tmp_path / "t1")
     text = cli(capsys, "doctor", run)[1]
-    assert "1 training examples (fewer than 32)" in text
+    assert "1 training examples (fewer than 100)" in text
     assert "too few to compare G's samples with" in text
 
 
