@@ -15,6 +15,7 @@ MIN_NZ = 8  # a latent this small cannot hold the data's variety
 UNTRAINED = 25  # the rank of a symptom G's untrained output already had: after the checks of what kept G there
 NOISE = 0.5  # spectral flatness at which samples are noise (white noise's periodogram has e^-0.577 = 0.56) ...
 NOISE_FAR = 10.0  # ... when they are also this many times farther from the data than real data is
+SCATTERED = 3.0  # ... or flatter than the data and this many times as far apart as real examples (strewn noise)
 
 
 def usable(ev) -> tuple[np.ndarray, object] | None:
@@ -126,8 +127,9 @@ def noise(ev):
         return None
     x, real = got
     flat, flat_real = flatness(x), flatness(real.ref)
-    far = far_ratio(ev)
-    if far is None or far < NOISE_FAR or flat < max(NOISE, 1.5 * flat_real):
+    far, spread = far_ratio(ev), variety(x, real)
+    scattered = spread >= SCATTERED and flat >= 1.5 * flat_real  # flatter than the data and strewn far beyond it
+    if far is None or far < NOISE_FAR or (flat < max(NOISE, 1.5 * flat_real) and not scattered):
         return None
     start = ev.preview(0)
     if start is not None and start.shape == x.shape and np.isfinite(start).all() and moved(x, start, real) < MOVED:
@@ -136,8 +138,12 @@ def noise(ev):
     flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
     if cfg.upsample == "transpose":
         flags["upsample"] = "nearest"
-    return finding("noise", ev.sample_step, f"G's samples at batch {ev.sample_step} have spectral flatness "
-                   f"{flat:.2f} (data {flat_real:.2f}; threshold {NOISE}) and are {far:.0f}x farther from the data "
-                   f"than real data is (threshold {NOISE_FAR:g})", "G has not found the data's structure; gentler "
-                   "steps and upsampling without checkerboard give it a smoother start", flags,
+    if cfg.beta1 > 0.5:
+        flags["beta1"] = 0.5
+    shape = (f"have spectral flatness {flat:.2f} (data {flat_real:.2f}; threshold {NOISE})" if flat >= NOISE else
+             f"are {spread:.1f}x as far apart as real examples (threshold {SCATTERED:g}) with spectral flatness "
+             f"{flat:.2f}, {flat / max(flat_real, 1e-12):.1f}x the data's (threshold 1.5x)")
+    return finding("noise", ev.sample_step, f"G's samples at batch {ev.sample_step} {shape}, and are {far:.0f}x "
+                   f"farther from the data than real data is (threshold {NOISE_FAR:g})", "G has not found the data's "
+                   "structure; gentler steps and upsampling without checkerboard give it a smoother start", flags,
                    new_run_command(ev, flags), flatness=flat, far=far)
