@@ -24,7 +24,7 @@ from wavegen.evaluation.doctor.training import CHANCE, DEAD_GRAD, SATURATED  # n
 RUNS = {"nan": "post-nan-lsgan", "dead_d": "h2-dead-d-1024", "d_wins": "h2-d-wins-bce",
         "g_wins": "h2-g-wins-nonsat", "too_short": "h2-short-fast", "data": "h2-data-quiet-post",
         "mode_collapse": "h3-collapse-nz1-post", "healthy": "h2-healthy-fast", "unstable": "h3-unstable-lsgan-fast",
-        "divergence": "h3-diverge-fast"}
+        "divergence": "h3-diverge-fast", "noise": "fast-noise-lrg"}
 SIZE = (4.2, 2.4)
 
 
@@ -91,7 +91,8 @@ def plot_divergence(ev, ax):
 
 PLOTS = {"unstable": plot_unstable, "divergence": plot_divergence, "nan": plot_nan, "dead_d": plot_dead_d,
          "d_wins": plot_margin(lambda ev: SATURATED[ev.cfg.loss]), "g_wins": plot_margin(lambda ev: CHANCE[ev.cfg.loss]),
-         "too_short": plot_scores, "data": plot_data, "mode_collapse": plot_collapse, "healthy": plot_scores}
+         "too_short": plot_scores, "data": plot_data, "mode_collapse": plot_collapse, "noise": plot_collapse,
+         "healthy": plot_scores}
 
 
 def main(argv=None) -> None:
@@ -111,7 +112,7 @@ def main(argv=None) -> None:
         ax.set_title(f"{name}: doctor says {first}", fontsize=8)
         ax.legend(fontsize=6)
         ax.tick_params(labelsize=6)
-        if code not in ("data", "mode_collapse"):
+        if code not in ("data", "mode_collapse", "noise"):
             ax.set_xlabel("batch", fontsize=7)
         fig.tight_layout()
         path = Path(a.out) / f"doctor_{code}.png"
