@@ -212,6 +212,25 @@ def test_remedy_divergence(gauss_data, tmp_path):
     assert diagnose(fixed, codes=["divergence"])[0][0].code == "healthy"
 
 
+def test_remedy_noise(tmp_path):
+    """The fast preset at 50x its G rate with beta1 0.9 (bench/doctor_eval.py's fast-noise-lrg): G's samples are loud,
+    flat noise strewn far beyond the data. With the remedy's rates and beta1 they are not noise, and nearer the data."""
+    from wavegen.data import GaussianSpec, make_gaussian
+    from wavegen.evaluation.doctor.training import far_ratio
+
+    data = make_gaussian(tmp_path / "gauss", GaussianSpec(n=500, seed=31))
+    kw = dict(ngf=32, ndf=32, batch_size=20, preview_every=50, ckpt_every=100, print_every=10_000, device="cpu",
+              beta1=0.9, lr_g=1e-2, batches=300)
+    broken = tmp_path / "broken"
+    train(make_config("fast", data=str(data), out=str(broken), **kw))
+    f = diagnose(broken, codes=["noise"])[0][0]
+    assert f.code == "noise" and f.flags == {"lr_g": 5e-3, "lr_d": 1e-4, "beta1": 0.5}
+    fixed = tmp_path / "fixed"
+    train(make_config("fast", data=str(data), out=str(fixed), **{**kw, **f.flags}))
+    assert diagnose(fixed, codes=["noise"])[0][0].code == "healthy"
+    assert far_ratio(Evidence(fixed)) < f.values["far"] / 2
+
+
 def test_exploded_outputs_are_nan(gauss_data, tmp_path):
     """hinge at a learning rate of 10 stays finite (its loss is linear in D's outputs) while D's margin grows past
     1e6: the doctor names it with the NaNs, whose cause and remedy it shares."""
