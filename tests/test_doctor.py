@@ -240,20 +240,39 @@ def test_exploded_outputs_are_nan(gauss_data, tmp_path):
     assert found[0].code == "nan" and "blew up" in found[0].evidence and found[0].flags["lr_g"] < 2e-4 * 100
 
 
-def synthetic_run(out, gauss_data, margin, grad_g, loss="bce", n=400, seed=0):
+def synthetic_run(out, gauss_data, margin, grad_g, loss="bce", n=400, seed=0, c2st=()):
     """A run folder with only config.json and stats.jsonl: D's margin and G's gradient norm per batch as given
-    (spikes and swings that would take minutes of training to produce)."""
+    (spikes and swings that would take minutes of training to produce), and c2st scores (accuracies) logged evenly
+    along the run with eval_n 200."""
     from wavegen.atomic import write_json
     out.mkdir()
-    cfg = make_config("post", data=str(gauss_data), out=str(out), loss=loss, batches=n)
+    cfg = make_config("post", data=str(gauss_data), out=str(out), loss=loss, batches=n, eval_n=200,
+                      eval_every=n // max(1, len(c2st)), eval_metrics=("c2st",), best_metric="c2st")
     write_json(out / "config.json", cfg.to_dict())
     rng = np.random.default_rng(seed)
+    every = n // max(1, len(c2st))
     with open(out / "stats.jsonl", "w") as f:
         for i in range(n):
             row = {"step": i + 1, "epoch": 0, "loss/G": 1.0, "loss/D": 1.0, "D/real": margin[i] / 2,
                    "D/fake": -margin[i] / 2, "grad_norm/G": grad_g[i], "grad_norm/D": 1.0 + 0.1 * rng.random()}
             f.write(json.dumps(row) + "\n")
+            if c2st and (i + 1) % every == 0 and (i + 1) // every <= len(c2st):
+                f.write(json.dumps({"step": i + 1, "eval/c2st": c2st[(i + 1) // every - 1]}) + "\n")
     return out
+
+
+def test_a_c2st_gain_within_its_sampling_noise_is_no_gain(gauss_data, tmp_path):
+    """c2st on 200 examples has a sampling noise of 0.5 / sqrt(200) = 0.035 in |accuracy - 0.5|: a last half going
+    from 0.09 to 0.02-0.03 (h6-healthy-fast) is done; one going from 0.4 to 0.2 is still improving."""
+    n, calm = 400, np.ones(400)
+    done = [0.5 + b for b in (0.5, 0.5, 0.485, 0.295, 0.09, 0.09, 0.105, 0.085, 0.05, 0.035, 0.01, 0.035, 0.03, 0.015,
+                              0.025)]  # h6-healthy-fast's
+    busy = [1.0, 0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.92, 0.9, 0.88, 0.86, 0.8, 0.76, 0.74, 0.72, 0.7]
+    run = synthetic_run(tmp_path / "done", gauss_data, calm, calm, n=n, c2st=done)
+    assert diagnose(run, codes=["too_short"])[0][0].code == "healthy"
+    run = synthetic_run(tmp_path / "busy", gauss_data, calm, calm, n=n, c2st=busy)
+    f = diagnose(run, codes=["too_short"])[0][0]
+    assert f.code == "too_short" and "c2st improved" in f.evidence
 
 
 def test_spikes_of_a_saturated_d_are_d_wins_not_unstable(gauss_data, tmp_path):
