@@ -216,7 +216,6 @@ def test_remedy_noise(tmp_path):
     """The fast preset at 50x its G rate with beta1 0.9 (bench/doctor_eval.py's fast-noise-lrg): G's samples are loud,
     flat noise strewn far beyond the data. With the remedy's rates and beta1 they are not noise, and nearer the data."""
     from wavegen.data import GaussianSpec, make_gaussian
-    from wavegen.evaluation.doctor.training import far_ratio
 
     data = make_gaussian(tmp_path / "gauss", GaussianSpec(n=500, seed=31))
     kw = dict(ngf=32, ndf=32, batch_size=20, preview_every=50, ckpt_every=100, print_every=10_000, device="cpu",
@@ -228,7 +227,7 @@ def test_remedy_noise(tmp_path):
     fixed = tmp_path / "fixed"
     train(make_config("fast", data=str(data), out=str(fixed), **{**kw, **f.flags}))
     assert diagnose(fixed, codes=["noise"])[0][0].code == "healthy"
-    assert far_ratio(Evidence(fixed)) < f.values["far"] / 2
+    assert Evidence(fixed).far_ratio < f.values["far"] / 2
 
 
 def test_exploded_outputs_are_nan(gauss_data, tmp_path):

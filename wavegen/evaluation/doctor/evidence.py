@@ -146,6 +146,14 @@ class Evidence:
             ratios += [v[2] for k, v in row.items() if k.startswith("G/") and isinstance(v, list) and len(v) == 3]
         return float(np.median(ratios)) if ratios else None
 
+    @cached_property
+    def far_ratio(self) -> float | None:
+        """How many times farther the newest samples are from the data than real data is (None: no data or samples)."""
+        real, x = self.compared, self.samples
+        if real is None or x is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
+            return None
+        return real.distance(x) / max(real.floor(len(x)), 1e-9)
+
     # Quality along the run.
 
     @cached_property

@@ -110,12 +110,18 @@ def moved(x: np.ndarray, start: np.ndarray, real: RealData) -> float:
     return float(np.median(d)) / max(real.ref_spread, 1e-12)
 
 
+def near_start(x: np.ndarray, start: np.ndarray | None, real: RealData) -> bool:
+    """Samples x under MOVED real spreads from the untrained G's output `start` on the same noise (False where there
+    is no usable start)."""
+    if start is None or start.shape != x.shape or not np.isfinite(start).all():
+        return False
+    return moved(x, start, real) < MOVED
+
+
 def still_untrained(x: np.ndarray, start: np.ndarray | None, real: RealData) -> bool:
     """Samples x more than half as varied as the untrained G's (`start`, on the same noise) and hardly moved from
     them: G has not been trained enough to tell collapse from its start."""
-    if start is None or start.shape != x.shape or not np.isfinite(start).all():
-        return False
-    return variety(x, real) > 0.5 * variety(start, real) and moved(x, start, real) < MOVED
+    return near_start(x, start, real) and variety(x, real) > 0.5 * variety(start, real)
 
 
 def rms(x: np.ndarray) -> np.ndarray:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics.features import pairwise_sq_dists
-from .real import COLLAPSE, MOVED, SILENT_RMS, moved, rms, still_untrained, variety
+from .real import COLLAPSE, SILENT_RMS, near_start, rms, still_untrained, variety
 from .registry import check, finding
 from .remedy import new_run_command, preset_values
-from .training import CONFIG_CAUSE, FAR, far_ratio
+from .training import CONFIG_CAUSE, FAR
 
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
 MEMORISED = 0.5  # samples nearer their closest training example than this share of a real example's distance copy
@@ -42,7 +42,7 @@ def silence(ev):
         flags["normalise"] = "peak"
     # An untrained G with the DCGAN init is quiet already: silence it never left is a symptom of what kept it there
     # (a dead D, rates too small, too few batches), so it ranks after those checks.
-    kept = start is not None and start.shape == x.shape and np.isfinite(start).all() and moved(x, start, real) < MOVED
+    kept = near_start(x, start, real)
     return finding("silence", ev.sample_step, f"median RMS of G's samples {quiet:.2g} at batch {ev.sample_step}, "
                    f"against {loud:.2g} for the data (threshold {SILENCE:g}x)"
                    + ("; as quiet as its untrained output" if kept else ""),
@@ -83,7 +83,7 @@ def tiny_latent(ev, spread: float):
     """mode_collapse caused by the config: a latent of fewer than MIN_NZ numbers cannot hold the data's variety, so
     the samples are alike, or far from the data however varied (G's output noise varies them, but only along what
     the latent cannot reach). Ranked as a cause, before the symptoms it makes (D wins over a G that cannot follow)."""
-    cfg, far = ev.cfg, far_ratio(ev)
+    cfg, far = ev.cfg, ev.far_ratio
     if spread >= COLLAPSE and (far is None or far < FAR):
         return None
     base = preset_values(cfg)
@@ -127,12 +127,11 @@ def noise(ev):
         return None
     x, real = got
     flat, flat_real = flatness(x), flatness(real.ref)
-    far, spread = far_ratio(ev), variety(x, real)
+    far, spread = ev.far_ratio, variety(x, real)
     scattered = spread >= SCATTERED and flat >= 1.5 * flat_real  # flatter than the data and strewn far beyond it
     if far is None or far < NOISE_FAR or (flat < max(NOISE, 1.5 * flat_real) and not scattered):
         return None
-    start = ev.preview(0)
-    if start is not None and start.shape == x.shape and np.isfinite(start).all() and moved(x, start, real) < MOVED:
+    if near_start(x, ev.preview(0), real):
         return None  # still the untrained G's noise (it makes near-white noise): too_short, d_wins... say why
     cfg = ev.cfg
     flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}

@@ -29,14 +29,6 @@ MAX_MORE = 4  # too_short proposes at most this many times the batches done
 EXPLODED = 1e6  # D's margin this large has blown up: every loss saturates below 5, and squares of 1e19 overflow float32
 
 
-def far_ratio(ev) -> float | None:
-    """How many times farther the newest samples are from the data than real data is (None: no data or samples)."""
-    real, x = ev.compared, ev.samples
-    if real is None or x is None or not np.isfinite(x).all() or x.shape[1:] != real.train.shape[1:]:
-        return None
-    return real.distance(x) / max(real.floor(len(x)), 1e-9)
-
-
 def improving(ev) -> tuple[bool, float, float] | None:
     """(still improving at the end, relative gain over the last half of the quality curve, log-slope per batch)."""
     s = ev.scores
@@ -192,7 +184,7 @@ def g_wins(ev):
     update = ev.g_update_ratio
     if update is not None and update < STUCK_UPDATE:
         return None  # D at chance because nothing learns: too_short says so
-    far = far_ratio(ev)
+    far = ev.far_ratio
     if far is None or far < FAR:
         return None
     flags = {"lr_d": cfg.lr_d * 2} if cfg.d_steps > 1 or cfg.lr_d >= cfg.lr_g else {"lr_d": cfg.lr_g}
@@ -235,7 +227,7 @@ def steps_too_large(ev):
     over = max(cfg.lr_g / base.lr_g, cfg.lr_d / base.lr_d)
     if over < HUGE_LR:
         return None
-    far = far_ratio(ev)
+    far = ev.far_ratio
     frozen = update is not None and update < STUCK_UPDATE
     if not frozen and (far is None or far < FAR):
         return None
@@ -361,7 +353,7 @@ def too_short(ev):
 def garbage_phase(ev):
     """too_short before the transition: samples still far from the data, no transition found, and neither player
     has won (d_wins and g_wins say when one has)."""
-    far = far_ratio(ev)
+    far = ev.far_ratio
     if far is None or far < FAR or ev.analysis.get("transition") is not None or left_start(ev):
         return None
     total = 4 * ev.batches
