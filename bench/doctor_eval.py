@@ -104,6 +104,8 @@ DATA = {"gauss": gauss(500), "gauss10": gauss(10), "gauss_quiet": gauss(500, amp
         "words_loud": words(150, scale=20.0, seed=14)}
 WORD = {**SOUND, "length": 2048}  # the words: 4,096 samples, two windows each
 DEAD = {"init": "dcgan", "ndf": 32}  # the dcgan family's D with the DCGAN init dies on 1,024 samples
+# going on from a healthy fast run's G (--init-from), scored and previewed every 20 batches
+DIVERGE_RUN = {"ngf": 64, "ndf": 64, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20}
 NO_BN = {"g_batchnorm": False, "d_batchnorm": False}
 
 CASES = [
@@ -191,9 +193,8 @@ CASES = [
          "lr_g": 0.7, "lr_d": 0.7, "beta2": 0.9, "ckpt_every": 20, "seed": 22, "batches": 200}, "unstable", "calibration"),
     Case("h3-unstable-lsgan-sounds", "sounds_s3", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16,
          "loss": "lsgan", "lr_g": 0.5, "lr_d": 0.5, "ckpt_every": 20, "batches": 150}, "unstable", "calibration"),
-    Case("h3-diverge-fast", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.9,
-         "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 3}, "divergence", "calibration",
-         extra={"init_from": "h2-healthy-fast"}),
+    Case("h3-diverge-fast", "gauss_s9", "fast", {**DIVERGE_RUN, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.9,
+         "seed": 3}, "divergence", "calibration", extra={"init_from": "h2-healthy-fast"}),
     Case("h3-diverge-hinge", "gauss_s9", "fast", {"ngf": 64, "ndf": 64, "loss": "hinge", "lr_g": 1e-3, "lr_d": 1e-3,
          "batches": 200, "eval_every": 25, "eval_n": 200, "preview_every": 25, "seed": 4}, "divergence", "calibration",
          extra={"init_from": "h2-healthy-fast"}),
@@ -241,12 +242,10 @@ CASES = [
          "lr_g": 0.8, "lr_d": 0.8, "beta2": 0.9, "ckpt_every": 20, "seed": 37, "batches": 200}, "unstable", "calibration"),
     Case("h4-unstable-lsgan-words", "words", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
          "loss": "lsgan", "lr_g": 0.4, "lr_d": 0.4, "ckpt_every": 20, "batches": 150}, "unstable", "calibration"),
-    Case("h4-diverge-nonsat", "gauss_s31", "fast", {"ngf": 64, "ndf": 64, "loss": "nonsat", "lr_g": 3e-3,
-         "lr_d": 3e-3, "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 38},
-         "divergence", "calibration", extra={"init_from": "h4-healthy-fast"}),
-    Case("h4-diverge-lsgan", "gauss_s31", "fast", {"ngf": 64, "ndf": 64, "loss": "lsgan", "lr_g": 2e-3, "lr_d": 2e-3,
-         "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 39},
-         "divergence", "calibration", extra={"init_from": "h4-healthy-fast"}),
+    Case("h4-diverge-nonsat", "gauss_s31", "fast", {**DIVERGE_RUN, "loss": "nonsat", "lr_g": 3e-3, "lr_d": 3e-3,
+         "beta1": 0.9, "seed": 38}, "divergence", "calibration", extra={"init_from": "h4-healthy-fast"}),
+    Case("h4-diverge-lsgan", "gauss_s31", "fast", {**DIVERGE_RUN, "loss": "lsgan", "lr_g": 2e-3, "lr_d": 2e-3,
+         "beta1": 0.9, "seed": 39}, "divergence", "calibration", extra={"init_from": "h4-healthy-fast"}),
     # healthy runs of every preset, at sizes a CPU trains in minutes (written down as healthy before training)
     Case("h4-healthy-post", "gauss_s31", "post", {"ngf": 64, "ndf": 64, "batch_size": 50, "batches": 3000,
          "eval_every": 150, "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 40},
@@ -297,12 +296,10 @@ CASES = [
     Case("h5-unstable-lsgan-sounds", "sounds_s6", "dcgan", {**SOUND, "init": "default", "ngf": 16, "ndf": 16,
          "loss": "lsgan", "lr_g": 0.5, "lr_d": 0.5, "ckpt_every": 20, "seed": 60, "batches": 150}, "unstable",
          "calibration"),
-    Case("h5-diverge-hinge", "gauss_s51", "fast", {"ngf": 64, "ndf": 64, "loss": "hinge", "lr_g": 3e-3, "lr_d": 3e-3,
-         "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 61},
-         "divergence", "calibration", extra={"init_from": "h5-healthy-fast"}),
-    Case("h5-diverge-bce", "gauss_s51", "fast", {"ngf": 64, "ndf": 64, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.95,
-         "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 62},
-         "divergence", "calibration", extra={"init_from": "h5-healthy-fast"}),
+    Case("h5-diverge-hinge", "gauss_s51", "fast", {**DIVERGE_RUN, "loss": "hinge", "lr_g": 3e-3, "lr_d": 3e-3,
+         "beta1": 0.9, "seed": 61}, "divergence", "calibration", extra={"init_from": "h5-healthy-fast"}),
+    Case("h5-diverge-bce", "gauss_s51", "fast", {**DIVERGE_RUN, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.95,
+         "seed": 62}, "divergence", "calibration", extra={"init_from": "h5-healthy-fast"}),
     Case("h5-healthy-fast", "gauss_s51", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200, "seed": 63},
          "healthy", "healthy"),
     Case("h5-healthy-audio", "sounds_s6", "audio", {**SOUND, "ngf": 16, "ndf": 16, "batches": 1600, "seed": 64},
@@ -350,12 +347,10 @@ CASES = [
     Case("h6-unstable-lsgan-words", "words_s9", "dcgan", {**WORD, "init": "default", "ngf": 16, "ndf": 16,
          "loss": "lsgan", "lr_g": 0.3, "lr_d": 0.3, "ckpt_every": 20, "seed": 81, "batches": 150}, "unstable",
          "calibration"),
-    Case("h6-diverge-lsgan", "gauss_s71", "fast", {"ngf": 64, "ndf": 64, "loss": "lsgan", "lr_g": 5e-3, "lr_d": 5e-3,
-         "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20, "seed": 82},
-         "divergence", "calibration", extra={"init_from": "h6-healthy-fast"}),
-    Case("h6-diverge-nonsat", "gauss_s71", "fast", {"ngf": 64, "ndf": 64, "loss": "nonsat", "lr_g": 2e-3,
-         "lr_d": 2e-3, "beta1": 0.95, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20,
-         "seed": 83}, "divergence", "calibration", extra={"init_from": "h6-healthy-fast"}),
+    Case("h6-diverge-lsgan", "gauss_s71", "fast", {**DIVERGE_RUN, "loss": "lsgan", "lr_g": 5e-3, "lr_d": 5e-3,
+         "beta1": 0.9, "seed": 82}, "divergence", "calibration", extra={"init_from": "h6-healthy-fast"}),
+    Case("h6-diverge-nonsat", "gauss_s71", "fast", {**DIVERGE_RUN, "loss": "nonsat", "lr_g": 2e-3, "lr_d": 2e-3,
+         "beta1": 0.95, "seed": 83}, "divergence", "calibration", extra={"init_from": "h6-healthy-fast"}),
     # healthy runs of every preset
     Case("h6-healthy-post", "gauss_s71", "post", {"ngf": 64, "ndf": 64, "batch_size": 50, "batches": 3000,
          "eval_every": 150, "eval_n": 200, "eval_metrics": ("c2st",), "best_metric": "c2st", "seed": 84},
@@ -410,12 +405,10 @@ CASES = [
          "seed": 115, "batches": 300}, "unstable", "held-out"),
     Case("h7-unstable-lsgan-fast", "gauss_s111", "fast", {**POST, **NO_BN, "loss": "lsgan", "lr_g": 0.4,
          "lr_d": 0.4, "beta2": 0.9, "ckpt_every": 20, "seed": 116, "batches": 200}, "unstable", "held-out"),
-    Case("h7-diverge-nonsat", "gauss_s111", "fast", {"ngf": 64, "ndf": 64, "loss": "nonsat", "lr_g": 4e-3,
-         "lr_d": 4e-3, "beta1": 0.9, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20,
-         "seed": 117}, "divergence", "held-out", extra={"init_from": "h7-healthy-fast"}),
-    Case("h7-diverge-hinge", "gauss_s111", "fast", {"ngf": 64, "ndf": 64, "loss": "hinge", "lr_g": 2e-3,
-         "lr_d": 2e-3, "beta1": 0.95, "batches": 200, "eval_every": 20, "eval_n": 200, "preview_every": 20,
-         "seed": 118}, "divergence", "held-out", extra={"init_from": "h7-healthy-fast"}),
+    Case("h7-diverge-nonsat", "gauss_s111", "fast", {**DIVERGE_RUN, "loss": "nonsat", "lr_g": 4e-3, "lr_d": 4e-3,
+         "beta1": 0.9, "seed": 117}, "divergence", "held-out", extra={"init_from": "h7-healthy-fast"}),
+    Case("h7-diverge-hinge", "gauss_s111", "fast", {**DIVERGE_RUN, "loss": "hinge", "lr_g": 2e-3, "lr_d": 2e-3,
+         "beta1": 0.95, "seed": 118}, "divergence", "held-out", extra={"init_from": "h7-healthy-fast"}),
     Case("h7-healthy-fast", "gauss_s111", "fast", {"ngf": 64, "ndf": 64, "batches": 1500, "eval_n": 200,
          "seed": 119}, "healthy", "held-out healthy"),
     Case("h7-healthy-post", "gauss_s111", "post", {"ngf": 64, "ndf": 64, "batch_size": 50, "batches": 3000,
@@ -488,7 +481,7 @@ def probe(run: Path) -> dict:
         out["swing"] = float(np.std(ev.smoothed_margin[len(ev.margin) // 2:]))
     out["improving"] = training.improving(ev)
     out["update"] = ev.g_update_ratio
-    out["far"] = training.far_ratio(ev)
+    out["far"] = ev.far_ratio
     got = samples.usable(ev)
     if got:
         x, real = got
