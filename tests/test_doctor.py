@@ -363,3 +363,19 @@ def test_nan_in_previews_and_checkpoints(stuck, gauss_data, tmp_path):
     torch.save(state, last)
     f = diagnose(copy, codes=["nan"])[0][0]
     assert f.code == "nan" and f"G's weights in {last.name} hold NaN" in f.evidence
+
+
+def test_no_advice_that_follows_from_a_named_cause():
+    """A dead D also makes flat, spiky and slow statistics; advice read from those (smaller rates, longer training)
+    would contradict the cure of the cause, so those findings become notes naming their cause."""
+    from wavegen.evaluation.doctor.registry import finding, without_consequences
+
+    found = [finding("dead_d", 1, "e", "w"), finding("unstable", 9, "e", "w"), finding("too_short", 9, "e", "w")]
+    kept, notes = without_consequences(found)
+    assert [f.code for f in kept] == ["dead_d"]
+    assert notes == [f"{c} also seen; it follows from dead_d, so it has no advice of its own"
+                     for c in ("unstable", "too_short")]
+    kept, _ = without_consequences([finding("data", None, "e", "w"), finding("too_short", 9, "e", "w")])
+    assert [f.code for f in kept] == ["data", "too_short"]  # too few examples does not explain a short run
+    for c in CHECKS.values():  # every code a check explains is a code of the vocabulary
+        assert set(c.explains) <= set(CHECKS) - {c.code}

@@ -17,7 +17,7 @@ from ...atomic import write_json
 from . import data, samples, training  # noqa: F401  (importing registers their checks)
 from .evidence import Evidence
 from .live import is_live
-from .registry import CHECKS, HEALTHY, MEANINGS, Finding
+from .registry import CHECKS, HEALTHY, MEANINGS, Finding, without_consequences
 
 REPORT_NAME = "doctor.json"
 
@@ -32,9 +32,10 @@ def diagnose(run: str | Path, codes: list[str] | None = None) -> tuple[list[Find
             if f is not None:
                 found.append(f)
     found.sort(key=lambda f: -f.severity)
+    found, moot = without_consequences(found)
     if not found:
         found = [Finding(HEALTHY, 0, ev.batches, healthy_evidence(ev), "nothing to change")]
-    return found, ev.notes
+    return found, ev.notes + moot
 
 
 def healthy_evidence(ev: Evidence) -> str:

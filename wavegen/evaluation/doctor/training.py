@@ -92,7 +92,7 @@ def exploded(ev) -> tuple[str, int] | None:
 
 
 @check("nan", 100, "a loss or gradient turned NaN or Inf (or D's outputs blew up on the way there): the run went back "
-       "to a checkpoint, or stopped")
+       "to a checkpoint, or stopped", explains=("unstable", "too_short"))
 def nan(ev):
     events = nan_events(ev)
     bad = ~np.isfinite(np.stack(list(ev.stats.cols.values()))).all(0) if len(ev.stats.steps) else np.zeros(0, bool)
@@ -124,9 +124,12 @@ def nan(ev):
 DEAD_MARGIN = 1e-6  # D/real and D/fake this close (relative to their size) are the same output
 DEAD_GRAD = 1e-8  # G's gradient norm under this: G gets nothing from D
 DEAD_SHARE = 0.9  # share of the batch rows where both hold
+# A D that never lived leaves every statistic flat or noisy and G untaught: what is read from them follows from it.
+DEAD_D_EXPLAINS = ("unstable", "too_short", "d_wins", "g_wins", "mode_collapse", "noise", "silence", "divergence")
 
 
-@check("dead_d", 85, "D outputs the same for real and fake from the start and G's gradient vanishes")
+@check("dead_d", 85, "D outputs the same for real and fake from the start and G's gradient vanishes",
+       explains=DEAD_D_EXPLAINS)
 def dead_d(ev):
     st = ev.stats
     if len(st.steps) < 10:
@@ -147,7 +150,8 @@ def dead_d(ev):
                    share=share, grad_g=float(np.median(st["grad_norm/G"])))
 
 
-@check("d_wins", 69, "D separates real from fake with a saturated margin and G's gradient vanishes")
+@check("d_wins", 69, "D separates real from fake with a saturated margin and G's gradient vanishes",
+       explains=("too_short",))
 def d_wins(ev):
     cfg, limit = ev.cfg, SATURATED.get(ev.cfg.loss)
     if limit is None or len(ev.stats.steps) < 2 * 20:
@@ -172,7 +176,8 @@ def d_wins(ev):
                    flags, new_run_command(ev, flags), margin=margin, threshold=limit)
 
 
-@check("g_wins", 66, "D no longer tells real from fake while the samples are still far from the data")
+@check("g_wins", 66, "D no longer tells real from fake while the samples are still far from the data",
+       explains=("too_short",))
 def g_wins(ev):
     cfg = ev.cfg
     limit = CHANCE[cfg.loss]
@@ -242,7 +247,7 @@ def steps_too_large(ev):
                    update_ratio=update if update is not None else float("nan"))
 
 
-@check("unstable", 68, "losses, logits or gradient norms oscillate or spike")
+@check("unstable", 68, "losses, logits or gradient norms oscillate or spike", explains=("too_short",))
 def unstable(ev):
     cfg = ev.cfg
     large = steps_too_large(ev)
@@ -296,7 +301,8 @@ def diverged_from_start(ev):
                    "steps", flags, new_run_command(ev, flags), best_step=0, worse=b / max(a, 1e-12))
 
 
-@check("divergence", 70, "quality got worse after its best: stop there, or train again with a remedy")
+@check("divergence", 70, "quality got worse after its best: stop there, or train again with a remedy",
+       explains=("too_short",))
 def divergence(ev):
     if ev.cfg.init_from and worse_than_start(ev) is not None:
         return diverged_from_start(ev)
