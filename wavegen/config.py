@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import WavegenError
-from .presets import DEVICE_RECIPES, PRESET_ALIASES, PRESET_HELP, PRESETS
+from .presets import DEVICE_RECIPES, PRESET_ALIASES, PRESET_HELP, PRESETS, RETIRED
 from .runfolder import read_json_object
 
 
@@ -225,10 +225,10 @@ def preset_name(name: str) -> str:
 def preset_for_device(name: str, cuda: bool) -> tuple[str, str]:
     """The preset a run trains on this device: for a preset with a recipe per device its -gpu or -cpu twin (the
     -cpu one has the name's own values), else the preset itself; and the line that says what was chosen ("" when
-    nothing was)."""
+    nothing was), or that the preset is retired."""
     name = preset_name(name)
     if name not in DEVICE_RECIPES:
-        return name, ""
+        return name, RETIRED.get(name, "")
     cpu, gpu = DEVICE_RECIPES[name]
     chosen, other = (gpu, cpu) if cuda else (cpu, gpu)
     where = "GPU" if cuda else "CPU"

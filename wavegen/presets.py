@@ -8,6 +8,9 @@ PRESET_HELP: dict[str, str] = {}
 # A preset that is a recipe per device: its -gpu twin where the run's device is CUDA, its -cpu twin elsewhere.
 DEVICE_RECIPES: dict[str, tuple[str, str]] = {}
 PRESET_ALIASES = {"seed": "post"}  # older names, still accepted: run folders and scripts keep working
+# Presets kept so that old runs, scripts and the doctor's calibration still rebuild, but no longer a recipe: a
+# run with one is told so, and what to use instead, in one line.
+RETIRED: dict[str, str] = {}
 
 
 def register_preset(name: str, help: str, values: dict, per_device: tuple[str, str] | None = None) -> dict:
@@ -50,11 +53,16 @@ register_preset("fast", "the post's recipe made quick and made to reach the data
                  "dropout_masks": "int32", "g_batchnorm": False, "dropout_g": 0.0, "upsample": "nearest",
                  "g_noise": "output", "ema": 0.999, "d_batch": "joint", "batches": 1500, "eval_every": 100,
                  "eval_metrics": ("frechet", "c2st"), "best_metric": "c2st"})
-# The post's DCGAN family planned for any --length, trained as the DCGAN paper does (docs/audio.md).
-register_preset("dcgan", "the post's DCGAN family planned for any --length, trained as the DCGAN paper does",
+# The post's DCGAN family planned for any --length, trained as the DCGAN paper does (docs/audio.md). Retired: at
+# audio lengths its deep D without BatchNorm starts dead under the DCGAN init, and with PyTorch's init or with
+# BatchNorm it never teaches G (docs/doctor.md, "The dcgan preset").
+register_preset("dcgan", "retired (its D does not train at audio lengths: use audio); the post's DCGAN family "
+                "planned for any --length, trained as the DCGAN paper does",
                 {"init": "dcgan", "loss": "nonsat", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "batch_size": 64,
                  "dropout_g": 0.0, "dropout_d": 0.0, "d_batchnorm": False, "ngf": 256, "ndf": 256,
                  "normalise": "peak"})
+RETIRED["dcgan"] = ("preset dcgan is retired: at audio lengths its D starts dead or never teaches G (docs/doctor.md); "
+                    "--preset audio trains on recordings")
 # WaveGAN as published: 16384 samples at 16 kHz, kernel 25 stride 4, phase shuffle, WGAN-GP with 5 D steps.
 register_preset("wavegan", "WaveGAN as published: 16384 samples at 16 kHz, kernel 25 stride 4, phase shuffle, WGAN-GP",
                 WAVEGAN)
