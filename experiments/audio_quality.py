@@ -4,6 +4,12 @@
                                   [--contenders wavegan,audio] [--ablate] [--ablate-ensemble] [--parallel 1]
                                   [--n 256] [--curve N] [--out bench/.audio_quality]
     python -m experiments.audio_quality --costs [--length 8192]     # parameters and seconds of each piece
+    python -m experiments.audio_quality --data KITS --set classes_from_names='(?i)kick|snare' --subset 0.25 ...
+
+`--set KEY=VALUE` (repeatable) gives every contender, and the judge, a config value (how the data's classes are
+read, for one). `--subset F` trains every contender on a seeded share F of the files (symbolic links under the
+race's folder, the same share for all) and scores it against the whole folder and the whole folder's judge, so that
+races on 1/4 and 1/16 of a set are scored alike.
 
 Each contender trains from scratch on the same data for the same wall time (`wavegen train` in a fresh process,
 stopped with SIGINT, which checkpoints): one after another, or `--parallel N` at a time with the machine's cores
@@ -26,10 +32,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from wavegen import checkpoint
-from wavegen.config import make_config
+from wavegen.config import make_config, parse_value
+from wavegen.data.files import find_files
 from wavegen.evaluation import judge
 from wavegen.evaluation.scoring import evaluate_run
 from wavegen.runfolder import read_stats
@@ -108,6 +116,24 @@ def start(data: str, preset: str, overrides: dict, out: Path, threads: int, curv
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
+def subset_folder(data: str, share: float, formats: tuple[str, ...], out: Path, seed: int = 0) -> Path:
+    """A folder of symbolic links to a seeded share of `data`'s files, at their relative paths (so that class
+    folders and class names in file names still say the class), drawn within each sub-folder."""
+    root = Path(data).resolve()
+    files, _ = find_files(root, formats)
+    by_folder: dict[Path, list[Path]] = {}
+    for f in sorted(files):
+        by_folder.setdefault(f.parent, []).append(f)
+    rng = np.random.default_rng(seed)
+    for group in by_folder.values():
+        keep = max(1, round(share * len(group)))
+        for i in sorted(rng.permutation(len(group))[:keep]):
+            link = out / group[i].relative_to(root)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(group[i])
+    return out
+
+
 def stop_at(proc: subprocess.Popen, deadline: float, out: Path) -> dict:
     """Stop the run as Ctrl-C does (it checkpoints) once the deadline has passed; its batches and seconds."""
     try:
@@ -121,13 +147,13 @@ def stop_at(proc: subprocess.Popen, deadline: float, out: Path) -> dict:
     return {"batches": walls[-1]["step"], "seconds": walls[-1]["time/wall_s"]}
 
 
-def curve_rows(name: str, run: Path, n: int) -> list[str]:
+def curve_rows(name: str, run: Path, n: int, against: str | None = None) -> list[str]:
     """A table row per kept checkpoint of `run`: the minutes and batches it took, and its scores."""
     walls = {r["step"]: r["time/wall_s"] for r in read_stats(run) if "time/wall_s" in r}
     rows = []
     for path in checkpoint.list_ckpts(run):
         step = int(checkpoint.PATTERN.match(path.name).group(1))
-        scores = evaluate_run(run, step=step, n=n, names=METRICS)["metrics"]
+        scores = evaluate_run(run, step=step, n=n, names=METRICS, against=against)["metrics"]
         rows.append(f"| {name} | {walls.get(step, float('nan')) / 60:.1f} | {step} | " +
                     " | ".join(f"{scores[m]['value']:.3g}" if m in scores else "" for m in METRICS) + " |")
     return rows
@@ -185,6 +211,10 @@ def main() -> None:
     ap.add_argument("--curve", type=int, default=0,
                     help="also keep a checkpoint every N batches and score each: quality against time")
     ap.add_argument("--out", default="bench/.audio_quality", help="where the runs go (a fresh folder per run)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config value for every contender and the judge (repeatable)")
+    ap.add_argument("--subset", type=float, default=1.0,
+                    help="train on this share of the files (scored against the whole folder)")
     a = ap.parse_args()
     if a.costs:
         return costs(a.length)
@@ -197,25 +227,30 @@ def main() -> None:
             | (ENSEMBLE_ABLATIONS if a.ablate_ensemble else {}))
     root = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True)
-    shape = {"length": a.length, "sample_rate": a.sample_rate}
+    fixed = dict(kv.split("=", 1) for kv in a.set)
+    shape = {"length": a.length, "sample_rate": a.sample_rate, **fixed}  # as train flags
+    parsed = {**shape, **{k: parse_value(k, v) for k, v in fixed.items()}}
     # Fitted here, once, so that parallel scorers only read it and its time is no contender's.
-    judge.judge_for(judge.JudgeSpec.of_config(make_config("audio", data=a.data, **shape)))
+    base = make_config("audio", data=a.data, **parsed)
+    judge.judge_for(judge.JudgeSpec.of_config(base))
+    against = str(Path(a.data).resolve()) if a.subset < 1 else None
+    data = str(subset_folder(a.data, a.subset, base.formats, root / "data")) if against else a.data
     threads = a.threads or max(1, (os.cpu_count() or 1) // a.parallel)
     names, rows = list(runs), {}
     for first in range(0, len(names), a.parallel):
         group = names[first:first + a.parallel]
-        procs = {n: start(a.data, runs[n][0], {**runs[n][1], **shape}, root / n.replace(" ", "_"), threads,
+        procs = {n: start(data, runs[n][0], {**runs[n][1], **shape}, root / n.replace(" ", "_"), threads,
                               a.curve) for n in group}
         deadline = time.monotonic() + a.minutes * 60
         speeds = {n: stop_at(p, deadline, root / n.replace(" ", "_")) for n, p in procs.items()}
         for name in group:
-            scores = evaluate_run(root / name.replace(" ", "_"), n=a.n, names=METRICS)["metrics"]
+            scores = evaluate_run(root / name.replace(" ", "_"), n=a.n, names=METRICS, against=against)["metrics"]
             rows[name] = (speeds[name], scores)
             print(f"{name}: {speeds[name]['batches']} batches in {speeds[name]['seconds']:.0f} s; " +
                   ", ".join(f"{m} {v['value']:.3g}" for m, v in scores.items()), flush=True)
     shown = [m for m in METRICS if any(m in s for _, s in rows.values())]
     print(f"\n{a.minutes:g} minutes each, {a.parallel} at a time on {threads} thread(s) each, {a.length} samples at "
-          f"{a.sample_rate} Hz, {a.n} samples scored; runs in {root}\n")
+          f"{a.sample_rate} Hz, {a.n} samples scored; trained on {a.subset:g} of {a.data}; runs in {root}\n")
     print("| contender | s / batch | batches | " + " | ".join(shown) + " |")
     print("|---|---:|---:|" + "---:|" * len(shown))
     real = {m: s[m]["real_vs_real"] for _, s in reversed(rows.values()) for m in s}  # any run's: they agree
@@ -226,7 +261,7 @@ def main() -> None:
     if a.curve:
         print("\n| contender | minutes | batches | " + " | ".join(METRICS) + " |\n|---|---:|---:|" + "---:|" * len(METRICS))
         for name in rows:
-            print("\n".join(curve_rows(name, root / name.replace(" ", "_"), a.n)), flush=True)
+            print("\n".join(curve_rows(name, root / name.replace(" ", "_"), a.n, against)), flush=True)
 
 
 if __name__ == "__main__":

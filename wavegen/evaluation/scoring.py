@@ -90,8 +90,11 @@ def score(G, cfg, sets: EvalSets, names: list[str], device: torch.device, seed: 
 
 
 def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n: int = 1000,
-                 names: list[str] | None = None, mode: str | None = None, seed: int = 0, device: str = "cpu") -> dict:
-    """Score a run's checkpoint (newest, at `step`, or best.pt) and write run/eval.json; G samples on `device`."""
+                 names: list[str] | None = None, mode: str | None = None, seed: int = 0, device: str = "cpu",
+                 against: str | None = None) -> dict:
+    """Score a run's checkpoint (newest, at `step`, or best.pt) and write run/eval.json; G samples on `device`.
+    `against`: a folder whose examples and judge stand in for the run's data (a run trained on part of a folder,
+    scored against the whole of it)."""
     run = Path(run)
     if not MIN_N <= n <= MAX_N:
         raise WavegenError(f"--n must be between {MIN_N} and {MAX_N:,}, got {n}")
@@ -100,6 +103,8 @@ def evaluate_run(run: str | Path, step: int | None = None, best: bool = False, n
     G, cfg, state = load_generator(path, device)
     if mode:
         cfg.sample_mode = mode
+    if against:
+        cfg.data = str(against)
     examples = open_examples(cfg)
     examples.set_epoch(0, cfg.seed)
     sets, source = real_sets(examples, state["data"].get("meta"), examples.sample_rate, cfg.holdout, cfg.seed, n)
