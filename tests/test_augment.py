@@ -133,3 +133,30 @@ def test_resume_with_ada_is_bit_for_bit(gauss_data, tmp_path):
     rows = batch_rows(straight)
     assert rows == batch_rows(half)
     assert max(r["augment/p"] for r in rows) > 0  # p moved: the resume had a p to restore
+
+
+def test_the_console_line_and_the_report_show_p_and_rt(capsys):
+    from wavegen.reports.report import augment_fact
+    from wavegen.training.console import Console
+
+    row = {"loss/G": 1.0, "loss/D": 1.0, "D/real": 0.5, "D/fake": -0.5, "grad_norm/G": 0.1, "grad_norm/D": 0.1,
+           "augment/p": 0.25, "augment/rt": 0.6}
+    console = Console(1, True)
+    console.open(10, 0)
+    console.report(row, 1, 0, 1.0)
+    console.close()
+    assert "augment p 0.250 r_t +0.60" in capsys.readouterr().out
+    assert augment_fact(make_config("post", augment="ada").to_dict(), [row]) == (
+        "ada (shift, gain, eq, noise, mask), r_t held near 0.6; at the end p 0.250, r_t +0.60 over the last 1 batches")
+
+
+def test_the_leak_experiment_reads_each_ops_trace():
+    """experiments/augment_leak.py: a zeroed span inside examples is a hole, a late start an onset, gains a spread."""
+    from experiments.augment_leak import leak_stats
+
+    x = torch.randn(8, 1024).numpy()
+    x[:, 400:500] = 0  # a mask's hole
+    x[:, :128] = 0  # a shift's silence before the onset
+    x *= 10 ** (torch.arange(8.0).numpy()[:, None] / 20)  # 0 to 7 dB
+    s = leak_stats(x)
+    assert s["holes"] == 1.0 and 0.12 < s["onset"] < 0.13 and 2 < s["level"] < 2.5

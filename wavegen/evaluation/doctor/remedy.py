@@ -39,10 +39,11 @@ def smaller_lr(cfg: Config, factor: float) -> dict:
             for k in ("lr_g", "lr_d")}
 
 
-def augment_remedy(ev, batches: int | None = None) -> dict:
-    """`--augment ada` for a run whose D saw a small data set as it is (else {}), with p free to move within a run of
-    `batches` (default the run's own): a short run's ada_speed a quarter of its batches."""
-    cfg, n = ev.cfg, ev.data.get("n")
+def augment_remedy(ev, batches: int | None = None, n: int | None = None) -> dict:
+    """`--augment ada` for a run whose D saw a small data set (`n` training examples, default data.json's) as it is
+    (else {}), with p free to move within a run of `batches` (default the run's own): a short run's ada_speed a
+    quarter of its batches."""
+    cfg, n = ev.cfg, n if n is not None else ev.data.get("n")
     if cfg.augment != "none" or not isinstance(n, int) or n >= SMALL_DATA:
         return {}
     flags = {"augment": "ada"}

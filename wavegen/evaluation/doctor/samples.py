@@ -113,7 +113,7 @@ def memorised(ev):
              "eval_every": cfg.eval_every or 100, "eval_metrics": ("frechet", "nn_ratio"), "best_metric": "nn_ratio"}
     if cfg.batches:
         flags["batches"] = max(100, cfg.batches // 4)
-    flags.update(augment_remedy(ev, flags.get("batches")))  # a D that cannot learn them by heart teaches no copies
+    flags.update(augment_remedy(ev, flags.get("batches"), real.n_train))  # D unable to learn them teaches no copies
     return finding("memorised", ev.sample_step, f"G's samples sit {near:.3g} from their nearest training example, "
                    f"{ratio:.2f}x the distance between real examples ({real.ref_nn:.3g}; threshold {MEMORISED}x), with "
                    f"{real.n_train} training examples", "with this little data D learns the examples by heart and G "
