@@ -29,8 +29,9 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             groups[section] = p.add_argument_group(section)
         choices = f.metadata["choices"]
         default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        words = isinstance(f.default, tuple)  # a list of words: validate checks each (argparse sees one string)
         groups[section].add_argument(
-            "--" + f.name.replace("_", "-"), dest=f.name, default=None, choices=choices,
+            "--" + f.name.replace("_", "-"), dest=f.name, default=None, choices=None if words else choices,
             metavar="{" + ",".join(choices) + "}" if choices else METAVARS[f.type.replace(" | None", "")],
             help=f"{f.metadata['help']} [{default}]".replace("%", "%%"))
 

@@ -37,6 +37,8 @@ NAN = Section('when a loss or gradient turns NaN or Inf')
 BOOK = Section('bookkeeping')
 EVAL = Section('knowing whether it worked (docs/findings.md)')
 INIT = Section("starting from another run's weights (docs/finetune.md)")
+AUGMENT = Section("augmenting what D sees, for small data sets (docs/audio.md)")
+AUGMENT_OPS = ("shift", "gain", "eq", "noise", "mask")  # wavegen/training/augment.py registers each (a test checks)
 
 
 @dataclass
@@ -132,6 +134,22 @@ class Config:
         "weight of the L1 distance between D's features on real and fake, added to G's loss (HiFi-GAN: 2)")
     ema: float = LOSS(0.0,
         "decay of a moving average of G's weights, used for previews and sampling (0 = off; ~0.999)")
+
+    augment: str = AUGMENT("none",
+        'differentiable augmentations of everything D sees, real and fake alike and inside the penalties (DiffAugment, '
+        'ADA): "none", "fixed" (each op with probability augment_p), or "ada" (that probability adapted so that D '
+        'scores ada_target of the reals positive, as StyleGAN2-ADA does)', choices=('none', 'fixed', 'ada'))
+    augment_ops: tuple[str, ...] = AUGMENT(AUGMENT_OPS,
+        'the augmentations, each drawn per example with the probability: a time "shift" (up to 1/8 of the length, '
+        'zero-filled), a "gain" (+-6 dB), an "eq" bell (+-6 dB, one octave), additive "noise" (10 to 40 dB under the '
+        'example), a time "mask" (a span up to 1/4 of the length zeroed)', choices=AUGMENT_OPS)
+    augment_p: float = AUGMENT(0.0, "the probability of each op: augment fixed's, or where ada's starts")
+    ada_target: float = AUGMENT(0.6,
+        "ada: the share r_t = E[sign(D(real))] held (ADA's 0.6); above it D is sure of the reals and p rises")
+    ada_interval: int = AUGMENT(4, 'ada: batches between the adjustments of p (r_t is their mean)')
+    ada_speed: int = AUGMENT(2000,
+        'ada: batches for p to go from 0 to 1 at the fastest (ADA moves it in 500k images, about 8,000 of its '
+        'batches; small runs need it faster)')
 
     batch_size: int = OPTIM(100,
         'examples per batch; the last partial batch of an epoch is kept, as a DataLoader does')
@@ -339,9 +357,11 @@ def validate(cfg: Config) -> None:
     if cfg.d_steps < 1:
         raise WavegenError(f"config key 'd_steps' must be >= 1, got {cfg.d_steps}")
     for f in fields(cfg):
-        allowed = f.metadata["choices"]
-        if allowed and getattr(cfg, f.name) not in allowed:
-            raise WavegenError(f"config key {f.name!r} must be one of {', '.join(allowed)}; got {getattr(cfg, f.name)!r}")
+        allowed, v = f.metadata["choices"], getattr(cfg, f.name)
+        for x in v if isinstance(v, tuple) else (v,):  # a list field: each of its words
+            if allowed and x not in allowed:
+                raise WavegenError(f"config key {f.name!r} must be one of {', '.join(allowed)}; got {x!r}")
+    check_augment(cfg)
     if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
         raise WavegenError(f"Adam betas must be in [0, 1), got ({cfg.beta1}, {cfg.beta2})")
     if cfg.label_noise < 0 or cfg.keep_ckpts < 0:
@@ -358,6 +378,17 @@ def validate(cfg: Config) -> None:
     from .models.build import check_model  # the architecture decides which widths and lengths it can make
 
     check_model(cfg, cfg.length or None)
+
+
+def check_augment(cfg: Config) -> None:
+    if not 0 <= cfg.augment_p <= 1 or not 0 <= cfg.ada_target < 1:
+        raise WavegenError(f"augment_p must be in [0, 1] and ada_target in [0, 1), got {cfg.augment_p}, {cfg.ada_target}")
+    if cfg.ada_interval < 1 or cfg.ada_speed < 1:
+        raise WavegenError(f"ada_interval and ada_speed must be >= 1, got {cfg.ada_interval}, {cfg.ada_speed}")
+    if cfg.augment != "none" and (not cfg.augment_ops or len(set(cfg.augment_ops)) < len(cfg.augment_ops)):
+        raise WavegenError(f"augment_ops must name each op once, got {','.join(cfg.augment_ops) or 'none'}")
+    if cfg.augment == "fixed" and cfg.augment_p == 0:
+        raise WavegenError("augment fixed with augment_p 0 augments nothing: give --augment-p (0.1 to 0.5)")
 
 
 def config_from_dict(d: dict) -> Config:

@@ -51,6 +51,7 @@ AUDIO_PER_STEP = 4  # fixed-noise samples to play at each milestone
 SPECTROGRAMS_PER_STEP = 4  # fixed-noise samples to draw spectrograms of at each milestone
 SPECTROGRAM_RANGE_DB = 80.0  # colour range of the spectrograms, below the loudest bin of the whole report
 BESIDE_PER_CLASS = 2  # samples and real examples of each class set side by side in a conditional run's report
+AUGMENT_TAIL = 100  # batches over which the report averages ADA's r_t
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0; background: #fafafa; }
@@ -199,6 +200,8 @@ def _header(run: Path, cfg: dict, data: dict, log: RunLog, analysis: dict | None
              ("speed", _esc(speed) if speed != "&ndash;" else speed)]
     if cfg.get("init_from"):  # a run that started from another run's weights (--init-from)
         facts.insert(1, ("started from", f"<code>{_esc(cfg['init_from'])}</code> (batch {cfg.get('init_step', '?')})"))
+    if cfg.get("augment", "none") != "none":
+        facts.append(("augmentation", _esc(augment_fact(cfg, log.batches))))
     if analysis is not None:
         facts.append(("transition", _esc(_batch_text(analysis.get("transition"), "not found"))))
         facts.append(("divergence", _esc(_batch_text(analysis.get("divergence"), "none found"))))
@@ -206,6 +209,19 @@ def _header(run: Path, cfg: dict, data: dict, log: RunLog, analysis: dict | None
     return (f"<h1>Run {_esc(run.name)}</h1>"
             f'<p class="sub">wavegen run report, written {when} from the run folder <code>{_esc(run)}</code></p>'
             + _facts(facts))
+
+
+def augment_fact(cfg: dict, rows: list[dict]) -> str:
+    """What D saw: the augmentation, its p at the end and D's r_t (the share of reals it scored positive) over the
+    last AUGMENT_TAIL batches."""
+    ops = ", ".join(cfg.get("augment_ops") or [])
+    what = (f"ada ({ops}), r_t held near {cfg.get('ada_target')}" if cfg["augment"] == "ada" else
+            f"fixed ({ops}) at p {cfg.get('augment_p')}")
+    tail = [r for r in rows[-AUGMENT_TAIL:] if "augment/p" in r]
+    if not tail:
+        return what
+    rt = sum(r["augment/rt"] for r in tail) / len(tail)
+    return f"{what}; at the end p {tail[-1]['augment/p']:.3f}, r_t {rt:+.2f} over the last {len(tail)} batches"
 
 
 def _batch_text(b: int | None, none: str) -> str:

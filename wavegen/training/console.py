@@ -25,13 +25,16 @@ class Console:
 
     def report(self, last: dict, step: int, epoch: int, rate: float) -> None:
         """The newest stats (`last`, a stats.jsonl row) on the progress bar, and as a line every print_every."""
+        augmented = "augment/p" in last  # --augment: its p, and r_t, D's share of reals scored positive (ADA's)
         self.bar.set_postfix({"G": f"{last['loss/G']:.3f}", "D": f"{last['loss/D']:.3f}",
-                              "real": f"{last['D/real']:.2f}", "fake": f"{last['D/fake']:.2f}"}, refresh=False)
+                              "real": f"{last['D/real']:.2f}", "fake": f"{last['D/fake']:.2f}",
+                              **({"p": f"{last['augment/p']:.3f}"} if augmented else {})}, refresh=False)
         self.bar.update(step - self.bar.n)
         if step % self.print_every == 0:
+            aug = f" | augment p {last['augment/p']:.3f} r_t {last['augment/rt']:+.2f}" if augmented else ""
             self.say(f"batch {step:>6} epoch {epoch:>4} | loss G {last['loss/G']:.4f} D {last['loss/D']:.4f} | "
                      f"D(real) {last['D/real']:+.3f} D(fake) {last['D/fake']:+.3f} | "
-                     f"grad G {last['grad_norm/G']:.4f} D {last['grad_norm/D']:.4f} | {rate:.1f} batch/s")
+                     f"grad G {last['grad_norm/G']:.4f} D {last['grad_norm/D']:.4f}{aug} | {rate:.1f} batch/s")
 
     def say_next(self, run: Path, stopped: bool, step: int, epoch: int, wall: float) -> None:
         if not self.main:

@@ -10,7 +10,9 @@ What that needs, and where it is done:
   - random draws (noise, soft labels, Dropout, phase shuffle, instance noise, penalty mixes) from the default CUDA
     generator, which torch makes graph-safe: each replay takes fresh numbers and checkpoints save the stream;
   - what changes with the batch number is read from device tensors refilled before each replay (instance noise's
-    std, the average's weight); the rhythm of lazy penalties gets one graph per phase;
+    std, the average's weight); the rhythm of lazy penalties gets one graph per phase. The augmentation's p (and
+    ADA's sums) are device tensors the step itself updates in place, every batch, so a replay reads and moves them
+    as an eager step would; a resume copies the saved ones into them;
   - no host sync inside: statistics stay on the device until the trainer reads them (loop.py's NaN guard);
   - previews, per-layer statistics, scores and checkpoints run outside it; a batch with per-layer statistics is
     an eager step, and a rollback or a change of learning rate throws the graphs away to capture them again.

@@ -70,7 +70,8 @@ class Trainer:
         if world.size > 1:
             torch.manual_seed(self.cfg.seed * 1000 + 1 + world.rank)  # each rank its own dropout masks
         s = self.state
-        self.step = Step(self.cfg, s.G_run, s.D, s.opt_G, s.opt_D, s.ema, s.d_pair, world, self.shared, graphed)
+        self.step = Step(self.cfg, s.G_run, s.D, s.opt_G, s.opt_D, s.ema, s.d_pair, world, self.shared, graphed,
+                         s.augment)
         self.graph = GraphStep(self.step, self.cfg, td.b) if graphed else None
         self._resume_or_start(resume)
         self.log = StatsLog(self.run_dir / "stats.jsonl" if self.main else None,

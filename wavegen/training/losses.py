@@ -89,6 +89,14 @@ def per_example(judged) -> torch.Tensor:
     return sum(y.float().flatten(1).mean(1) for logits, _ in judged.values() for y in logits)
 
 
+def per_example_mean(judged) -> torch.Tensor:
+    """D's mean output on each example (B,): its logit, or for an ensemble the mean over heads and patches (on the
+    scale of one head's logits, where per_example sums the heads)."""
+    if not isinstance(judged, dict):
+        return judged.float()
+    return torch.stack([y.float().flatten(1).mean(1) for logits, _ in judged.values() for y in logits]).mean(0)
+
+
 def mean_logit(judged: dict) -> torch.Tensor:
     """The mean of every head's logits: the ensemble's `D/real` or `D/fake` statistic."""
     return torch.stack([y.float().mean() for logits, _ in judged.values() for y in logits]).mean()

@@ -13,25 +13,26 @@ from torch import nn
 from .losses import per_example
 
 
-def _input_grad_sq(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _input_grad_sq(D: nn.Module, x: torch.Tensor, view=None) -> torch.Tensor:
     """|dD(x)/dx|^2 per example (B,), with a graph so that the penalty itself can be minimised. An ensemble's D(x)
-    is the sum of its heads (`losses.per_example`), so the penalty bounds the critic its loss uses."""
+    is the sum of its heads (`losses.per_example`), so the penalty bounds the critic its loss uses. `view`: what D
+    is shown of x (the run's augmentation): the gradient is then D's through it, as StyleGAN2-ADA penalises."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(per_example(D(x)).sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(per_example(D(view(x) if view else x)).sum(), x, create_graph=True)
     return grad.pow(2).flatten(1).sum(1)
 
 
-def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, view=None) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al.): (|grad D(x)| - 1)^2 at random points x between real and fake examples.
     Multiply by gp_lambda."""
     eps = torch.rand(len(real), 1, 1, device=real.device)  # one mixing weight per example
     x = eps * real + (1 - eps) * fake
-    return (_input_grad_sq(D, x).add(1e-12).sqrt() - 1).pow(2).mean()  # tiny offset: sqrt has no gradient at 0
+    return (_input_grad_sq(D, x, view).add(1e-12).sqrt() - 1).pow(2).mean()  # tiny offset: sqrt has no gradient at 0
 
 
-def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(D: nn.Module, real: torch.Tensor, view=None) -> torch.Tensor:
     """R1 (Mescheder et al.): |grad D(x)|^2 on real examples. Multiply by gamma / 2."""
-    return _input_grad_sq(D, real).mean()
+    return _input_grad_sq(D, real, view).mean()
 
 
 def instance_noise_std(std: float, fade_batches: int, step: int) -> float:

@@ -1,5 +1,5 @@
-"""What a run trains and where it is: G, D, the G that samples (its average, where the run keeps one) and both
-optimisers, built in one place and saved and restored together; and the run's progress (batches, time, best score,
+"""What a run trains and where it is: G, D, the G that samples (its average, where the run keeps one), both
+optimisers and the augmentation's p (ADA adapts it), built in one place and saved and restored together; and the run's progress (batches, time, best score,
 rollbacks)."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from torch import nn
 from ..config import Config
 from ..errors import WavegenError
 from ..models.conditional import build_pair
+from .augment import Augment, build_augment
 from .distributed import World, convert_sync_bn, wrap
 from .init_from import start_from
 from .regularisers import EMA
@@ -54,6 +55,7 @@ class State:
     opt_D: torch.optim.Adam
     G_run: nn.Module
     d_pair: nn.Module
+    augment: Augment | None = None
 
     @property
     def G_sample(self) -> nn.Module:
@@ -66,7 +68,8 @@ class State:
     def state_dict(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                **({"G_ema": self.ema.model.state_dict()} if self.ema else {})}
+                **({"G_ema": self.ema.model.state_dict()} if self.ema else {}),
+                **({"augment": self.augment.state_dict()} if self.augment else {})}
 
     def load_state_dict(self, state: dict, where: str) -> None:
         """Weights and optimiser states from a checkpoint; a checkpoint of another model is refused in one line."""
@@ -75,6 +78,8 @@ class State:
             self.D.load_state_dict(state["D"])
             if self.ema:
                 self.ema.model.load_state_dict(state["G_ema"])
+            if self.augment:
+                self.augment.load_state_dict(state["augment"])
             for opt, key in ((self.opt_G, "opt_G"), (self.opt_D, "opt_D")):
                 kinds = [{k: g[k] for k in ("fused", "capturable") if k in g} for g in opt.param_groups]
                 opt.load_state_dict(state[key])
@@ -108,4 +113,4 @@ def build_state(cfg: Config, channels: int, length: int, classes: list[str], wor
     start_from(cfg, G, D, ema, channels, length, classes)
     opt_G, opt_D = optimisers(G, D, cfg, device, capturable)
     G_run, d_pair = wrap(G, D, world, device)
-    return State(G, D, ema, opt_G, opt_D, G_run, d_pair)
+    return State(G, D, ema, opt_G, opt_D, G_run, d_pair, build_augment(cfg, device))

@@ -7,7 +7,8 @@ One batch, as in the post (the `post` preset):
      (real and fake go through D separately, so BatchNorm normalises each batch on its own; with d_batch
      "joint" they go through together, in the G step too, so that BatchNorm cannot hide an offset or gain)
 Other presets change the loss (losses.py), add penalties, instance noise or an average of G (regularisers.py),
-or take d_steps D steps per G step, each on its own real batch.
+or take d_steps D steps per G step, each on its own real batch. With `augment`, everything D sees, penalties
+included, goes through the run's augmentations first (augment.py), and ADA's p is adjusted on the device.
 
 `Step` is built once per run: the config's branches are resolved there, so a call is the same sequence of tensor
 operations every time, with no host sync, which is what lets graph.py capture it as one CUDA graph. What changes
@@ -24,8 +25,9 @@ import torch
 from ..config import Config
 from ..models.build import d_names, noise
 from ..models.conditional import given_classes
-from ..statkeys import FM_KEY, PENALTY_KEY, STAT_KEYS
+from ..statkeys import AUGMENT_KEYS, FM_KEY, PENALTY_KEY, STAT_KEYS
 from . import losses
+from .augment import Augment, build_augment, real_sign
 from .distributed import DPair, World, shared_draw
 from .layerstats import LayerStats
 from .regularisers import EMA, gradient_penalty, instance_noise_std, r1_penalty
@@ -37,9 +39,10 @@ def penalised(cfg: Config) -> bool:
 
 def stat_keys(cfg: Config) -> tuple[str, ...]:
     """The per-batch stats of a run, in the order a step returns them: an ensemble D adds each sub-discriminator's
-    part of loss/D (`loss/D/mpd`, ...)."""
+    part of loss/D (`loss/D/mpd`, ...); augmentation adds its p and r_t."""
     return (STAT_KEYS + ((PENALTY_KEY,) if penalised(cfg) else ())
-            + tuple(f"loss/D/{name}" for name in d_names(cfg)) + ((FM_KEY,) if cfg.feature_matching > 0 else ()))
+            + tuple(f"loss/D/{name}" for name in d_names(cfg)) + ((FM_KEY,) if cfg.feature_matching > 0 else ())
+            + (AUGMENT_KEYS if cfg.augment != "none" else ()))
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,12 @@ class Step:
 
     G_run and d_pair are what the step calls (DDP-wrapped under torchrun, distributed.py); `shared` is the
     generator of the draws every rank agrees on. `graphed`: the step will be captured (autocast without its weight
-    cache, instance noise always drawn, its std a tensor)."""
+    cache, instance noise always drawn, its std a tensor). `augment`: the run's (State's, which saves its p); by
+    default one of the step's own."""
 
     def __init__(self, cfg: Config, G_run, D, opt_G, opt_D, ema: EMA | None = None, d_pair=None,
-                 world: World = World(), shared: torch.Generator | None = None, graphed: bool = False):
+                 world: World = World(), shared: torch.Generator | None = None, graphed: bool = False,
+                 augment: Augment | None = None):
         self.cfg, self.G, self.D, self.opt_G, self.opt_D, self.ema = cfg, G_run, D, opt_G, opt_D, ema
         self.d_pair = d_pair if d_pair is not None else DPair(D)
         self.world, self.shared = world, shared
@@ -105,6 +110,7 @@ class Step:
         self.soft_labels = cfg.loss == "bce"  # the post's soft labels: only "bce" uses them
         self.penalty = penalised(cfg)
         self.feature_matching = cfg.feature_matching
+        self.augment = augment if augment is not None else build_augment(cfg, device)
 
     # Draws: noise, soft labels, instance noise (graph-safe on CUDA: the default generator).
 
@@ -120,7 +126,9 @@ class Step:
                 cfg.label_fake + cfg.label_noise * shared_draw(draw, b, self.world, self.shared, device))
 
     def d_input(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """Instance noise on D's input."""
+        """What D sees of x: its augmentation (when on), then instance noise."""
+        if self.augment is not None:
+            x = self.augment(x)
         if self.noisy and (self.always_noisy or sigma > 0):
             return x + sigma * torch.randn_like(x)
         return x
@@ -151,11 +159,11 @@ class Step:
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The penalties (wgan-gp, R1) of a D step that carries them, weighted by penalty_every (lazy)."""
-        cfg, penalty = self.cfg, torch.zeros((), device=real.device)
+        cfg, penalty, view = self.cfg, torch.zeros((), device=real.device), self.augment
         if cfg.loss == "wgan-gp":
-            penalty = cfg.gp_lambda * gradient_penalty(self.D, real, fake)
+            penalty = cfg.gp_lambda * gradient_penalty(self.D, real, fake, view)
         if cfg.r1_gamma > 0:
-            penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(self.D, real)
+            penalty = penalty + cfg.r1_gamma / 2 * r1_penalty(self.D, real, view)
         return cfg.penalty_every * penalty
 
     # The step.
@@ -189,6 +197,7 @@ class Step:
 
         # D steps: real and (detached) fake as two separate passes, as in the post
         penalties = torch.zeros((), device=device)  # the penalty terms added to D's losses, summed over the steps
+        rts = []  # ADA's E[sign(D(real))] of each D step
         for i, real in enumerate(reals):
             given_classes(G, D, ys[i])
             if i:  # each further D step gets its own labels and fakes
@@ -199,6 +208,8 @@ class Step:
             with autocast():
                 out_real, out_fake = self.d_pair(d(real), d(fake), joint=self.joint)  # (B,) each, or ensembles'
                 loss_D, d_real, d_fake, parts = self.d_objective(out_real, out_fake, y_real, y_fake)
+            if self.augment is not None:
+                rts.append(real_sign(out_real, out_fake, self.cfg.loss).detach())
             penalty = torch.zeros((), device=device)
             if self.penalty and sched.penalised[i]:
                 with autocast():  # the penalties' double backward is D's costliest pass: it runs in bf16 too
@@ -216,7 +227,15 @@ class Step:
         stats = [loss_G, loss_D, d_real.mean(), d_fake.mean(), mean_grad_norm(list(G.parameters())),
                  mean_grad_norm(list(D.parameters()))]
         optional = [penalties / len(reals)] * self.penalty + list(parts.values()) + [fm] * (self.feature_matching > 0)
+        if self.augment is not None:
+            optional += self.adapt(rts)
         return torch.stack([x.detach() for x in stats + optional])  # in stat_keys(cfg) order (parts: d_arch's)
+
+    def adapt(self, rts: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The batch's augmentation stats (the p it used, its r_t over the ranks), then ADA's step on p."""
+        p, rt = self.augment.p.clone(), self.world.mean(torch.stack(rts).mean())
+        self.augment.observe(rt)
+        return [p, rt]
 
 
 def gan_step(G, D, opt_G, opt_D, real: torch.Tensor | list[torch.Tensor], cfg: Config, step: int = 0,

@@ -9,6 +9,8 @@ from ...config import Config, make_config
 
 SKIP = {"data", "out", "preset", "run_id"}  # the command's own arguments, and the identity a new run draws
 FAR_ABOVE = 100  # learning rates this many times the preset's are far above them
+SMALL_DATA = 5_000  # training examples under which D can learn the set by heart (ADA's gains were at 1k to 10k images)
+ADA_SHARE = 4  # the remedy's ADA can take p from 0 to 1 in this share of the run's batches
 
 
 def flag(name: str, value) -> str:
@@ -37,6 +39,20 @@ def smaller_lr(cfg: Config, factor: float) -> dict:
             for k in ("lr_g", "lr_d")}
 
 
+def augment_remedy(ev, batches: int | None = None, n: int | None = None) -> dict:
+    """`--augment ada` for a run whose D saw a small data set (`n` training examples, default data.json's) as it is
+    (else {}), with p free to move within a run of `batches` (default the run's own): a short run's ada_speed a
+    quarter of its batches."""
+    cfg, n = ev.cfg, n if n is not None else ev.data.get("n")
+    if cfg.augment != "none" or not isinstance(n, int) or n >= SMALL_DATA:
+        return {}
+    flags = {"augment": "ada"}
+    batches = batches or cfg.batches
+    if batches and batches < ADA_SHARE * cfg.ada_speed:
+        flags["ada_speed"] = max(cfg.ada_interval, batches // ADA_SHARE)
+    return flags
+
+
 def resume_command(ev, batches: int) -> str:
     return f"wavegen train --resume {shlex.quote(str(ev.run))} --batches {batches}"
 
@@ -55,4 +71,4 @@ def new_run_command(ev, flags: dict) -> str:
     return " ".join(parts)
 
 
-__all__ = ["flag", "new_run_command", "resume_command", "smaller_lr"]
+__all__ = ["augment_remedy", "flag", "new_run_command", "resume_command", "smaller_lr"]

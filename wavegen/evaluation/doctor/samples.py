@@ -6,7 +6,7 @@ import numpy as np
 from ..metrics.features import pairwise_sq_dists
 from .real import COLLAPSE, SILENT_RMS, near_start, rms, still_untrained, variety
 from .registry import check, finding
-from .remedy import new_run_command, preset_values
+from .remedy import augment_remedy, new_run_command, preset_values
 from .training import CONFIG_CAUSE, FAR
 
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
@@ -113,10 +113,12 @@ def memorised(ev):
              "eval_every": cfg.eval_every or 100, "eval_metrics": ("frechet", "nn_ratio"), "best_metric": "nn_ratio"}
     if cfg.batches:
         flags["batches"] = max(100, cfg.batches // 4)
+    flags.update(augment_remedy(ev, flags.get("batches"), real.n_train))  # D unable to learn them teaches no copies
     return finding("memorised", ev.sample_step, f"G's samples sit {near:.3g} from their nearest training example, "
                    f"{ratio:.2f}x the distance between real examples ({real.ref_nn:.3g}; threshold {MEMORISED}x), with "
                    f"{real.n_train} training examples", "with this little data D learns the examples by heart and G "
-                   "copies them: stop earlier (best by nn_ratio on held-out data), a noisier D, or more data",
+                   "copies them: stop earlier (best by nn_ratio on held-out data), a noisier D"
+                   + (", augmentations of all D sees (ADA)" if "augment" in flags else "") + ", or more data",
                    flags, new_run_command(ev, flags), ratio=ratio)
 
 

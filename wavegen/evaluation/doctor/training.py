@@ -8,7 +8,7 @@ import numpy as np
 
 from .real import COLLAPSE, MOVED, moved, still_untrained, variety
 from .registry import check, finding
-from .remedy import FAR_ABOVE, new_run_command, preset_values, resume_command, smaller_lr
+from .remedy import FAR_ABOVE, augment_remedy, new_run_command, preset_values, resume_command, smaller_lr
 
 # D's mean output on real minus on fake at which D has won: its outputs saturate (logits for bce and nonsat:
 # sigmoid(+-2.5) is 0.92 / 0.08; hinge's margin is 1 on each side; lsgan's targets are 1 and 0).
@@ -166,13 +166,16 @@ def d_wins(ev):
     flags: dict = {"d_steps": 1} if cfg.d_steps > 1 else {}
     if cfg.lr_d > cfg.lr_g:
         flags["lr_d"] = cfg.lr_g
-    elif not flags:
-        flags["lr_d"] = smaller_lr(cfg, 1 / 4)["lr_d"]
+    elif not flags:  # no setting favours D: on a small data set it has learned the examples
+        flags = augment_remedy(ev) or {"lr_d": smaller_lr(cfg, 1 / 4)["lr_d"]}
     if cfg.loss == "bce" and cfg.label_noise < 0.2:
         flags["label_noise"] = 0.2
+    why = (f"with {ev.data.get('n')} training examples D can tell them apart by heart; augmenting what it sees, real "
+           "and fake alike, as often as it needs (ADA) keeps it off saturation without teaching G the augmentations"
+           if "augment" in flags else
+           "a slower or noisier D keeps its outputs off saturation, so G's loss has a gradient again")
     return finding("d_wins", ev.batches, f"D's margin (D/real - D/fake) {margin:.2f} over the last "
-                   f"{len(ev.tail(ev.margin))} batches, at or above {limit} where a {cfg.loss} D saturates",
-                   "a slower or noisier D keeps its outputs off saturation, so G's loss has a gradient again",
+                   f"{len(ev.tail(ev.margin))} batches, at or above {limit} where a {cfg.loss} D saturates", why,
                    flags, new_run_command(ev, flags), margin=margin, threshold=limit)
 
 
