@@ -213,17 +213,18 @@ def test_remedy_divergence(gauss_data, tmp_path):
 
 
 def test_remedy_noise(tmp_path):
-    """The fast preset at 50x its G rate with beta1 0.9 (bench/doctor_eval.py's fast-noise-lrg): G's samples are loud,
-    flat noise strewn far beyond the data. With the remedy's rates and beta1 they are not noise, and nearer the data."""
+    """The fast preset at 250x its G rate with beta1 0.9 (bench/doctor_eval.py's fast-noise-lrg at 50x made noise on
+    one CPU and not on another: its course is chaotic): G's samples are loud, flat noise strewn far beyond the data.
+    With the remedy's rates (the preset's, so far above them) and beta1 they are not noise, and nearer the data."""
     from wavegen.data import GaussianSpec, make_gaussian
 
     data = make_gaussian(tmp_path / "gauss", GaussianSpec(n=500, seed=31))
     kw = dict(ngf=32, ndf=32, batch_size=20, preview_every=50, ckpt_every=100, print_every=10_000, device="cpu",
-              beta1=0.9, lr_g=1e-2, batches=300)
+              beta1=0.9, lr_g=5e-2, batches=300)
     broken = tmp_path / "broken"
     train(make_config("fast", data=str(data), out=str(broken), **kw))
     f = diagnose(broken, codes=["noise"])[0][0]
-    assert f.code == "noise" and f.flags == {"lr_g": 5e-3, "lr_d": 1e-4, "beta1": 0.5}
+    assert f.code == "noise" and f.flags == {"lr_g": 2e-4, "lr_d": 1e-4, "beta1": 0.5}
     fixed = tmp_path / "fixed"
     train(make_config("fast", data=str(data), out=str(fixed), **{**kw, **f.flags}))
     assert diagnose(fixed, codes=["noise"])[0][0].code == "healthy"

@@ -6,7 +6,7 @@ import numpy as np
 from ..metrics.features import pairwise_sq_dists
 from .real import COLLAPSE, SILENT_RMS, near_start, rms, still_untrained, variety
 from .registry import check, finding
-from .remedy import augment_remedy, new_run_command, preset_values
+from .remedy import augment_remedy, new_run_command, preset_values, smaller_lr
 from .training import CONFIG_CAUSE, FAR
 
 SILENCE = 0.1  # samples quieter than this share of the data's RMS (-20 dB) are silence
@@ -136,7 +136,7 @@ def noise(ev):
     if near_start(x, ev.preview(0), real):
         return None  # still the untrained G's noise (it makes near-white noise): too_short, d_wins... say why
     cfg = ev.cfg
-    flags = {"lr_g": cfg.lr_g / 2, "lr_d": cfg.lr_d / 2}
+    flags = smaller_lr(cfg, 0.5)
     if cfg.upsample == "transpose":
         flags["upsample"] = "nearest"
     if cfg.beta1 > 0.5:
