@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from . import dcgan, discriminators, hpn, istft, wavegan  # noqa: F401  (each registers its families)
+from . import dcgan, discriminators, istft, wavegan, hpn  # noqa: F401  (each registers its families, in this order)
 from .dcgan import SEED_LENGTH
 from .discriminators import Ensemble
 from .layers import dcgan_init, use_int32_dropout
