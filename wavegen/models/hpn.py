@@ -52,6 +52,11 @@ def exp_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return AMP_MAX * torch.sigmoid(x) ** AMP_EXPONENT + AMP_FLOOR
 
 
+def pitch(x: torch.Tensor, f0_min: float, f0_max: float) -> torch.Tensor:
+    """f0 in Hz from an unbounded output: f0_min * (f0_max / f0_min) ** sigmoid(x), even on a log scale."""
+    return f0_min * (f0_max / f0_min) ** torch.sigmoid(x)
+
+
 def hpn_hop(sample_rate: int, length: int, hop: int = 0) -> int:
     """Samples between frames: the given one, or the power of two nearest sample_rate / FRAME_RATE; a one-line error
     when it cannot be."""
@@ -189,7 +194,7 @@ class HPNGenerator(nn.Module):
         h = self.body(F.leaky_relu(self.dense(z.flatten(1)).view(b, self.width, self.start), 0.2))
         out = self.head(h[:, :, :self.synth.frames]).float()  # (B, C (2 + K + bands), T)
         out = out.view(b * self.channels, 2 + self.harmonics + self.noise_bands, self.synth.frames)
-        f0 = self.f0_min * (self.f0_max / self.f0_min) ** torch.sigmoid(out[:, 0])  # (N, T)
+        f0 = pitch(out[:, 0], self.f0_min, self.f0_max)  # (N, T)
         shares = torch.softmax(out[:, 2:2 + self.harmonics], dim=1)  # (N, K, T)
         return f0, exp_sigmoid(out[:, 1]), shares, exp_sigmoid(out[:, 2 + self.harmonics:])
 
