@@ -91,7 +91,7 @@ def fit(x: torch.Tensor, cfg, steps: int) -> tuple[torch.Tensor, list[float]]:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     with torch.no_grad():
         return render(synth, c, cfg), [losses[0], losses[-1]]
 
