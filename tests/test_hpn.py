@@ -123,3 +123,16 @@ def test_a_conditional_hpn_run_trains(tmp_path):
                       conditional=True, batch_size=4, batches=2, stats_every=1, layer_every=0, **EXACT)
     rows = [r for r in read_stats(train(cfg)) if "loss/G" in r]
     assert len(rows) == 2 and all(math.isfinite(r["loss/G"]) and math.isfinite(r["loss/D"]) for r in rows)
+
+
+def test_harmonicity_tells_a_voice_from_a_whisper():
+    from wavegen.evaluation.harmonics import harmonicity, pitch_track
+
+    t = np.arange(4096) / SR
+    rng = np.random.default_rng(0)
+    voice = np.stack([np.sin(2 * np.pi * f * t) + 0.5 * np.sin(4 * np.pi * f * t) + 0.1 * rng.normal(size=t.size)
+                      for f in (110, 180, 240)])  # (3, L)
+    whisper = rng.normal(size=(3, t.size))
+    assert harmonicity(voice, voice, SR) > 0.8 and harmonicity(whisper, voice, SR) < 0.05
+    f0, _, voiced = pitch_track(voice, SR)
+    assert voiced.all() and np.allclose(np.median(f0, 1), [110, 180, 240], rtol=0.03)  # no octave errors
