@@ -48,6 +48,7 @@ def test_auto_is_on_for_one_cuda_device_only_and_true_is_refused_where_it_cannot
     ("ensemble", dict(length=2048), 0),
     ("wavegan", dict(length=2048, ngf=8, ndf=8, amp="true", r1_gamma=1.0), 0),
     ("audio", dict(length=2048, penalty_every=2, r1_gamma=1.0, augment="ada"), 3),  # ADA's p moved on the device
+    ("dcgan", dict(arch="hpn", length=2048, sample_rate=8000, ngf=8, ndf=16, g_noise="all"), 3),
 ])
 def test_a_step_never_reads_a_tensor_back_to_the_host(preset, kw, classes):
     """What a CUDA graph cannot hold: a step that reads a value back (.item(), a tensor in an if). On the meta device

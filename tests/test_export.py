@@ -21,8 +21,10 @@ SHORT = dict(batch_size=8, batches=2, ckpt_every=2, preview_every=2, layer_every
 RUNS = {"post": dict(preset="post", ngf=16, ndf=16),
         "wavegan": dict(preset="audio", length=512, sample_rate=4000, ngf=4, ndf=4),
         "conditional": dict(preset="dcgan", length=512, ngf=16, ndf=16, conditional=True),
-        "istft": dict(preset="dcgan", arch="istft", length=512, ngf=8, ndf=16)}
-MODES = {"post": "batch", "wavegan": None, "conditional": None, "istft": None}  # post samples with Dropout live
+        "istft": dict(preset="dcgan", arch="istft", length=512, ngf=8, ndf=16),
+        "hpn": dict(preset="dcgan", arch="hpn", length=512, sample_rate=4000, ngf=8, ndf=16, harmonics=8,
+                    noise_bands=4)}
+MODES = {"post": "batch", "wavegan": None, "conditional": None, "istft": None, "hpn": None}  # post samples with Dropout live
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,25 @@ def test_every_family_exports(runs, tmp_path_factory, fmt):
     assert np.abs(got - want).max() < 1e-3 * np.abs(want).max()  # a DFT by matrix product, not torch's FFT
     meta = read_metadata(path)
     assert (meta["sample_rate"], meta["classes"], meta["nz"]) == (4000, [], cfg.nz)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_hpn_synthesiser_exports(runs, tmp_path_factory, fmt):
+    """Its cumsum in float64, gathers and DFT matrices as they are. Its noise is drawn anew by each runtime, so the
+    noise bands are shut in the checkpoint first: what is left, the harmonics, is a fixed function of z."""
+    path = checkpoint.find(runs["hpn"])
+    state = checkpoint.load(path)
+    state["G"]["head.bias"][2 + 8:] = -30.0  # exp_sigmoid(-30): the noise at its floor, 1e-7
+    quiet = tmp_path_factory.mktemp("hpn") / "run"
+    shutil.copytree(runs["hpn"], quiet)
+    torch.save(state, checkpoint.find(quiet))
+    G, cfg, _ = load_generator(checkpoint.find(quiet))
+    z = noise(cfg, 5, torch.device("cpu"), torch.Generator().manual_seed(1))
+    with generator_mode(G, cfg.sample_mode, torch.device("cpu")):
+        want = G(z).numpy()
+    got = run_file(export(quiet, tmp_path_factory.mktemp("files") / f"hpn.{fmt}", fmt), z)
+    assert got.shape == want.shape == (5, 1, 512) and np.abs(want).max() > 0.01
+    assert np.abs(got - want).max() < 1e-4
 
 
 def test_conditional_metadata_names_the_classes(runs, tmp_path_factory):

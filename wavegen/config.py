@@ -67,14 +67,20 @@ class Config:
 
     arch: str = MODEL("dcgan",
         'G (and D unless --d-arch): "dcgan": the post\'s family, planned for any length; "wavegan": Donahue et al. '
-        '2018; "istft": ConvNeXt blocks over STFT frames and an inverse STFT (Vocos), D as dcgan',
-        choices=('dcgan', 'wavegan', 'istft'))
+        '2018; "istft": ConvNeXt blocks over STFT frames and an inverse STFT (Vocos), D as dcgan; "hpn": per frame a '
+        'pitch, harmonics and noise bands, rendered by a synthesiser (DDSP), D as dcgan (needs --sample-rate)',
+        choices=('dcgan', 'wavegan', 'istft', 'hpn'))
     d_arch: str = MODEL("",
         'D as an ensemble, comma-separated: "mpd" (HiFi-GAN periods), "msd" (MelGAN scales), "mrd" (UnivNet '
         'spectrograms), "spec" (spectrograms, cheap: bins as channels), "dcgan", "wavegan" ("": the --arch family\'s '
         'own D)')
     n_fft: int = MODEL(0, 'istft: STFT window of G (0 = about 1/32 of the length, a power of two from 16 to 1024)')
-    frame_hop: int = MODEL(0, 'istft: samples between G\'s frames (0 = n_fft / 4)')
+    frame_hop: int = MODEL(0, 'istft, hpn: samples between G\'s frames (0 = istft: n_fft / 4; hpn: the power of two '
+                           'nearest sample_rate / 200)')
+    harmonics: int = MODEL(48, 'hpn: harmonics of f0 G sets the share of, per frame (those above Nyquist are silent)')
+    noise_bands: int = MODEL(32, 'hpn: bands of filtered noise, evenly spaced from 0 Hz to Nyquist, G sets per frame')
+    f0_min: float = MODEL(50.0, 'hpn: the lowest f0 in Hz G can make (a voice: 50-500)')
+    f0_max: float = MODEL(500.0, 'hpn: the highest f0 in Hz G can make (at most half the sample rate)')
     istft_phase: str = MODEL("if",
         'istft: G predicts each bin\'s "if" (instantaneous frequency: the phase advance from one frame to the next, '
         'summed over frames, as GANSynth) or its "angle" in every frame (Vocos)', choices=('if', 'angle'))
@@ -296,7 +302,7 @@ def make_config(preset: str = "post", **overrides) -> Config:
     return cfg
 
 
-LARGEST = {"nz": 2**16, "ngf": 2**16, "ndf": 2**16, "batch_size": 2**20}
+LARGEST = {"nz": 2**16, "ngf": 2**16, "ndf": 2**16, "batch_size": 2**20, "harmonics": 2**12, "noise_bands": 2**12}
 
 
 def validate(cfg: Config) -> None:
@@ -314,8 +320,8 @@ def validate(cfg: Config) -> None:
             ok = all(isinstance(x, str) for x in v)
         if not ok:
             raise WavegenError(f"config key {f.name!r} wants {t.__name__}, got {v!r}"[:300])
-    positive = ["nz", "ngf", "ndf", "batch_size", "stats_every", "print_every", "preview_every", "n_preview",
-                "ckpt_every"]
+    positive = ["nz", "ngf", "ndf", "batch_size", "harmonics", "noise_bands", "stats_every", "print_every",
+                "preview_every", "n_preview", "ckpt_every"]
     for key in positive:
         if getattr(cfg, key) <= 0:
             raise WavegenError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
@@ -370,12 +376,10 @@ def validate(cfg: Config) -> None:
         raise WavegenError(f"holdout must be in [0, 1), got {cfg.holdout}")
     if cfg.eval_every < 0 or cfg.layer_every < 0 or cfg.eval_n < 20:
         raise WavegenError("eval_every and layer_every must be >= 0, eval_n >= 20")
-    from .evaluation.metrics import check_names  # imported here: the registry fills on import
-
-    check_names([*cfg.eval_metrics, cfg.best_metric])
     if cfg.eval_every and cfg.best_metric not in cfg.eval_metrics:
         raise WavegenError(f"best_metric {cfg.best_metric!r} must be one of eval_metrics {list(cfg.eval_metrics)}")
-    from .models.build import check_model  # the architecture decides which widths and lengths it can make
+    from .models.build import check_model  # the models decide which widths and lengths they can make (imported
+    # here, not above: the models' modules load torch, and `import wavegen.config` must not)
 
     check_model(cfg, cfg.length or None)
 

@@ -7,14 +7,11 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from .dcgan import SEED_LENGTH, Discriminator, Generator, dcgan_plan
+from . import dcgan, discriminators, istft, wavegan, hpn  # noqa: F401  (each registers its families, in this order)
+from .dcgan import SEED_LENGTH
 from .discriminators import Ensemble
-from .istft import ISTFTGenerator, istft_sizes
 from .layers import dcgan_init, use_int32_dropout
-from .registry import DISCRIMINATORS
-from .wavegan import WaveGANGenerator, wavegan_strides
-
-ISTFT_BLOCKS = 4  # ConvNeXt blocks of the istft G when --layers is 0 (Vocos uses 8 at width 512)
+from .registry import DISCRIMINATORS, GENERATORS
 
 
 def d_names(cfg) -> list[str]:
@@ -37,37 +34,21 @@ def d_names(cfg) -> list[str]:
 
 def family_d(cfg) -> str:
     """The D of the --arch family, used when d_arch names no ensemble (the istft G is judged by the dcgan D)."""
-    return "wavegan" if cfg.arch == "wavegan" else "dcgan"
+    return GENERATORS[cfg.arch].d
 
 
 def check_model(cfg, length: int | None) -> None:
     """Refuse widths (and, when known, a length) the architecture cannot make, with a one-line error."""
     names = d_names(cfg)
-    if cfg.g_postfilter and cfg.arch == "istft":
-        raise WavegenError("g_postfilter is for the dcgan and wavegan G, whose upsampling leaves tones; the istft G "
-                           "has none")
-    if cfg.arch == "istft":
-        if length:
-            istft_sizes(length, cfg.n_fft, cfg.frame_hop)
-    elif cfg.arch == "wavegan":
-        if length:
-            wavegan_strides(length, cfg.layers)
-    else:
-        Discriminator.check(cfg, length)  # G and D share the dcgan plan
+    if cfg.arch not in GENERATORS:
+        raise WavegenError(f"unknown arch {cfg.arch!r} (known: {', '.join(GENERATORS)})")
+    GENERATORS[cfg.arch].check(cfg, length)
     for n in names or [family_d(cfg)]:
         DISCRIMINATORS[n].check(cfg, length)
 
 
 def _generator(cfg, channels: int, length: int) -> nn.Module:
-    if cfg.arch == "wavegan":
-        strides = wavegan_strides(length, cfg.layers)
-        return WaveGANGenerator(strides, cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm, cfg.dropout_g,
-                                cfg.g_noise, cfg.g_postfilter)
-    if cfg.arch == "istft":
-        return ISTFTGenerator(length, cfg.nz, cfg.ngf, channels, cfg.layers or ISTFT_BLOCKS, cfg.n_fft, cfg.frame_hop,
-                              cfg.g_noise, cfg.istft_phase)
-    plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
-    return Generator(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise, cfg.g_postfilter)
+    return GENERATORS[cfg.arch].build(cfg, channels, length)
 
 
 def _discriminator(cfg, channels: int, length: int) -> nn.Module:

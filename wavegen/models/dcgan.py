@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import WavegenError
 from .layers import MinibatchStd, PhaseShuffle, PostFilter, UpConv, hidden, output_noise
-from .registry import register_discriminator
+from .registry import register_discriminator, register_generator
 
 
 SEED_LENGTH = 100  # the post's examples, made by its exact layers
@@ -110,10 +110,20 @@ def dcgan_plan(length: int, ngf: int, ndf: int, channels: int = 1, layers: int =
                 tuple(d_channels), tuple(d_kernels), tuple(d_strides))
 
 
+@register_generator("dcgan", d="dcgan")
 class Generator(nn.Module):
     """`upsample`: "transpose"d convolutions (the post's), or "nearest" / "linear" upsampling + convolution
     (layers.UpConv) in every stride-2 layer. `noise`: StyleGAN noise inputs (layers.NoiseInjection) after every
     hidden convolution ("hidden"), added to the output after the Tanh ("output"), or "all" of them."""
+
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> Generator:
+        plan = dcgan_plan(length, cfg.ngf, cfg.ndf, channels, cfg.layers)
+        return cls(plan, cfg.nz, cfg.dropout_g, cfg.g_batchnorm, cfg.upsample, cfg.g_noise, cfg.g_postfilter)
+
+    @staticmethod
+    def check(cfg, length: int | None) -> None:
+        Discriminator.check(cfg, length)  # G and D share the dcgan plan
 
     def __init__(self, plan: Plan, nz: int, dropout: float, batchnorm: bool = True, upsample: str = "transpose",
                  noise: str = "none", postfilter: int = 0):

@@ -16,8 +16,10 @@ import torch
 from torch import nn
 
 from ..errors import WavegenError
-from .layers import NoiseInjection, output_noise
+from .layers import NoiseInjection, no_postfilter, output_noise
+from .registry import register_generator
 
+BLOCKS = 4  # ConvNeXt blocks when --layers is 0 (Vocos uses 8 at width 512)
 MAX_LOG_MAG = 7.0  # exp(7) ~ 1100: bounds a magnitude before the first steps have learned a scale (Vocos clips too)
 
 
@@ -49,7 +51,20 @@ class ConvNeXtBlock(nn.Module):
         return x + (self.scale * self.mlp(h)).transpose(1, 2)
 
 
+@register_generator("istft", d="dcgan", bounded=False,
+                    uncapturable="torch.istft checks its window on the host every call")
 class ISTFTGenerator(nn.Module):
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> ISTFTGenerator:
+        return cls(length, cfg.nz, cfg.ngf, channels, cfg.layers or BLOCKS, cfg.n_fft, cfg.frame_hop, cfg.g_noise,
+                   cfg.istft_phase)
+
+    @staticmethod
+    def check(cfg, length: int | None) -> None:
+        no_postfilter(cfg, "istft")
+        if length:
+            istft_sizes(length, cfg.n_fft, cfg.frame_hop)
+
     def __init__(self, length: int, nz: int, width: int, channels: int, blocks: int = 4, n_fft: int = 0, hop: int = 0,
                  noise: str = "none", phase: str = "if"):
         """`noise` ("none", "hidden", "output", "all"): StyleGAN noise inputs after every block (one map per frame

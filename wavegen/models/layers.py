@@ -7,6 +7,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import WavegenError
+
 
 def hidden(conv: nn.Module, width: int, dropout: float, batchnorm: bool = True, noise: bool = False) -> list[nn.Module]:
     """conv -> [noise inputs] -> [BatchNorm] -> LeakyReLU(0.2) -> [Dropout]: the DCGAN family's hidden layer."""
@@ -101,6 +103,13 @@ class NoiseInjection(nn.Module):
 def output_noise(channels: int) -> NoiseInjection:
     """Noise inputs for G's output (after its final activation): each channel its own, at OUTPUT_NOISE_INIT."""
     return NoiseInjection(channels, shared=False, init=OUTPUT_NOISE_INIT)
+
+
+def no_postfilter(cfg, family: str) -> None:
+    """The one-line refusal of --g-postfilter by a G whose output has no upsampling tones to notch."""
+    if cfg.g_postfilter:
+        raise WavegenError(f"g_postfilter is for the dcgan and wavegan G, whose upsampling leaves tones; the {family} "
+                           "G has none")
 
 
 class PostFilter(nn.Module):

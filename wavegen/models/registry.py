@@ -1,4 +1,11 @@
-"""The discriminator registry: every D, whether a family's own (`--arch dcgan|wavegan`) or a sub-discriminator of
+"""The model registries: every G (`--arch`) and every D.
+
+A generator family is one class with a `from_config(cfg, channels, length)` classmethod plus one
+`@register_generator(name, d=...)`: `d` names the D it is judged by when --d-arch names no ensemble, `bounded` says
+its output stays in [-1, 1] (a Tanh at the end), and `uncapturable` says why its step cannot be replayed from a CUDA
+graph ("": it can). config.py lists the names as `arch`'s allowed values; tests/test_models.py checks the two agree.
+
+The discriminator registry: every D, whether a family's own (`--arch dcgan|wavegan`) or a sub-discriminator of
 an ensemble (`--d-arch mpd,msd,...`), is one class with a `from_config(cfg, channels, length)` classmethod plus one
 `@register_discriminator(name, min_length=...)`. An optional `check(cfg, length)` classmethod refuses, with a
 one-line WavegenError, settings the class cannot build (length None: not known yet).
@@ -54,6 +61,37 @@ class DiscriminatorSpec:
 
 
 DISCRIMINATORS: dict[str, DiscriminatorSpec] = {}
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    name: str
+    cls: type[nn.Module]
+    d: str  # the discriminator (a DISCRIMINATORS name) of the family when d_arch names no ensemble
+    bounded: bool  # its output stays in [-1, 1]
+    uncapturable: str  # why a CUDA graph cannot hold its step ("": it can)
+
+    def check(self, cfg, length: int | None) -> None:
+        if hasattr(self.cls, "check"):
+            self.cls.check(cfg, length)
+
+    def build(self, cfg, channels: int, length: int) -> nn.Module:
+        return self.cls.from_config(cfg, channels, length)
+
+
+GENERATORS: dict[str, GeneratorSpec] = {}
+
+
+def register_generator(name: str, d: str = "dcgan", bounded: bool = True, uncapturable: str = ""):
+    """Class decorator: add a G (with `from_config`) to GENERATORS under `name`, the word `--arch` takes."""
+    def deco(cls):
+        if name in GENERATORS:
+            raise ValueError(f"generator {name!r} registered twice")
+        if not hasattr(cls, "from_config"):
+            raise TypeError(f"generator {name!r} needs a from_config(cfg, channels, length) classmethod")
+        GENERATORS[name] = GeneratorSpec(name, cls, d, bounded, uncapturable)
+        return cls
+    return deco
 
 
 def register_discriminator(name: str, min_length: int = 0):

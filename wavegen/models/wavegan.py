@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import WavegenError
 from .layers import MinibatchStd, NoiseInjection, output_noise, PhaseShuffle, PostFilter
-from .registry import register_discriminator
+from .registry import register_discriminator, register_generator
 
 KERNEL = 25  # the paper's kernel length
 START = 16  # samples after G's dense layer (and before D's)
@@ -47,7 +47,18 @@ def _extras(width: int, batchnorm: bool, dropout: float, act: nn.Module) -> list
     return layers + ([nn.Dropout(dropout)] if dropout > 0 else [])
 
 
+@register_generator("wavegan", d="wavegan")
 class WaveGANGenerator(nn.Module):
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> WaveGANGenerator:
+        return cls(wavegan_strides(length, cfg.layers), cfg.nz, cfg.ngf, channels, cfg.upsample, cfg.g_batchnorm,
+                   cfg.dropout_g, cfg.g_noise, cfg.g_postfilter)
+
+    @staticmethod
+    def check(cfg, length: int | None) -> None:
+        if length:
+            wavegan_strides(length, cfg.layers)
+
     def __init__(self, strides: list[int], nz: int, d: int, channels: int, upsample: str = "transpose",
                  batchnorm: bool = False, dropout: float = 0.0, noise: str = "none", postfilter: int = 0):
         super().__init__()

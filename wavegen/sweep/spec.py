@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..config import Config, make_config
 from ..errors import WavegenError
+from ..evaluation.metrics import check_run_metrics
 
 SPEC_KEYS = {"preset", "data", "base", "grid", "settings", "seeds", "description"}
 RESERVED = {"data": "give it once, at the top of the spec", "out": "the sweep names the run folders",
@@ -137,7 +138,7 @@ def check_runs(spec: dict, runs: list[Run], path: str | Path, out: Path) -> None
     """Build every run's config before any run starts: a bad value fails the sweep at once, not hours in."""
     for run in runs:
         try:
-            run_config(spec, run, out)
+            check_run_metrics(run_config(spec, run, out))
         except WavegenError as e:
             raise WavegenError(f"{path}: setting {run.setting!r}: {e}") from None
 

@@ -25,6 +25,7 @@ import torch
 
 from ..config import Config
 from ..errors import WavegenError
+from ..models.registry import GENERATORS
 from .distributed import World
 from .layerstats import LayerStats
 from .step import Schedule, Step, schedule
@@ -37,11 +38,12 @@ def resolve_cuda_graph(cfg: Config, device: torch.device, world: World) -> tuple
     asked = cfg.cuda_graph
     if asked == "false":
         return False, "as configured"
-    if cfg.arch == "istft":  # torch.istft reads its window's envelope back to the host to check it
+    why = GENERATORS[cfg.arch].uncapturable  # e.g. torch.istft reads its window's envelope back to the host
+    if why:
         if asked == "true":
-            raise WavegenError("--cuda-graph true cannot capture the istft generator (torch.istft checks its window "
-                               "on the host every call); use --cuda-graph false")
-        return False, "auto: the istft generator cannot be captured"
+            raise WavegenError(f"--cuda-graph true cannot capture the {cfg.arch} generator ({why}); use "
+                               "--cuda-graph false")
+        return False, f"auto: the {cfg.arch} generator cannot be captured"
     if device.type != "cuda":
         if asked == "true":
             raise WavegenError(f"--cuda-graph true needs a CUDA device, and this run is on {device.type}")

@@ -20,9 +20,9 @@ from ..config import PRESETS, Config, config_from_dict, preset_name
 from ..errors import WavegenError
 
 # What decides the shapes of G and D (and G's input and output): taken from the source, never changed.
-ARCHITECTURE = ("arch", "d_arch", "n_fft", "frame_hop", "istft_phase", "nz", "z_dist", "ngf", "ndf", "layers",
-                "upsample", "g_noise", "g_postfilter", "g_batchnorm", "d_batchnorm", "d_mbstd", "spectral_norm",
-                "conditional", "length")
+ARCHITECTURE = ("arch", "d_arch", "n_fft", "frame_hop", "istft_phase", "harmonics", "noise_bands", "nz", "z_dist",
+                "ngf", "ndf", "layers", "upsample", "g_noise", "g_postfilter", "g_batchnorm", "d_batchnorm", "d_mbstd",
+                "spectral_norm", "conditional", "length")
 NEW = ("data", "out", "init_from", "init_step", "init_only", "freeze_d")  # this run's own, never the source's
 LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear)  # what --freeze-d counts as one of D's layers
 

@@ -17,6 +17,7 @@ import torch
 from .. import checkpoint
 from ..config import Config, config_from_dict, load_config, validate
 from ..errors import WavegenError
+from ..evaluation.metrics import check_run_metrics
 from ..models.build import generator_mode, noise
 from ..atomic import write_json
 from ..runfolder import truncate_jsonl
@@ -46,6 +47,7 @@ class Trainer:
 
     def __init__(self, cfg: Config, resume: bool = False, lock: FolderLock | None = None):
         validate(cfg)
+        check_run_metrics(cfg)  # the metric names are the evaluation layer's to know, above config's
         self.cfg, self.run_dir, self.lock = cfg, Path(cfg.out), lock or FolderLock()
         asked = pick_device(cfg.device)
         self.world = world = init_world(asked)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...data.windows import window_counts
+from ...models.registry import GENERATORS
 from .real import SILENT_RMS
 from .registry import check, finding
 from .remedy import new_run_command
@@ -11,7 +12,6 @@ from .remedy import new_run_command
 MIN_EXAMPLES = 100  # training examples below which a GAN can only copy or collapse (few-shot GANs start near there)
 MIN_CLASS = 8  # examples of a class below which a conditional G cannot learn it
 SILENT_SHARE = 0.5  # share of near-silent examples at which the data is mostly silence
-TANH_FAMILIES = ("dcgan", "wavegan")  # G ends in a Tanh: it cannot make a sample beyond [-1, 1]
 
 
 @check("data", 90, "the data itself is the problem: too few examples, near-silent clips, clips louder than G can "
@@ -38,7 +38,7 @@ def data(ev):
                 f"threshold {SILENT_SHARE:.0%})")
         why = "G learns to make what most examples are: silence; normalise each example, or trim the silence"
         flags["normalise"] = "rms" if cfg.normalise == "none" else cfg.normalise
-    elif cfg.arch in TANH_FAMILIES and float(np.median(real.peak)) > 1.0:
+    elif GENERATORS[cfg.arch].bounded and float(np.median(real.peak)) > 1.0:
         what = (f"the examples peak at {float(np.median(real.peak)):.3g} (median of {len(real.peak)} read): beyond "
                 "[-1, 1], where G's Tanh puts every sample it makes")
         why = "G cannot make samples this loud; peak normalisation brings each example into G's range"

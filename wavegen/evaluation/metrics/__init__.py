@@ -25,7 +25,7 @@ from ...errors import WavegenError
 # Importing the metric modules fills METRICS (each registers its metrics at import), in this order.
 from . import frechet, mmd, c2st, ndb, memorisation, gaussian_fit  # noqa: F401
 from . import prdc, cls_fd, kid, inception, mis, cls_acc  # noqa: F401
-from .registry import METRICS, EvalSets, Metric, check_names, register
+from .registry import METRICS, EvalSets, Metric, check_names, check_run_metrics, register
 
 
 def evaluate(samples: np.ndarray, sets: EvalSets, names: list[str] | None = None, seed: int = 0) -> dict[str, dict]:
@@ -67,4 +67,5 @@ def format_table(results: dict[str, dict]) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)]) + "\n"
 
 
-__all__ = ["EvalSets", "Metric", "METRICS", "register", "evaluate", "format_table", "check_names"]
+__all__ = ["EvalSets", "Metric", "METRICS", "register", "evaluate", "format_table", "check_names",
+           "check_run_metrics"]

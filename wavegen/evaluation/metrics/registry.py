@@ -94,3 +94,9 @@ def check_names(names) -> None:
     unknown = [m for m in names if m not in METRICS]
     if unknown:
         raise WavegenError(f"unknown metric {unknown[0]!r} (known: {', '.join(sorted(METRICS))})")
+
+
+def check_run_metrics(cfg) -> None:
+    """Refuse a run's config that names a metric the registry does not know (eval_metrics, best_metric), with a
+    one-line message: what a training run and a sweep check before they write anything."""
+    check_names([*cfg.eval_metrics, cfg.best_metric])

@@ -1,0 +1,203 @@
+"""A harmonic-plus-noise generator: DDSP's decoder (Engel et al., ICLR 2020) as a GAN generator, with the neural
+source-filter idea (Wang et al. 2019) of a sine source at f0 beside filtered noise.
+
+G does not draw samples. From the noise (and the class embedding, when conditional) a small network over frames
+(a dense layer to a few frames, then upsampling convolutions of width ngf to the clip's frames, then `layers`
+convolutions at the frame rate) predicts per frame and channel:
+  - f0 in Hz, f0_min * (f0_max / f0_min) ** sigmoid(x): bounded, and even on a log scale (as pitch is heard);
+  - a loudness (the harmonics' amplitude) and a distribution over `harmonics` harmonics (softmax);
+  - `noise_bands` magnitudes of a filtered noise, bands evenly spaced from 0 Hz to Nyquist;
+and a fixed differentiable synthesiser (`Synth`) renders them at the sample rate:
+  - controls are linearly interpolated from frames (frame j at sample j * hop) to samples;
+  - the phase is the running sum of 2 pi f0 / sr over samples, in float64 and wrapped to one turn before it is
+    cast back (float32 alone drifts by whole degrees over 8192 samples), whatever autocast does around it;
+  - harmonic k sounds at k f0 with amplitude loudness x share; a harmonic at or above Nyquist is silenced sample by
+    sample (and taken out of the distribution, which is renormalised, frame by frame);
+  - the noise is white noise filtered frame by frame: each frame (4 hops of a Hann window) is drawn as a complex
+    Gaussian spectrum (what white noise's spectrum is) times the bands' magnitudes interpolated to the bins, made a
+    waveform by an inverse real DFT (two matrix products) and overlap-added (a transposed convolution). A band's
+    magnitude is the std the noise would have if every band had it;
+  - out = tanh(harmonics + noise): near-linear at speaking levels, bounded like the other families.
+Every step is a matrix product, an elementwise op, a gather, a cumsum or a convolution: it runs on the meta device
+(no host read: a CUDA graph can hold it) and exports to ONNX and TorchScript as it is.
+
+The sample rate comes from the config (--sample-rate, which the data is resampled to): models are rebuilt from
+config.json alone, and pitch in Hz means nothing without it, so hpn refuses a sample_rate of 0.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import WavegenError
+from .layers import hidden, no_postfilter, output_noise
+from .registry import register_generator
+
+FRAME_RATE = 200  # frames per second when frame_hop is 0: hop = the power of two nearest sr / FRAME_RATE (DDSP: 250)
+START_FRAMES = 8  # frames made by the dense layer, doubled by upsampling layers until they cover the clip
+BLOCKS = 2  # convolutions at the frame rate when --layers is 0
+KERNEL = 5  # of every convolution over frames
+NOISE_OVERLAP = 4  # a noise frame is this many hops long (Hann windows overlapping by 3/4)
+AMP_MAX = 2.0  # DDSP's exp_sigmoid: amplitudes in (AMP_FLOOR, AMP_MAX), log-like below
+AMP_FLOOR = 1e-7
+AMP_EXPONENT = math.log(10.0)
+SHARE_FLOOR = 1e-7  # keeps the renormalised distribution finite when every harmonic is above Nyquist
+
+
+def exp_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """DDSP's amplitude non-linearity: AMP_MAX * sigmoid(x) ** ln 10 + AMP_FLOOR (0.40 at x = 0)."""
+    return AMP_MAX * torch.sigmoid(x) ** AMP_EXPONENT + AMP_FLOOR
+
+
+def pitch(x: torch.Tensor, f0_min: float, f0_max: float) -> torch.Tensor:
+    """f0 in Hz from an unbounded output: f0_min * (f0_max / f0_min) ** sigmoid(x), even on a log scale."""
+    return f0_min * (f0_max / f0_min) ** torch.sigmoid(x)
+
+
+def hpn_hop(sample_rate: int, length: int, hop: int = 0) -> int:
+    """Samples between frames: the given one, or the power of two nearest sample_rate / FRAME_RATE; a one-line error
+    when it cannot be."""
+    hop = hop or 2 ** max(1, round(math.log2(sample_rate / FRAME_RATE)))
+    if not 2 <= hop <= length:
+        raise WavegenError(f"hpn needs 2 <= frame_hop <= the length ({length}); got frame_hop {hop}")
+    return hop
+
+
+def check_pitch(sample_rate: int, f0_min: float, f0_max: float) -> None:
+    if sample_rate <= 0:
+        raise WavegenError("hpn renders pitch in Hz: give --sample-rate (the data's rate, e.g. 8000; files are "
+                           "resampled to it)")
+    if not 0 < f0_min < f0_max <= sample_rate / 2:
+        raise WavegenError(f"hpn needs 0 < f0_min < f0_max <= half the sample rate ({sample_rate / 2:g}); got "
+                           f"f0_min {f0_min:g}, f0_max {f0_max:g}")
+
+
+def band_matrix(bands: int, bins: int) -> torch.Tensor:
+    """(bands, bins): linear interpolation from band magnitudes (centres evenly spaced, 0 Hz to Nyquist) to the
+    DFT's bins."""
+    m = torch.zeros(bands, bins)
+    if bands == 1:
+        return m + 1
+    pos = torch.arange(bins, dtype=torch.float64) * (bands - 1) / max(bins - 1, 1)  # each bin's place among bands
+    lo = pos.floor().long().clamp(max=bands - 2)
+    frac = (pos - lo).float()
+    m[lo, torch.arange(bins)] = 1 - frac
+    m[lo + 1, torch.arange(bins)] += frac
+    return m
+
+
+class Synth(nn.Module):
+    """The fixed synthesiser: frame controls (module docstring) -> waveform (N, L), no parameters. N is any number
+    of signals (G renders batch x channels)."""
+
+    def __init__(self, length: int, sample_rate: int, hop: int, harmonics: int, noise_bands: int):
+        super().__init__()
+        self.length, self.sample_rate, self.hop = length, sample_rate, hop
+        self.frames = -(-length // hop) + 1  # frame j at sample j * hop; the last sample lies between two frames
+        n = torch.arange(length)
+        self.register_buffer("idx0", n // hop, persistent=False)  # (L,) the frame before each sample
+        self.register_buffer("idx1", n // hop + 1, persistent=False)  # (L,) the frame after it
+        self.register_buffer("frac", (n % hop).float() / hop, persistent=False)  # (L,) how far between them
+        self.register_buffer("k", torch.arange(1, harmonics + 1).float().view(harmonics, 1), persistent=False)
+        size = NOISE_OVERLAP * hop
+        bins = size // 2 + 1
+        window = torch.hann_window(size, periodic=True, dtype=torch.float64)
+        angle = 2 * math.pi * torch.arange(bins, dtype=torch.float64)[:, None] * torch.arange(size) / size  # (F, n)
+        # with unit complex Gaussians in every bin a frame's sample has variance `bins` x window^2
+        self.register_buffer("cos", (torch.cos(angle) * window).float(), persistent=False)  # (F, n)
+        self.register_buffer("sin", (-torch.sin(angle) * window).float(), persistent=False)  # (F, n)
+        self.register_buffer("eye", torch.eye(size)[:, None, :], persistent=False)  # (n, 1, n): the overlap-add
+        envelope = F.conv_transpose1d(torch.ones(1, size, self.frames, dtype=torch.float64) * window[None, :, None] ** 2,
+                                      torch.eye(size, dtype=torch.float64)[:, None, :], stride=hop)[0, 0]
+        start = size // 2  # frame j is centred on sample j * hop
+        gain = (bins * envelope[start:start + length]).rsqrt()  # (L,) unit variance at every sample, edges too
+        self.register_buffer("gain", gain.float(), persistent=False)
+        self.register_buffer("bands", band_matrix(noise_bands, bins), persistent=False)  # (N, F)
+        self.noise_size = size
+
+    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., T) frames -> (..., L) samples, by linear interpolation."""
+        return x.index_select(-1, self.idx0) * (1 - self.frac) + x.index_select(-1, self.idx1) * self.frac
+
+    def harmonic(self, f0: torch.Tensor, amp: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+        """f0 (N, T) Hz, amp (N, T), shares (N, K, T) summing to 1 over K -> (N, L)."""
+        nyquist = self.sample_rate / 2
+        f0, amp, shares = f0.float(), amp.float(), shares.float()
+        shares = shares * (self.k * f0[:, None] < nyquist).float()  # (N, K, T) above Nyquist: out of the distribution
+        shares = shares / (shares.sum(1, keepdim=True) + SHARE_FLOOR)
+        f0_up = self.upsample(f0)  # (N, L)
+        cycles = torch.cumsum(f0_up.double() / self.sample_rate, dim=-1)  # (N, L) turns, float64 under any autocast
+        phase = (2 * math.pi * (cycles - torch.floor(cycles))).float()  # (N, L) wrapped to [0, 2 pi)
+        heard = (self.k * f0_up[:, None] < nyquist).float()  # (N, K, L) silenced at and above Nyquist
+        amps = self.upsample(amp[:, None] * shares) * heard  # (N, K, L)
+        return (amps * torch.sin(self.k * phase[:, None])).sum(1)  # (N, L)
+
+    def noise(self, mags: torch.Tensor) -> torch.Tensor:
+        """mags (N, bands, T) -> filtered white noise (N, L), drawn from torch's global stream."""
+        per_bin = mags.float().transpose(1, 2) @ self.bands  # (N, T, F)
+        re, im = torch.randn_like(per_bin) * per_bin, torch.randn_like(per_bin) * per_bin
+        frames = re @ self.cos + im @ self.sin  # (N, T, n) windowed frames
+        x = F.conv_transpose1d(frames.transpose(1, 2), self.eye, stride=self.hop)  # (N, 1, samples)
+        start = self.noise_size // 2
+        return x[:, 0, start:start + self.length].float() * self.gain  # (N, L)
+
+    def forward(self, f0: torch.Tensor, amp: torch.Tensor, shares: torch.Tensor, mags: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.harmonic(f0, amp, shares) + self.noise(mags))  # (N, L)
+
+
+@register_generator("hpn", d="dcgan")
+class HPNGenerator(nn.Module):
+    """z (B, nz, 1) -> frame controls -> Synth -> (B, C, L). `noise` as --g-noise: noise inputs after every
+    convolution over frames ("hidden"), on the waveform ("output"), or "all"."""
+
+    @classmethod
+    def from_config(cls, cfg, channels: int, length: int) -> HPNGenerator:
+        return cls(length, cfg.sample_rate, cfg.nz, cfg.ngf, channels, cfg.harmonics, cfg.noise_bands, cfg.f0_min,
+                   cfg.f0_max, cfg.frame_hop, cfg.layers or BLOCKS, cfg.dropout_g, cfg.g_batchnorm, cfg.g_noise)
+
+    @staticmethod
+    def check(cfg, length: int | None) -> None:
+        no_postfilter(cfg, "hpn")
+        check_pitch(cfg.sample_rate, cfg.f0_min, cfg.f0_max)
+        if length:
+            hpn_hop(cfg.sample_rate, length, cfg.frame_hop)
+
+    def __init__(self, length: int, sample_rate: int, nz: int, width: int, channels: int, harmonics: int = 48,
+                 noise_bands: int = 32, f0_min: float = 50.0, f0_max: float = 500.0, hop: int = 0, blocks: int = BLOCKS,
+                 dropout: float = 0.0, batchnorm: bool = False, noise: str = "none"):
+        super().__init__()
+        check_pitch(sample_rate, f0_min, f0_max)
+        self.synth = Synth(length, sample_rate, hpn_hop(sample_rate, length, hop), harmonics, noise_bands)
+        self.channels, self.length, self.width = channels, length, width
+        self.f0_min, self.f0_max, self.harmonics, self.noise_bands = f0_min, f0_max, harmonics, noise_bands
+        frames = self.synth.frames
+        ups = max(0, math.ceil(math.log2(frames / START_FRAMES)))
+        self.start = -(-frames // 2 ** ups)  # (start x 2^ups >= frames; the surplus is cut)
+        self.dense = nn.Linear(nz, width * self.start)
+        hidden_noise = noise in ("hidden", "all")
+        layers: list[nn.Module] = []
+        for i in range(ups + blocks):  # upsampling layers, then layers at the frame rate
+            conv = nn.Conv1d(width, width, KERNEL, padding=KERNEL // 2, bias=not batchnorm)  # a bias where no BatchNorm
+            layers += [nn.Upsample(scale_factor=2, mode="nearest")] if i < ups else []
+            layers += hidden(conv, width, dropout, batchnorm, hidden_noise)
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv1d(width, channels * (2 + harmonics + noise_bands), 1)
+        self.out_noise = output_noise(channels) if noise in ("output", "all") else nn.Identity()
+
+    def controls(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What G predicts, float32, per signal (B C): f0 (N, T) Hz, loudness (N, T), harmonic shares (N, K, T),
+        noise band magnitudes (N, bands, T)."""
+        b = z.shape[0]  # not len(z): a traced G (wavegen export) keeps the batch size free
+        h = self.body(F.leaky_relu(self.dense(z.flatten(1)).view(b, self.width, self.start), 0.2))
+        out = self.head(h[:, :, :self.synth.frames]).float()  # (B, C (2 + K + bands), T)
+        out = out.view(b * self.channels, 2 + self.harmonics + self.noise_bands, self.synth.frames)
+        f0 = pitch(out[:, 0], self.f0_min, self.f0_max)  # (N, T)
+        shares = torch.softmax(out[:, 2:2 + self.harmonics], dim=1)  # (N, K, T)
+        return f0, exp_sigmoid(out[:, 1]), shares, exp_sigmoid(out[:, 2 + self.harmonics:])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.synth(*self.controls(z))  # (B C, L)
+        return self.out_noise(x.view(z.shape[0], self.channels, self.length))  # (B, C, L)
