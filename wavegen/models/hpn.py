@@ -97,10 +97,6 @@ class Synth(nn.Module):
         super().__init__()
         self.length, self.sample_rate, self.hop = length, sample_rate, hop
         self.frames = -(-length // hop) + 1  # frame j at sample j * hop; the last sample lies between two frames
-        n = torch.arange(length)
-        self.register_buffer("idx0", n // hop, persistent=False)  # (L,) the frame before each sample
-        self.register_buffer("idx1", n // hop + 1, persistent=False)  # (L,) the frame after it
-        self.register_buffer("frac", (n % hop).float() / hop, persistent=False)  # (L,) how far between them
         self.register_buffer("k", torch.arange(1, harmonics + 1).float().view(harmonics, 1), persistent=False)
         size = NOISE_OVERLAP * hop
         bins = size // 2 + 1
@@ -119,8 +115,12 @@ class Synth(nn.Module):
         self.noise_size = size
 
     def upsample(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., T) frames -> (..., L) samples, by linear interpolation."""
-        return x.index_select(-1, self.idx0) * (1 - self.frac) + x.index_select(-1, self.idx1) * self.frac
+        """(..., T) frames -> (..., L) samples, by linear interpolation (frame j at sample j * hop: with corners
+        aligned, T frames span (T - 1) hop + 1 samples; a quarter of the time of two gathers)."""
+        shape = x.shape
+        up = F.interpolate(x.reshape(-1, 1, shape[-1]), size=(shape[-1] - 1) * self.hop + 1, mode="linear",
+                           align_corners=True)  # (M, 1, (T - 1) hop + 1)
+        return up[..., :self.length].reshape(*shape[:-1], self.length)
 
     def harmonic(self, f0: torch.Tensor, amp: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
         """f0 (N, T) Hz, amp (N, T), shares (N, K, T) summing to 1 over K -> (N, L)."""
