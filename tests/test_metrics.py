@@ -40,6 +40,7 @@ CATCHES = {
     "coverage": ["collapsed", "shifted", "noisy", "garbage"],
 }
 JUDGED = {"cls_fd", "kid", "is", "mis", "cls_acc"}  # need a judge fitted on classes: tests/test_judge.py
+AUDIO = {"harmonicity"}  # applies to audio only: test_harmonicity_tells_voiced_from_noise
 
 
 def draw(n, seed, spec=SPEC):
@@ -68,7 +69,7 @@ def gauss():
 
 
 def test_every_metric_is_tested():
-    assert set(CATCHES) | JUDGED == set(METRICS) and not set(CATCHES) & JUDGED
+    assert set(CATCHES) | JUDGED | AUDIO == set(METRICS) and not set(CATCHES) & (JUDGED | AUDIO)
 
 
 @pytest.mark.parametrize("name", sorted(CATCHES))
@@ -129,7 +130,7 @@ def test_spectral_features_separate_audio():
 def test_evaluate_format_and_errors(gauss):
     sets, results = gauss
     r = results["good"]
-    assert list(r) == [n for n in METRICS if n not in JUDGED]  # gaussian data: all but the judge's, in registry order
+    assert list(r) == [n for n in METRICS if n not in JUDGED | AUDIO]  # gaussian data: all but the judge's and audio's
     for name, row in r.items():
         assert set(row) == {"value", "real_vs_real", "lower_is_better", "target", "doc"}
         assert isinstance(row["value"], float) and isinstance(row["real_vs_real"], float)
@@ -189,3 +190,23 @@ def test_fit_curves_recovers_parameters():
     y = truth[:, :1] * np.exp(-0.5 * ((t - truth[:, 1:2]) / truth[:, 2:3]) ** 2) + truth[:, 3:]
     assert np.abs(fit_curves(y) - truth).max() < 1e-3
     assert np.isnan(fit_curves(np.zeros((2, 100)))).all()  # no bump: the fit fails
+
+
+def test_harmonicity_tells_voiced_from_noise():
+    """Voiced clips (a pitch and its harmonics) score near real vs real; white noise and silence score nothing."""
+    sr, n, length = 8000, 24, 4096
+    rng = np.random.default_rng(0)
+
+    def voiced(seed):  # (n, 1, L): 120-220 Hz with 8 harmonics falling off, a little noise
+        r = np.random.default_rng(seed)
+        t = np.arange(length) / sr
+        f0 = r.uniform(120, 220, (n, 1, 1))
+        x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 9))
+        return (0.3 * x + 0.01 * r.standard_normal((n, 1, length))).astype(np.float32)
+    real = voiced(1)
+    sets = EvalSets(real, voiced(2), real, sr)
+    m = METRICS["harmonicity"]
+    assert m.applies(sets)
+    good, perfect = m.fn(voiced(3), sets, 0), m.fn(sets.real2, sets, 0)
+    noise = m.fn(0.3 * rng.standard_normal((n, 1, length)).astype(np.float32), sets, 0)
+    assert abs(good - perfect) < 0.1 and perfect > 0.8 and noise < 0.05

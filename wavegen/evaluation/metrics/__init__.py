@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import WavegenError
 # Importing the metric modules fills METRICS (each registers its metrics at import), in this order.
 from . import frechet, mmd, c2st, ndb, memorisation, gaussian_fit  # noqa: F401
-from . import prdc, cls_fd, kid, inception, mis, cls_acc  # noqa: F401
+from . import prdc, cls_fd, kid, inception, mis, cls_acc, harmonicity  # noqa: F401
 from .registry import METRICS, EvalSets, Metric, check_names, check_run_metrics, register
 
 
