@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
@@ -140,7 +141,7 @@ def _from_table(names: list[str], path: Path) -> tuple[list[str | None], list[st
     except UnicodeDecodeError as e:
         raise WavegenError(f"{shown(path)}: not a UTF-8 text file (byte {e.start}); save it as UTF-8 CSV") from None
     table: dict[str, tuple[str, int]] = {}  # path -> (class, line)
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         for row in reader:
             line = reader.line_num
