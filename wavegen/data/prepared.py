@@ -1,12 +1,13 @@
 """Real audio at any length, decoded once: every audio file of a folder (any format libsndfile reads: wav, flac,
-ogg, mp3, aiff, ...; any rate, channel count, length) -> a cache folder {samples.npy, index.npz, prepared.json}; data/windows.py cuts it.
+ogg, mp3, aiff, ...; any rate, channel count, length) -> a cache folder {samples.npy, index.npz, prepared.json};
+data/windows.py cuts it.
 
 samples.npy is one (C, total) float32 array, the files one after another along time; index.npz says where each
-file starts, how long it is and its class (its first-level sub-folder). Only the index is held in memory: the
-samples are read from the page cache through a memory map, so a data set larger than RAM trains in little of
-it (bench/prepared_memory.py measures how little). The cache is built once: prepared.json records a fingerprint
-of the source files (names, sizes, modification times) and the options, and a later prepare with both unchanged
-returns the folder without decoding anything.
+file starts, how long it is and its class (its first-level sub-folder; data/labels.py gives a run's own rule). Only
+the index is held in memory: the samples are read from the page cache through a memory map, so a data set larger
+than RAM trains in little of it (bench/prepared_memory.py measures how little). The cache is built once:
+prepared.json records a fingerprint of the source files (names, sizes, modification times) and the options, and a
+later prepare with both unchanged returns the folder without decoding anything.
 
 The cache folder lives in the user's cache folder (data/cache.py), never in the source folder, which may be
 read-only. With the cache turned off (cache_dir "none"), or a cache folder that cannot be written, the same

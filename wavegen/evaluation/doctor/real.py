@@ -27,7 +27,7 @@ class RealData:
     ref: np.ndarray  # (k, C, L) other real examples, disjoint from train
     n_train: int  # training examples in the run (all of them, not only those loaded)
     sample_rate: int
-    class_counts: dict[str, int]  # training examples per class (sub-folder); empty without classes
+    class_counts: dict[str, int]  # training examples per class; empty without classes
     rms: np.ndarray  # (m + k,) RMS of every loaded example
     peak: np.ndarray  # (m + k,) largest absolute sample of every loaded example
     ref_in_training: bool = True  # False when ref is fresh draws of a synthetic recipe
