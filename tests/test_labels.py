@@ -135,6 +135,7 @@ def test_auto_window_takes_the_onset_of_one_shots_only():
     swell = np.linspace(0, 1, 4000, dtype=np.float32)[None] * rng.standard_normal(4000)  # loudest at the end
     assert auto_window(swell, start, lengths, 256, 8000) == ("random", "")
     assert auto_window(shots, np.zeros(1, int), np.full(1, 4000), 256, 100)[0] == "random"  # 40 s: a recording
+    assert auto_window(swell, start, lengths, 1000, 8000) == ("first", "")  # a window each: the same, unsaid
 
 
 def test_bad_class_flags_are_one_line(kit, tmp_path, capsys):

@@ -125,10 +125,13 @@ class Windows:
 
 def auto_window(samples: np.ndarray, file_start: np.ndarray, file_len: np.ndarray, length: int,
                 rate: int) -> tuple[str, str]:
-    """The window mode "auto" stands for, and a line that says so when it is "first": "first" when at least half
-    of the files (of AUTO_FILES read, evenly spread) are one-shots. samples: (C, T); file_start, file_len: (F,)."""
+    """The window mode "auto" stands for, and a line that says so when it is "first" and that matters (a file is
+    longer than a window): "first" when at least half of the files (of AUTO_FILES read, evenly spread) are
+    one-shots. samples: (C, T); file_start, file_len: (F,)."""
     if not len(file_len):
         return "random", ""
+    if (file_len <= length).all():  # one window per file either way: nothing to say
+        return "first", ""
     read = np.unique(np.linspace(0, len(file_len) - 1, min(len(file_len), AUTO_FILES)).astype(np.int64))
     shots = 0
     for f in read:
