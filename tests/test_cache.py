@@ -134,8 +134,8 @@ deadline = time.time() + 120  # a partner that died on the way must not hang thi
 while len(os.listdir(ready)) < 2 and time.time() < deadline:
     time.sleep(0.01)
 if kind == "prepare":
-    out, built = prepared._prepare(src, None, sample_rate=0, mono=True, formats=prepared.FORMATS, skip_bad=False,
-                                   cache_dir=cache)
+    out, built, _ = prepared._prepare(src, None, sample_rate=0, mono=True, formats=prepared.FORMATS, skip_bad=False,
+                                      cache_dir=cache)
 else:
     s = folder.load_folder(src, cache_dir=cache)
     out, built = s.cache, s.built

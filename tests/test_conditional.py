@@ -88,7 +88,7 @@ def test_conditional_resume_is_bit_for_bit(sounds, tmp_path):
     assert strip(read_stats(straight)) == strip(read_stats(half))
 
 
-def test_conditional_bad_input_is_one_line(sounds, tmp_path):
+def test_conditional_bad_input_is_one_line(sounds, tmp_path, capsys):
     from conftest import run_cli, write_wav
 
     flat = tmp_path / "flat"
@@ -100,8 +100,8 @@ def test_conditional_bad_input_is_one_line(sounds, tmp_path):
     for name, n in (("a", 10), ("b", 2)):
         for i in range(n):
             write_wav(skewed / name / f"{i}.wav", np.zeros(500, np.float32), 4000)  # one window of 512 each
-    with pytest.raises(WavegenError, match="class 'b' has 2 training examples, fewer than a batch of 8"):
-        train(cond_config(skewed, tmp_path / "b", batches=1, length=512))
+    train(cond_config(skewed, tmp_path / "b", batches=1, length=512))  # a class smaller than a batch: said, not refused
+    assert "class 'b' has 2 training examples, fewer than a batch of 8" in capsys.readouterr().out
     (skewed / "c").mkdir()
     with pytest.raises(WavegenError, match="c: a class folder without audio"):
         train(cond_config(skewed, tmp_path / "c", batches=1, length=512, batch_size=2))

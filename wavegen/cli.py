@@ -54,12 +54,12 @@ def _add_data_parser(sub) -> None:
     d = sub.add_parser("data", help="make a synthetic data set, or prepare a folder of audio for training")
     dsub = d.add_subparsers(dest="kind", required=True)
     pr = dsub.add_parser("prepare", help="decode a folder of audio (any rate, channels, length) once into a memory-mapped cache")
-    pr.add_argument("src", help="folder of audio files (wav, flac, ogg, mp3), searched recursively; sub-folders are classes")
+    pr.add_argument("src", help="folder of audio files (any format libsndfile reads), searched recursively; sub-folders are classes")
     pr.add_argument("--out", default=None, help="cache folder (default: one in the cache folder, see `wavegen cache`)")
     pr.add_argument("--cache-dir", default=None, help="cache folder to prepare into (default: $WAVEGEN_CACHE_DIR, else the user cache folder)")
     pr.add_argument("--sample-rate", type=int, default=0, help="resample every file to this rate (default 0: keep; all files must share one)")
     pr.add_argument("--channels", default="mono", choices=["mono", "keep"], help="average the channels (default) or keep them")
-    pr.add_argument("--formats", default="wav,flac,ogg,mp3", help="file extensions to decode, comma separated (default wav,flac,ogg,mp3)")
+    pr.add_argument("--formats", default="", help="file extensions to decode, comma separated (default: every audio format libsndfile reads)")
     pr.add_argument("--skip-bad", action="store_true", help="leave out files that cannot be used (listed) instead of stopping")
     gs = dsub.add_parser("gaussian", help="the seed post's data: a centred Gaussian curve plus noise per wav file")
     gs.add_argument("out", help="folder to create")
@@ -92,12 +92,20 @@ def _add_classifier_parser(sub) -> None:
     """`wavegen classifier fit`."""
     c = sub.add_parser("classifier", help="the judge: a classifier fitted on a folder's classes, for the classifier metrics")
     csub = c.add_subparsers(dest="kind", required=True)
-    f = csub.add_parser("fit", help="fit the judge on a folder with class sub-folders (or a run's data) and report "
-                                    "its held-out accuracy; kept in the cache folder, reused until the data changes")
-    f.add_argument("data", help="folder of audio with one sub-folder per class, or a run folder (its data and settings)")
+    f = csub.add_parser("fit", help="fit the judge on a folder with classes (or a run's data) and report its "
+                                    "held-out accuracy; kept in the cache folder, reused until the data changes")
+    f.add_argument("data", help="folder of audio with one sub-folder per class (or --classes-from-names, --labels), "
+                                "or a run folder (its data and settings)")
+    f.add_argument("--classes-from-names", default=None, metavar="PATTERN",
+                   help="a file's class is the first match of this regular expression in its path, as train's")
+    f.add_argument("--labels", default=None, metavar="FILE.csv", help="rows path,class giving each file its class, as train's")
+    f.add_argument("--unlabelled", default=None, choices=["refuse", "skip"],
+                   help="files without a class: refuse (default) or skip them, as train's")
     f.add_argument("--length", type=int, default=None, help="samples per window, as the run's --length (default: the longest file)")
     f.add_argument("--sample-rate", type=int, default=None, help="resample to this rate, as the run's (default: keep)")
     f.add_argument("--normalise", default=None, choices=["none", "peak", "rms"], help="per window, as the run's (default none)")
+    f.add_argument("--window", default=None, choices=["all", "first", "auto"],
+                   help="windows all through every file (default), the first of each (one-shots), or auto, as the run's")
     f.add_argument("--epochs", type=int, default=None, help="passes over the training windows (default 20)")
     f.add_argument("--seed", type=int, default=None, help="seed of the split, the weights and the augmentation (default 0)")
     f.add_argument("--force", action="store_true", help="fit again even if a judge for these files exists")
@@ -125,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GAN on a folder of audio, or resume a run",
                        description="Train a GAN on a folder of audio, or resume a run. Each flag overrides the "
                                    "preset's value; [x] is the value where the preset sets none.")
-    t.add_argument("data", nargs="?", help="folder of audio files (wav, flac, ogg), searched recursively")
+    t.add_argument("data", nargs="?", help="folder of audio files (wav, flac, aiff, mp3, ...), searched recursively")
     t.add_argument("--out", help="run folder to create (never overwritten)")
     t.add_argument("--resume", metavar="RUN", help="continue this run folder from its newest good checkpoint")
     t.add_argument("--preset", default=None, choices=[*PRESETS, *PRESET_ALIASES], metavar="{" + ",".join(PRESETS) + "}",
@@ -148,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--interpolate", action="store_true",
                     help="write a walk between two noise vectors instead: N steps, plus walk.wav of them in a row")
     ge.add_argument("--class", dest="klass", default=None, metavar="NAME",
-                    help="conditional runs: make this class (a sub-folder name of the data)")
+                    help="conditional runs: make this class (one of the run's classes, listed in its data.json)")
     ge.add_argument("--per-class", action="store_true", help="conditional runs: N files of every class, in OUT/<class>/")
     ge.add_argument("--to", default=None, metavar="NAME",
                     help="conditional runs, with --interpolate and --class: walk from that class to this one at fixed noise")
@@ -201,8 +209,10 @@ def _prepare(a: argparse.Namespace) -> None:
     """`wavegen data prepare`: build (or reuse) the cache and say what is in it."""
     import time
 
+    from pathlib import Path
+
+    from .data.files import describe_skipped, scan
     from .data.prepared import prepare, read_prepared
-    from .data.files import describe_skipped
 
     began = time.time()
     formats = parse_value("formats", a.formats)  # as `wavegen train --formats` reads it
@@ -215,8 +225,10 @@ def _prepare(a: argparse.Namespace) -> None:
           f"{m['channels']} channel{'s' if m['channels'] != 1 else ''}, in {out}")
     print(f"classes: {', '.join(m['classes']) if m['classes'] else 'none (no sub-folders)'}")
     print(f"size on disk: {m['bytes'] / 2**20:,.1f} MB (samples.npy)")
-    if m["skipped"]:
-        print(describe_skipped([tuple(s) for s in m["skipped"]]))
+    found = scan(Path(a.src), formats)  # the audio files of other extensions, named as skipped too
+    line = describe_skipped([*(tuple(s) for s in m["skipped"]), *found.unloaded], found.ignored)
+    if line:
+        print(line)
 
 
 def _cache_root(a: argparse.Namespace):
@@ -329,6 +341,8 @@ def _classifier_fit(a: argparse.Namespace) -> None:
     """`wavegen classifier fit DATA|RUN`: fit (or reuse) the judge and print its held-out accuracy."""
     from pathlib import Path
 
+    from dataclasses import replace
+
     from .config import load_config
     from .evaluation.judge import JudgeSpec, fit
 
@@ -338,9 +352,15 @@ def _classifier_fit(a: argparse.Namespace) -> None:
         spec = JudgeSpec.of_config(load_config(Path(a.data) / "config.json"))
     else:
         spec = JudgeSpec(a.data)
-    for key in ("length", "sample_rate", "normalise", "cache_dir"):
+    for key in ("length", "sample_rate", "normalise", "cache_dir", "window"):
         if getattr(a, key) is not None:
             setattr(spec, key, getattr(a, key))
+    rule = {k: v for k, v in (("names", a.classes_from_names), ("table", a.labels), ("unlabelled", a.unlabelled))
+            if v is not None}
+    if rule:
+        spec.rule = replace(spec.rule, **rule)
+    if spec.rule.names and spec.rule.table:
+        raise WavegenError("--classes-from-names and --labels both give the classes; give one")
     if spec.length < 0 or spec.sample_rate < 0:
         raise WavegenError("--length and --sample-rate must be 0 or more")
     if a.seed is not None and not 0 <= a.seed < 2**63:

@@ -8,6 +8,7 @@ This module imports no torch, so the command line answers at once.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -39,6 +40,7 @@ EVAL = Section('knowing whether it worked (docs/findings.md)')
 INIT = Section("starting from another run's weights (docs/finetune.md)")
 AUGMENT = Section("augmenting what D sees, for small data sets (docs/audio.md)")
 AUGMENT_OPS = ("shift", "gain", "eq", "noise", "mask")  # wavegen/training/augment.py registers each (a test checks)
+CLASSES = Section("classes: sub-folders, file names or a table (docs/conditional.md)")
 
 
 @dataclass
@@ -47,7 +49,9 @@ class Config:
     out: str = DATA("", 'run folder: config, stats, previews, checkpoints, figures')
     run_id: str = DATA("", "the run's identity, drawn at its start and kept in config.json and every checkpoint, so "
                            'that a resume uses no checkpoint of another run (set by wavegen, not a flag)')
-    formats: tuple[str, ...] = DATA(("wav", "flac", "ogg"), 'file extensions loaded from `data`')
+    formats: tuple[str, ...] = DATA((), 'file extensions loaded from `data`; "": every audio format libsndfile '
+                                    'reads (wav, flac, ogg, mp3, aiff, caf, ...); audio of other extensions is named '
+                                    'as skipped')
     cache_dir: str = DATA("",
         'where decoded data is cached ("": $WAVEGEN_CACHE_DIR, else the user cache folder, e.g. ~/.cache/wavegen); '
         '"none": decode into memory, write nothing')
@@ -56,14 +60,24 @@ class Config:
     sample_rate: int = EXAMPLES(0, 'resample every file to this rate (0 = keep; then all files must share one)')
     mono: bool = EXAMPLES(True, 'average the channels; false keeps them (every file needs the same channel count)')
     hop: int = EXAMPLES(0, 'samples between window starts within a file (0 = length: no overlap)')
-    window: str = EXAMPLES("random",
-        '"all" windows, the same with a "random" offset each epoch, or the "first" of each file',
-        choices=('random', 'first', 'all'))
+    window: str = EXAMPLES("auto",
+        '"all" windows, the same with a "random" offset each epoch, or the "first" of each file (its onset); "auto": '
+        '"first" when most files are one-shots (short, loudest in their first window), else "random"',
+        choices=('auto', 'random', 'first', 'all'))
     pad: bool = EXAMPLES(True,
         'end-pad short files and the last window of a file (false: drop them; too-short files are an error)')
     normalise: str = EXAMPLES("none",
         'per example: "none", "peak" (max |x| = 1) or "rms" (RMS 0.1)', choices=('none', 'peak', 'rms'))
     skip_bad: bool = EXAMPLES(False, 'train on the readable files and list the bad ones, instead of stopping at them')
+
+    classes_from_names: str = CLASSES("",
+        "a file's class is the first match of this regular expression in its path under `data`, lower-cased (its "
+        "named or first capturing group if it has one), e.g. '(?i)kick|snare|hat'; \"\": the first-level sub-folders")
+    labels: str = CLASSES("", 'a CSV file of rows path,class (paths relative to `data`, a header row allowed) '
+                              'giving each file its class; "": the first-level sub-folders')
+    unlabelled: str = CLASSES("refuse",
+        'audio files no class rule matches: "refuse" to start (naming them), or "skip" them (named as skipped)',
+        choices=('refuse', 'skip'))
 
     arch: str = MODEL("dcgan",
         'G (and D unless --d-arch): "dcgan": the post\'s family, planned for any length; "wavegan": Donahue et al. '
@@ -122,7 +136,7 @@ class Config:
         choices=('default', 'dcgan'))
     conditional: bool = MODEL(False,
         'class-conditional G and D (docs/conditional.md): G joins a learned class embedding to its noise, D is a '
-        'projection discriminator; needs class sub-folders and --length')
+        'projection discriminator; needs classes (sub-folders, --classes-from-names or --labels) and --length')
     balanced_classes: bool = MODEL(False,
         'batches drawn with every class equally likely, for data with classes whose sizes differ')
 
@@ -352,6 +366,7 @@ def validate(cfg: Config) -> None:
         if cache == data or data in cache.parents:
             raise WavegenError(f"cache_dir {cfg.cache_dir} is inside the data folder {cfg.data}: wavegen never writes "
                                "into a data folder; choose a cache folder outside it")
+    _check_classes(cfg)
     if cfg.conditional and cfg.d_batch == "joint":  # a projection D is given one class per example of one batch
         raise WavegenError("d_batch joint does not work with conditional yet: use d_batch separate")
     if cfg.freeze_d < 0:
@@ -393,6 +408,16 @@ def check_augment(cfg: Config) -> None:
         raise WavegenError(f"augment_ops must name each op once, got {','.join(cfg.augment_ops) or 'none'}")
     if cfg.augment == "fixed" and cfg.augment_p == 0:
         raise WavegenError("augment fixed with augment_p 0 augments nothing: give --augment-p (0.1 to 0.5)")
+
+
+def _check_classes(cfg: Config) -> None:
+    """One rule for the classes, and a pattern that compiles."""
+    if cfg.classes_from_names and cfg.labels:
+        raise WavegenError("classes_from_names and labels both give the classes; give one")
+    try:
+        re.compile(cfg.classes_from_names)
+    except re.error as e:
+        raise WavegenError(f"classes_from_names {cfg.classes_from_names!r}: not a regular expression ({e})") from None
 
 
 def config_from_dict(d: dict) -> Config:

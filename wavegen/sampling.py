@@ -75,7 +75,8 @@ def between_classes(G, cfg, n: int, mode: str, seed: int, device: torch.device, 
 
 
 def chosen_classes(run, cfg, classes: list[str], name: str | None, per_class: bool) -> list[tuple[str | None, int | None]]:
-    """(sub-folder or None, class number or None) of each group of files `generate` writes."""
+    """(class name: the folder under OUT it goes to, or None; class number or None) of each group of files
+    `generate` writes."""
     if name is not None and per_class:
         raise WavegenError("--class and --per-class both choose the classes; give one")
     if (name is not None or per_class) and not getattr(cfg, "conditional", False):

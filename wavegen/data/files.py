@@ -1,5 +1,8 @@
 """Finding the audio files of a folder and checking each before anything trains.
 
+Every format libsndfile reads loads by default (AUDIO_FORMATS); audio of other extensions is named as skipped,
+and other files (not audio) are counted.
+
 Every bad file is reported, together, in one error whose first line names a bad file and its problem (the first
 MAX_LISTED by name): files that cannot be opened, are empty, are not audio, use an encoding libsndfile cannot
 decode, are truncated, or hold NaN/Inf. With skip_bad the readers leave them out and list them instead.
@@ -11,13 +14,17 @@ import os
 import re
 import stat
 import struct
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from ..errors import WavegenError
 from ..atomic import shown
+from ..errors import WavegenError
+
 MAX_LISTED = 10  # bad files named in an error message; the rest are counted
 HEADER_BYTES = 512  # read from the start of every file to check a wav's header
 MAX_RATE = 1_000_000  # Hz: above the 768 kHz of the fastest audio interfaces
@@ -29,33 +36,68 @@ COMPRESSED_FRAMES_PER_BYTE = 8192
 UNKNOWN_FRAMES = 2**63 - 1  # what libsndfile reports for a stream that did not record its length (a FLAC's 0)
 
 
-def find_files(folder: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]:
-    """The audio files under `folder` (sorted, recursive), and a fingerprint of their names, sizes and
-    modification times that keys the cache. One os.scandir walk: for 100,000 files it is several times
-    faster than rglob plus a stat per file, and it is all a cached load costs besides reading the cache.
-    Anything else with an audio extension is listed too (a broken or looping link, a FIFO, a socket, a device),
-    so that the load reports it as bad; a folder reached twice (a link to a folder above it) is walked once."""
-    exts = {"." + f.lower().lstrip(".") for f in formats}
+# Extensions loaded by default (formats ()): every container libsndfile reads here (soundfile.available_formats(),
+# libsndfile 1.2: mp3 and opus included) that holds recorded audio; .raw (no header) and .mat (any matrix) are not.
+AUDIO_FORMATS = ("wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "aiff", "aif", "aifc", "caf", "w64", "rf64",
+                 "au", "snd")
+# Files with these extensions are audio that the formats loaded leave out, and are named as skipped: the
+# containers libsndfile reads but that are not in the default formats, and audio it cannot decode at all.
+OTHER_READABLE = ("voc", "sph", "nist", "ircam", "sf", "paf", "pvf", "xi", "sds", "sd2", "htk", "avr", "svx", "8svx",
+                  "mpc")
+UNREADABLE = ("m4a", "m4b", "aac", "wma", "alac", "ape", "wv", "amr", "mka", "mp2", "ac3", "dts", "tta", "dsf", "dff")
+
+
+@dataclass
+class Found:
+    """What a walk of a data folder found."""
+    files: list[Path]  # the audio files to load (sorted)
+    fingerprint: str  # of their names, sizes and modification times: keys the cache
+    unloaded: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): audio of an extension not loaded
+    ignored: int = 0  # other files (not audio: .xml, .txt, ...)
+
+
+def scan(folder: Path, formats: tuple[str, ...]) -> Found:
+    """The audio files under `folder` with an extension in `formats`, their fingerprint, and the files left out.
+    One os.scandir walk: for 100,000 files it is several times faster than rglob plus a stat per file, and it is
+    all a cached load costs besides reading the cache. Anything else with an audio extension is listed too (a
+    broken or looping link, a FIFO, a socket, a device), so that the load reports it as bad; a folder reached
+    twice (a link to a folder above it) is walked once."""
+    exts = {"." + f.lower().lstrip(".") for f in formats or AUDIO_FORMATS}
     found: list[tuple[str, int, int]] = []  # (path relative to folder, size, mtime_ns)
+    unloaded, ignored = [], 0
     walked: set[tuple[int, int]] = set()  # (device, inode) of the folders walked
     stack = [""]
     while stack:
         rel = stack.pop()
         for e in _entries(folder, rel, walked):
             name = f"{rel}/{e.name}" if rel else e.name
+            ext = os.path.splitext(e.name)[1].lower()
             if _is_dir(e):
                 stack.append(name)
-            elif os.path.splitext(e.name)[1].lower() in exts:
+            elif ext in exts:
                 try:
                     st = e.stat()
                 except OSError:  # a broken or looping link: its own stat still fingerprints it
                     st = e.stat(follow_symlinks=False)
                 found.append((name, st.st_size, st.st_mtime_ns))
+            elif ext[1:] in UNREADABLE:
+                unloaded.append((name, f"libsndfile cannot decode {ext}: convert it to flac or wav"))
+            elif ext[1:] in (*AUDIO_FORMATS, *OTHER_READABLE):
+                unloaded.append((name, f"{ext} is not among --formats"))
+            else:
+                ignored += 1
     found.sort()
     h = hashlib.sha1()
     for name, size, mtime in found:
         h.update(f"{name}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8
-    return [folder / name for name, _, _ in found], h.hexdigest()
+    return Found([folder / name for name, _, _ in found], h.hexdigest(), sorted(unloaded), ignored)
+
+
+def no_audio(folder: Path, found: Found, formats: tuple[str, ...]) -> WavegenError:
+    """The error for a folder without a file to load: what it holds instead, when that is audio."""
+    listed = ", ".join(formats) if formats and tuple(formats) != AUDIO_FORMATS else "any format libsndfile reads"
+    why = describe_skipped(found.unloaded, found.ignored)
+    return WavegenError(f"{shown(folder)}: no audio files ({listed}) found" + (f"; {why}" if why else ""))
 
 
 def _entries(folder: Path, rel: str, walked: set[tuple[int, int]]) -> list[os.DirEntry]:
@@ -77,6 +119,29 @@ def _is_dir(e: os.DirEntry) -> bool:
         return e.is_dir()
     except OSError:  # a link that loops back on itself: a file like any other link, reported if it has an audio name
         return False
+
+
+# Decoders that print their own warnings on stderr (libmpg123: "Xing stream size off by more than 1%" for a cut
+# mp3); what is wrong with the file is reported in wavegen's own words instead
+NOISY_DECODERS = (".mp3",)
+
+
+@contextmanager
+def quiet_decoder(path: Path):
+    """Around the opening and decoding of `path`: stderr (fd 2, where C libraries write) goes to /dev/null while
+    a NOISY_DECODERS file is read. Data is read before training starts, when nothing else writes there."""
+    if os.path.splitext(os.fsdecode(path))[1].lower() not in NOISY_DECODERS:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def sf_path(path: Path) -> bytes:
@@ -124,7 +189,8 @@ def probe(path: Path) -> tuple["sf._SoundFileInfo | None", str | None]:
     if size == 0:
         return None, "cannot read: empty file (0 bytes)"
     try:
-        info = sf.info(sf_path(path))
+        with quiet_decoder(path):
+            info = sf.info(sf_path(path))
     except Exception as e:  # soundfile raises several types for broken files
         if short:  # a wav cut inside its header: say that, not libsndfile's guess at what is missing
             return None, short
@@ -233,12 +299,30 @@ def settle_bad(folder: Path, bad: list[tuple[str, str]], n_files: int, skip_bad:
         raise bad_files_error(folder, bad, n_files)
 
 
-def describe_skipped(skipped: list[tuple[str, str]]) -> str:
-    """What a caller prints after a load with skip_bad: the files left out and why (at most MAX_LISTED by name)."""
-    if not skipped:
-        return ""
-    lines = [f"skipped {len(skipped)} bad file{'s' if len(skipped) != 1 else ''}:"]
-    lines += [f"  {shown(name)}: {reason}" for name, reason in skipped[:MAX_LISTED]]
-    if len(skipped) > MAX_LISTED:
-        lines.append(f"  ... and {len(skipped) - MAX_LISTED} more")
-    return "\n".join(lines)
+SKIPPED_NAMED = 6  # files named in the one line that says what was skipped; the rest are counted
+REASON_CHARS = 80  # of each reason in that line
+
+
+def describe_skipped(skipped: list[tuple[str, str]], ignored: int = 0) -> str:
+    """One line saying which files were left out and why, grouped by reason (SKIPPED_NAMED files by name at most),
+    and how many other files (not audio) were ignored; "" when none were."""
+    groups: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        groups.setdefault(reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 3] + "...", []).append(name)
+    parts, named = [], 0
+    for reason, names in groups.items():
+        if named >= SKIPPED_NAMED:
+            break
+        take = names[:SKIPPED_NAMED - named]
+        named += len(take)
+        more = f" and {len(names) - len(take)} more" if len(names) > len(take) else ""
+        parts.append(f"{shown(names[0])} ({reason})" if len(names) == 1 else
+                     f"{reason} ({len(names)}): {', '.join(shown(n) for n in take)}{more}")
+    rest = len(skipped) - sum(len(names) for names in list(groups.values())[:len(parts)])
+    if rest:
+        parts.append(f"{rest} more for other reasons")
+    line = f"skipped {len(skipped)} file{'s' if len(skipped) != 1 else ''}: " + "; ".join(parts) if skipped else ""
+    if ignored:
+        other = f"ignored {ignored} other file{'s' if ignored != 1 else ''} (not audio)"
+        line = f"{line}; {other}" if line else other
+    return line

@@ -19,7 +19,8 @@ import torch
 
 from ..errors import WavegenError
 from .cache import CacheUnwritable, cache_root, claim, entry, locked, touch, unwritable, warn
-from .files import NONFINITE, find_files, libsndfile_message, probe, settle_bad, sf_path, short_read
+from .files import (AUDIO_FORMATS, NONFINITE, libsndfile_message, no_audio, probe, quiet_decoder, scan, settle_bad,
+                    sf_path, short_read)
 
 CACHE_FILE = "folder.npz"  # in the data folder's cache entry
 CACHE_NAME = ".wavegen-cache.npz"  # older versions' cache inside the data folder: still read, never written
@@ -33,6 +34,8 @@ class AudioSet:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) of bad files left out (skip_bad)
     cache: Path | None = None  # the cache file it was read from or written to; None without one
     built: bool = False  # whether this load wrote that cache
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): audio of an extension not loaded
+    ignored: int = 0  # other files in the folder (not audio)
 
 
 def _decode(path: Path) -> tuple[np.ndarray | None, int, str | None]:
@@ -41,7 +44,8 @@ def _decode(path: Path) -> tuple[np.ndarray | None, int, str | None]:
     if reason:
         return None, 0, reason
     try:
-        x, sr = sf.read(sf_path(path), dtype="float32", always_2d=True)  # (L, C)
+        with quiet_decoder(path):
+            x, sr = sf.read(sf_path(path), dtype="float32", always_2d=True)  # (L, C)
     except Exception as e:
         return None, 0, f"cannot decode ({libsndfile_message(e)})"
     reason = short_read(info.frames, len(x)) or (None if np.isfinite(x).all() else NONFINITE)
@@ -60,7 +64,7 @@ def _mismatch(shape: tuple[int, int, int], ref: tuple[int, int, int]) -> str:
     return "; ".join(what)
 
 
-def load_folder(folder: str | Path, formats: tuple[str, ...] = ("wav", "flac", "ogg"), cache: bool = True,
+def load_folder(folder: str | Path, formats: tuple[str, ...] = AUDIO_FORMATS, cache: bool = True,
                 skip_bad: bool = False, cache_dir: str | None = None) -> AudioSet:
     """Every audio file under `folder` as one (N, C, L) tensor, one example per file, so all files must share
     one length, channel count and sample rate: the most common (length, channels, rate) is the reference and
@@ -70,9 +74,17 @@ def load_folder(folder: str | Path, formats: tuple[str, ...] = ("wav", "flac", "
     folder = Path(folder)
     if not folder.is_dir():
         raise WavegenError(f"{folder}: not a folder")
-    files, fingerprint = find_files(folder, formats)
-    if not files:
-        raise WavegenError(f"{folder}: no audio files ({', '.join(formats)}) found")
+    found = scan(folder, formats)
+    if not found.files:
+        raise no_audio(folder, found, formats)
+    data = _load_found(folder, found, cache, skip_bad, cache_dir)
+    data.left_out, data.ignored = found.unloaded, found.ignored
+    return data
+
+
+def _load_found(folder: Path, found, cache: bool, skip_bad: bool, cache_dir: str | None) -> AudioSet:
+    """load_folder's decode or cache read of the files `found`."""
+    files, fingerprint = found.files, found.fingerprint
     key = f"{fingerprint} skip_bad={int(skip_bad)}"  # a load that left files out must not pass for a full one
     root = cache_root(cache_dir) if cache else None
     if root is None:

@@ -1,12 +1,13 @@
-"""Real audio at any length, decoded once: every audio file of a folder (wav, flac, ogg, mp3; any rate, channel
-count, length) -> a cache folder {samples.npy, index.npz, prepared.json}; data/windows.py cuts it.
+"""Real audio at any length, decoded once: every audio file of a folder (any format libsndfile reads: wav, flac,
+ogg, mp3, aiff, ...; any rate, channel count, length) -> a cache folder {samples.npy, index.npz, prepared.json};
+data/windows.py cuts it.
 
 samples.npy is one (C, total) float32 array, the files one after another along time; index.npz says where each
-file starts, how long it is and its class (its first-level sub-folder). Only the index is held in memory: the
-samples are read from the page cache through a memory map, so a data set larger than RAM trains in little of
-it (bench/prepared_memory.py measures how little). The cache is built once: prepared.json records a fingerprint
-of the source files (names, sizes, modification times) and the options, and a later prepare with both unchanged
-returns the folder without decoding anything.
+file starts, how long it is and its class (its first-level sub-folder; data/labels.py gives a run's own rule). Only
+the index is held in memory: the samples are read from the page cache through a memory map, so a data set larger
+than RAM trains in little of it (bench/prepared_memory.py measures how little). The cache is built once:
+prepared.json records a fingerprint of the source files (names, sizes, modification times) and the options, and a
+later prepare with both unchanged returns the folder without decoding anything.
 
 The cache folder lives in the user's cache folder (data/cache.py), never in the source folder, which may be
 read-only. With the cache turned off (cache_dir "none"), or a cache folder that cannot be written, the same
@@ -20,7 +21,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
 
@@ -33,10 +34,10 @@ from ..errors import WavegenError
 from ..atomic import atomic_write
 from ..runfolder import outside_data
 from .cache import CacheUnwritable, cache_root, claim, locked, touch, unwritable, warn
-from .files import (MAX_RATE, NONFINITE, class_labels, find_files, frame_bound, libsndfile_message, probe, settle_bad, sf_path,
-                    short_read)
+from .files import (AUDIO_FORMATS, MAX_RATE, NONFINITE, Found, class_labels, frame_bound, libsndfile_message,
+                    no_audio, probe, quiet_decoder, scan, settle_bad, sf_path, short_read)
 
-FORMATS = ("wav", "flac", "ogg", "mp3")  # extensions prepare() decodes
+FORMATS = AUDIO_FORMATS  # extensions prepare() decodes
 PREPARED_PREFIX = ".wavegen-prepared-"  # older versions' cache folder inside the source: still read, never written
 VERSION = 1  # of the cache layout; a cache of another version is rebuilt
 BLOCK_FRAMES = 1 << 16  # frames decoded at a time, so a long file is never whole in memory (unless resampled)
@@ -54,6 +55,10 @@ class Prepared:
     files: list[str]  # (F,) paths relative to the source folder
     folder: Path | None = None  # the cache folder; None when decoded into memory
     built: bool = False  # whether this call built that cache folder
+    left_out: list = field(default_factory=list)  # (file, reason) of audio files not used: an extension not
+    # among the formats, or no class (data/labels.py); the bad ones are in meta["skipped"]
+    ignored: int = 0  # other files of the source folder (not audio)
+    notes: list = field(default_factory=list)  # lines worth saying about how the files were read
 
 
 @dataclass
@@ -83,15 +88,17 @@ def prepare(src: str | Path, out: str | Path | None = None, *, sample_rate: int 
                     cache_dir=cache_dir)[0]
 
 
-def _prepare(src, out, *, sample_rate, mono, formats, skip_bad, cache_dir) -> tuple[Path, bool]:
-    """prepare(), and whether this call built the cache (False: it was there, or another process built it)."""
+def _prepare(src, out, *, sample_rate, mono, formats, skip_bad, cache_dir) -> tuple[Path, bool, Found]:
+    """prepare(), whether this call built the cache (False: it was there, or another process built it), and what
+    the walk of `src` found."""
     src, options = _source(src, sample_rate, mono)
-    files, fingerprint = _find(src, formats)
+    found = _find(src, formats)
+    files, fingerprint = found.files, found.fingerprint
     in_cache = out is None
     if in_cache:
         legacy = src / (PREPARED_PREFIX + _options_hash(options))
         if _reusable(legacy, src, fingerprint, options, skip_bad):
-            return legacy, False
+            return legacy, False, found
         root = cache_root(cache_dir)
         if root is None:
             raise WavegenError(f"{src}: the cache is turned off (cache dir none), so there is nowhere to prepare "
@@ -112,7 +119,7 @@ def _prepare(src, out, *, sample_rate, mono, formats, skip_bad, cache_dir) -> tu
                 built = True
     if in_cache:
         touch(out.parent)
-    return out, built
+    return out, built, found
 
 
 def load_prepared(src: str | Path, *, sample_rate: int = 0, mono: bool = True, formats: tuple[str, ...] = FORMATS,
@@ -122,10 +129,10 @@ def load_prepared(src: str | Path, *, sample_rate: int = 0, mono: bool = True, f
     line on stderr)."""
     if cache_root(cache_dir) is not None:
         try:
-            out, built = _prepare(src, None, sample_rate=sample_rate, mono=mono, formats=formats, skip_bad=skip_bad,
-                                  cache_dir=cache_dir)
+            out, built, found = _prepare(src, None, sample_rate=sample_rate, mono=mono, formats=formats,
+                                         skip_bad=skip_bad, cache_dir=cache_dir)
             data = open_prepared(out)
-            data.built = built
+            data.built, data.left_out, data.ignored = built, found.unloaded, found.ignored
             return data
         except CacheUnwritable as e:
             warn(f"{e}; decoding into memory")
@@ -136,7 +143,8 @@ def decode_prepared(src: str | Path, *, sample_rate: int = 0, mono: bool = True,
                     skip_bad: bool = False) -> Prepared:
     """What prepare() writes, decoded into memory instead: nothing is written anywhere."""
     src, options = _source(src, sample_rate, mono)
-    files, fingerprint = _find(src, formats)
+    found = _find(src, formats)
+    files, fingerprint = found.files, found.fingerprint
     plan = _plan(src, files, sample_rate, mono, skip_bad)
     total = sum(plan.lengths)
     try:
@@ -154,7 +162,8 @@ def decode_prepared(src: str | Path, *, sample_rate: int = 0, mono: bool = True,
     samples = samples[:, :used].copy() if used < total else samples  # (C, used): files that went bad leave a gap
     index, classes = _index(kept)
     meta = _meta(src, plan, kept, used, samples.nbytes, classes, fingerprint, options, formats, bad_list)
-    return Prepared(meta, samples, index["start"], index["length"], index["label"], list(index["path"]))
+    return Prepared(meta, samples, index["start"], index["length"], index["label"], list(index["path"]),
+                    left_out=found.unloaded, ignored=found.ignored)
 
 
 def open_prepared(folder: str | Path) -> Prepared:
@@ -178,11 +187,11 @@ def _source(src: str | Path, sample_rate: int, mono: bool) -> tuple[Path, dict]:
     return src, {"sample_rate": int(sample_rate), "mono": bool(mono)}
 
 
-def _find(src: Path, formats: tuple[str, ...]) -> tuple[list[Path], str]:
-    files, fingerprint = find_files(src, formats)
-    if not files:
-        raise WavegenError(f"{src}: no audio files ({', '.join(formats)}) found")
-    return files, fingerprint
+def _find(src: Path, formats: tuple[str, ...]) -> Found:
+    found = scan(src, formats)
+    if not found.files:
+        raise no_audio(src, found, formats)
+    return found
 
 
 def _options_hash(options: dict) -> str:
@@ -347,7 +356,7 @@ def _decode_into(path: Path, info, rate: int, mono: bool, write, at: int) -> tup
         # the count is capped again against the file as it is now, so no header can size a larger array
         frames = min(info.frames, frame_bound(info, os.stat(path).st_size))
         whole = np.empty((1 if mono else info.channels, frames), np.float32) if resample else None  # (C', frames)
-        with sf.SoundFile(sf_path(path)) as f:
+        with quiet_decoder(path), sf.SoundFile(sf_path(path)) as f:
             while got < frames:
                 block = f.read(min(BLOCK_FRAMES, frames - got), dtype="float32", always_2d=True)  # (b, C)
                 if len(block) == 0:

@@ -9,13 +9,16 @@ import torch
 
 from ..errors import WavegenError
 from .files import MAX_LISTED
+from .labels import LabelRule, relabel
 from .prepared import FORMATS, Prepared, load_prepared, open_prepared
 
-WINDOW_MODES = ("random", "all", "first")  # see Windows
+WINDOW_MODES = ("auto", "random", "all", "first")  # see Windows
 NORMALISE_MODES = ("none", "peak", "rms")
 RMS_TARGET = 0.1  # normalise="rms" scales each window to this RMS
 MAX_WINDOW = 2**24  # samples in a window or between windows: 17 minutes at 16 kHz, far past any model's length
 SILENT = 1e-6  # a window whose peak (or RMS) is below this is silence: left as it is rather than blown up
+ONESHOT_SECONDS = 10  # a file at most this long whose loudest sample is in its first window is a one-shot (a hit)
+AUTO_FILES = 512  # files window "auto" reads (evenly spread over the data) to tell one-shots from recordings
 
 
 class Windows:
@@ -29,7 +32,10 @@ class Windows:
                        push past the last start of "all" (pad=True) or of a full window (pad=False) stops there,
                        so no window holds more padding than in "all" and none repeats. (Each epoch covers a file
                        from its offset on: position p < hop is in a window with probability (p + 1) / hop.)
-      window="first"   the first window of each file only (WaveGAN's first-slice mode).
+      window="first"   the first window of each file only (WaveGAN's first-slice mode): a one-shot's onset;
+      window="auto"    "first" when most files are one-shots (at most ONESHOT_SECONDS long, their loudest sample
+                       in their first window: the windows past it are a decay), else "random"; `window_note`
+                       says when it chose "first", and why.
     pad=True end-pads with zeros a file shorter than `length` and the last, partial window of a longer one;
     pad=False drops partial windows, and files shorter than `length` are an error.
     normalise: "none"; "peak" divides each window by its max |x|; "rms" scales it to RMS RMS_TARGET (peaky windows
@@ -49,8 +55,13 @@ class Windows:
         self.channels, self.sample_rate = int(meta["channels"]), int(meta["sample_rate"])
         self.classes: list[str] = list(meta["classes"])
         self.skipped = [tuple(s) for s in meta.get("skipped", [])]  # (file, reason) left out by prepare(skip_bad)
+        self.left_out, self.ignored, self.notes = list(data.left_out), data.ignored, list(data.notes)  # prepared.py
         self.files = list(data.files)
         L, H = self.length, self.hop
+        self.window_note = ""
+        if window == "auto":
+            self.window, self.window_note = auto_window(self.samples, file_start, file_len, L, self.sample_rate)
+            window = self.window
 
         if not pad:
             short = np.flatnonzero(file_len < L)
@@ -112,6 +123,30 @@ class Windows:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
+def auto_window(samples: np.ndarray, file_start: np.ndarray, file_len: np.ndarray, length: int,
+                rate: int) -> tuple[str, str]:
+    """The window mode "auto" stands for, and a line that says so when it is "first" and that matters (a file is
+    longer than a window): "first" when at least half of the files (of AUTO_FILES read, evenly spread) are
+    one-shots. samples: (C, T); file_start, file_len: (F,)."""
+    if not len(file_len):
+        return "random", ""
+    if (file_len <= length).all():  # one window per file either way: nothing to say
+        return "first", ""
+    read = np.unique(np.linspace(0, len(file_len) - 1, min(len(file_len), AUTO_FILES)).astype(np.int64))
+    shots = 0
+    for f in read:
+        n = int(file_len[f])
+        if n > ONESHOT_SECONDS * rate:
+            continue
+        x = np.abs(samples[:, file_start[f]:file_start[f] + n]).max(0)  # (n,) the loudest channel at each time
+        shots += int(x.argmax() < length)
+    if 2 * shots < len(read):
+        return "random", ""
+    return "first", (f"window auto: first, the onset of each file: {shots} of the {len(read)} files read are "
+                     f"one-shots (at most {ONESHOT_SECONDS} s, loudest in their first {length} samples); "
+                     "--window random cuts windows all through the files instead")
+
+
 def window_counts(file_len: np.ndarray, length: int, hop: int, window: str = "random", pad: bool = True) -> np.ndarray:
     """(F,) examples cut from files of `file_len` samples by windows of `length` every `hop` samples."""
     full = np.where(file_len >= length, (file_len - length) // hop + 1, 0)  # windows that fit whole
@@ -137,13 +172,18 @@ def _check_window_args(length: int, hop: int, window: str, normalise: str) -> No
 
 def open_windows(folder: str | Path, *, length: int, formats: tuple[str, ...] = FORMATS, sample_rate: int = 0,
                  mono: bool = True, hop: int = 0, window: str = "random", pad: bool = True, normalise: str = "none",
-                 skip_bad: bool = False, cache_dir: str | None = None) -> Windows:
+                 skip_bad: bool = False, cache_dir: str | None = None, rule: LabelRule = LabelRule(),
+                 need_classes: bool = False) -> Windows:
     """Windows of a folder of audio in one call: prepares the cache (or reuses it) and opens it; with cache_dir
-    "none" (or an unwritable cache folder) decodes into memory instead. `folder` may also be a prepared folder."""
+    "none" (or an unwritable cache folder) decodes into memory instead. `folder` may also be a prepared folder.
+    The files' classes come from `rule` (data/labels.py; `need_classes`: the caller uses them)."""
     _check_window_args(length, hop, window, normalise)  # before a decode that may take minutes
     folder = Path(folder)
     if (folder / "prepared.json").exists():
-        return Windows(folder, length, hop, window, pad, normalise)
-    data = load_prepared(folder, sample_rate=sample_rate, mono=mono, formats=formats, skip_bad=skip_bad,
-                         cache_dir=cache_dir)
-    return Windows(data, length, hop, window, pad, normalise)
+        data = open_prepared(folder)
+        src = Path(data.meta["source"])
+    else:
+        data = load_prepared(folder, sample_rate=sample_rate, mono=mono, formats=formats, skip_bad=skip_bad,
+                             cache_dir=cache_dir)
+        src = folder
+    return Windows(relabel(data, src, rule, need_classes), length, hop, window, pad, normalise)

@@ -1,4 +1,5 @@
-"""The judge: a small classifier trained on the user's own labelled folder (class = first-level sub-folder), whose
+"""The judge: a small classifier trained on the user's own labelled folder (class = first-level sub-folder, or by
+the run's --classes-from-names or --labels: data/labels.py), whose
 outputs the classifier metrics read (cls_fd, kid, is, mis, cls_acc; precision / recall / density / coverage when
 there is one). No model is downloaded: `wavegen classifier fit DATA` trains it, in about a minute on 2 CPU cores
 for a few thousand one-second clips.
@@ -30,8 +31,9 @@ import torch
 from torch import nn
 
 from ..data.cache import CacheUnwritable, cache_root, claim, locked, touch, warn
+from ..data.labels import LabelRule, relabel
 from ..data.prepared import FORMATS, load_prepared
-from ..data.windows import Windows
+from ..data.windows import Windows, auto_window
 from ..errors import WavegenError
 from ..atomic import atomic_write
 VERSION = 1  # of the judge's network and files; a judge of another version is fitted again
@@ -48,6 +50,10 @@ MAX_SHIFT = 0.1  # time shift of up to this share of the window, either way
 GAIN_DB = (-12.0, 6.0)
 NOISE_SNR_DB = (0.0, 30.0)  # added white noise at a signal-to-noise ratio drawn from this range...
 NOISE_P = 0.5  # ...for this share of the training examples
+PCT_START = 0.2  # share of the steps over which the learning rate rises (OneCycleLR)
+# OneCycleLR needs two steps of rise at least (pct_start * total_steps >= 2): fewer steps than this (a few clips
+# for a few epochs) take the schedule's start only
+MIN_SCHEDULE = math.ceil(2 / PCT_START)
 
 
 def frame_for(sample_rate: int) -> int:
@@ -180,7 +186,7 @@ def train_net(w: Windows, train_idx: np.ndarray, epochs: int, seed: int, say=pri
         per_epoch = min(len(train_idx), PER_EPOCH)
         steps = epochs * math.ceil(per_epoch / BATCH)
         opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=1e-3)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=steps, pct_start=0.2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=max(steps, MIN_SCHEDULE), pct_start=PCT_START)
         began = time.time()
         for epoch in range(epochs):
             net.train()
@@ -214,15 +220,20 @@ class JudgeSpec:
     formats: tuple[str, ...] = FORMATS
     cache_dir: str | None = None
     skip_bad: bool = False
+    rule: LabelRule = LabelRule()  # where the classes come from (data/labels.py)
+    window: str = "all"  # windows half a window apart through every file, or the "first" of each (one-shots:
+    # what a run with --window first trains on), or "auto" as data/windows.py resolves it
 
     @classmethod
     def of_config(cls, cfg) -> "JudgeSpec":
         return cls(cfg.data, cfg.sample_rate, cfg.length, cfg.mono, cfg.normalise, tuple(cfg.formats),
-                   cfg.cache_dir or None, cfg.skip_bad)
+                   cfg.cache_dir or None, cfg.skip_bad, LabelRule.of_config(cfg),
+                   cfg.window if cfg.window in ("first", "auto") else "all")
 
     def options(self) -> dict:
+        window = {} if self.window == "all" else {"window": self.window}  # judges fitted before: all windows
         return {"version": VERSION, "sample_rate": self.sample_rate, "length": self.length, "mono": self.mono,
-                "normalise": self.normalise}
+                "normalise": self.normalise, **self.rule.key(), **window}
 
     def folder(self) -> Path | None:
         """The judge's folder in the cache, or None with the cache turned off."""
@@ -242,19 +253,24 @@ def open_labelled(spec: JudgeSpec) -> tuple[Windows, str]:
     two classes is an error."""
     data = load_prepared(spec.data, sample_rate=spec.sample_rate, mono=spec.mono, formats=spec.formats,
                          skip_bad=spec.skip_bad, cache_dir=spec.cache_dir)
+    data = relabel(data, spec.data, spec.rule)
     length = spec.length or int(data.length.max())
     classes = data.meta["classes"]
     if not classes:
         raise NoClasses(f"{spec.data}: no class sub-folders; the judge learns the classes from the first-level "
-                           "sub-folder names (DATA/kick/*.wav, DATA/snare/*.wav, ...)")
+                        "sub-folder names (DATA/kick/*.wav, DATA/snare/*.wav, ...), --classes-from-names or --labels")
     if len(classes) < 2:
-        raise NoClasses(f"{spec.data}: one class ({classes[0]}); the judge needs at least two class sub-folders")
+        raise NoClasses(f"{spec.data}: one class ({classes[0]}); the judge needs at least two classes")
     counts = np.bincount(data.label[data.label >= 0], minlength=len(classes))
     if counts.min() < 2:
         few = classes[int(counts.argmin())]
         raise WavegenError(f"{spec.data}: class {few!r} has {counts.min()} file(s); the judge needs at least 2 per "
                            "class (one to train on, one to test)")
-    return Windows(data, length, max(1, length // 2), "all", True, spec.normalise), data.meta["fingerprint"]
+    window = spec.window
+    if window == "auto":
+        window = auto_window(data.samples, data.start, data.length, length, int(data.meta["sample_rate"]))[0]
+    window = "first" if window == "first" else "all"  # "random" windows are "all" of them, for the judge
+    return Windows(data, length, max(1, length // 2), window, True, spec.normalise), data.meta["fingerprint"]
 
 
 def _windows_of(w: Windows, files: np.ndarray) -> np.ndarray:

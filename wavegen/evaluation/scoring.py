@@ -56,6 +56,9 @@ def real_sets(examples, meta: dict | None, sample_rate: int, holdout: float, see
         pool, source = (held_idx, "held-out examples") if len(held_idx) >= 8 else (train_idx, "training examples (no holdout)")
         pool = pool[torch.randperm(len(pool), generator=g)]
         half = min(n, len(pool) // 2)
+        if half == 0:  # a generator is scored against two real sets, of one example each at least
+            raise WavegenError(f"{examples.n} example{'s' if examples.n != 1 else ''} in the data: too few to score "
+                               "a generator against (two at least, one per real set)")
         real, real2 = examples.get(pool[:half]).numpy(), examples.get(pool[half:2 * half]).numpy()
         labels = getattr(examples, "labels", None)  # (N,) class numbers of windows of data with class folders
         if labels is not None and getattr(examples, "classes", None):

@@ -138,7 +138,7 @@ def build_pair(cfg, channels: int, length: int | None = None, classes: int = 0) 
     if not getattr(cfg, "conditional", False):
         return build_models(cfg, channels, length)
     if classes < 2:
-        raise WavegenError(f"conditional needs data with at least two classes (class sub-folders), got {classes}")
+        raise WavegenError(f"conditional needs data with at least two classes (class sub-folders, --classes-from-names or --labels), got {classes}")
     G, D = build_models(replace(cfg, nz=cfg.nz + EMBED), channels, length)  # G's input: noise and class embedding
     D = ConditionalEnsemble(D, classes, cfg.spectral_norm) if isinstance(D, Ensemble) else \
         ConditionalD(D, classes, cfg.spectral_norm)

@@ -17,30 +17,37 @@ from ..errors import WavegenError
 from .distributed import World
 
 
-def training_labels(cfg: Config, examples, train_idx: torch.Tensor, b: int) -> np.ndarray | None:
-    """The classes (n,) of the training examples when the run uses them (conditional, balanced_classes); data
-    without two classes, or with files outside the class folders, is refused."""
+def training_labels(cfg: Config, examples, train_idx: torch.Tensor, b: int) -> tuple[np.ndarray | None, str]:
+    """The classes (n,) of the training examples when the run uses them (conditional, balanced_classes), and a line
+    to say about them ("" or the smallest class, when it is smaller than a batch); data without two classes, with
+    files outside the class folders, or a class without a training example, is refused."""
     if not (cfg.conditional or cfg.balanced_classes):
-        return None
+        return None, ""
     what = "conditional" if cfg.conditional else "balanced_classes"
+    folders = not (cfg.classes_from_names or cfg.labels)  # the classes are the sub-folders
     if len(examples.classes) < 2:
-        raise WavegenError(f"{cfg.data}: {what} needs at least two classes (first-level sub-folders with audio), "
+        where = "first-level sub-folders with audio" if folders else "from --classes-from-names or --labels"
+        raise WavegenError(f"{cfg.data}: {what} needs at least two classes ({where}), "
                            f"found {len(examples.classes)}{': ' + examples.classes[0] if examples.classes else ''}")
     labels = examples.labels[train_idx.numpy()]
-    if (labels < 0).any():
+    if (labels < 0).any():  # data/labels.py refuses or skips these first: a prepared folder given as data
         raise WavegenError(f"{cfg.data}: {what}: {int((labels < 0).sum())} training examples come from files "
-                           "outside the class sub-folders; move them into one")
-    empty = sorted(d.name for d in Path(cfg.data).iterdir()
-                   if d.is_dir() and not d.name.startswith(".") and d.name not in examples.classes)
+                           "without a class; pass --unlabelled skip to leave them out")
+    empty = [] if not folders else sorted(d.name for d in Path(cfg.data).iterdir()
+                                          if d.is_dir() and not d.name.startswith(".") and d.name not in examples.classes)
     if empty:  # a class the user meant to have, with nothing in it that decodes
         raise WavegenError(f"{Path(cfg.data) / empty[0]}: a class folder without audio ({what} would leave the "
                            "class out); add its files or remove the folder")
     counts = np.bincount(labels, minlength=len(examples.classes))
-    if counts.min() < b:
-        few = examples.classes[int(counts.argmin())]
-        raise WavegenError(f"{cfg.data}: {what}: class {few!r} has {counts.min()} training examples, fewer than a "
-                           f"batch of {b}; add examples or lower --batch-size")
-    return labels
+    few = examples.classes[int(counts.argmin())]
+    if counts.min() == 0:
+        raise WavegenError(f"{cfg.data}: {what}: class {few!r} has no training example (all held out); add examples "
+                           "or lower --holdout")
+    note = ""
+    if counts.min() < b:  # it trains, but G can hardly do more than copy such a class: said, not refused
+        note = (f"{what}: class {few!r} has {counts.min()} training examples, fewer than a batch of {b}: a class "
+                "this small can only be copied")
+    return labels, note
 
 
 class DataOrder:

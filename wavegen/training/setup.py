@@ -52,8 +52,12 @@ class TrainingData:
 
     def __init__(self, cfg: Config, world: World):
         self.examples = examples = open_examples(cfg)
-        if world.main and examples.skipped:
-            print(describe_skipped(examples.skipped), flush=True)
+        if world.main:  # one line for every file left out, and one for each choice made on the user's behalf
+            skipped = [*examples.skipped, *examples.left_out]
+            for line in [describe_skipped(skipped, examples.ignored if skipped else 0), *examples.notes,
+                         examples.window_note]:
+                if line:
+                    print(line, flush=True)
         self.train_idx, _ = split_holdout(examples.n, cfg.holdout, cfg.seed)  # (n,) example numbers used for training
         check_model(cfg, examples.length)  # a length the layers cannot make is refused before anything is written
         self.b = check_batch(cfg.batch_size, cfg.batch_scope, world)  # this rank's examples per batch
@@ -62,7 +66,9 @@ class TrainingData:
                      "sample_rate": examples.sample_rate, "meta": read_meta(cfg.data), "held_out": examples.n - n,
                      "classes": examples.classes}
         self.audio = GaussianSpec.from_meta(self.info["meta"]) is None  # audio, not the post's curves
-        self.labels = training_labels(cfg, examples, self.train_idx, self.b)
+        self.labels, note = training_labels(cfg, examples, self.train_idx, self.b)
+        if note and world.main:
+            print(note, flush=True)
         self.eval_sets = None
         if cfg.eval_every and world.main:
             self.eval_sets, _ = real_sets(examples, self.info["meta"], examples.sample_rate, cfg.holdout, cfg.seed,

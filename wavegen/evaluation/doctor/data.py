@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...data.windows import window_counts
+from ...data.windows import auto_window, window_counts
 from ...models.registry import GENERATORS
 from .real import SILENT_RMS
 from .registry import check, finding
@@ -57,11 +57,12 @@ def hop_for(real, cfg, want: int) -> int | None:
     files, or None where no hop does (files no longer than a window)."""
     if real.file_len is None or not cfg.length:
         return None
-    share = real.n_train / max(1, int(window_counts(real.file_len, cfg.length, cfg.hop or cfg.length, cfg.window,
+    window = real.window or cfg.window  # "auto" as the run resolved it
+    share = real.n_train / max(1, int(window_counts(real.file_len, cfg.length, cfg.hop or cfg.length, window,
                                                     cfg.pad).sum()))  # what the holdout leaves for training
     hop = cfg.length // 2
     while hop >= 1:
-        if window_counts(real.file_len, cfg.length, hop, cfg.window, cfg.pad).sum() * share >= want:
+        if window_counts(real.file_len, cfg.length, hop, window, cfg.pad).sum() * share >= want:
             return hop
         hop //= 2
     return None

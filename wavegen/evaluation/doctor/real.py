@@ -27,11 +27,12 @@ class RealData:
     ref: np.ndarray  # (k, C, L) other real examples, disjoint from train
     n_train: int  # training examples in the run (all of them, not only those loaded)
     sample_rate: int
-    class_counts: dict[str, int]  # training examples per class (sub-folder); empty without classes
+    class_counts: dict[str, int]  # training examples per class; empty without classes
     rms: np.ndarray  # (m + k,) RMS of every loaded example
     peak: np.ndarray  # (m + k,) largest absolute sample of every loaded example
     ref_in_training: bool = True  # False when ref is fresh draws of a synthetic recipe
     file_len: np.ndarray | None = None  # (F,) samples in each file the examples are cut from, where known
+    window: str = ""  # the windows' mode as the run's data resolved it ("auto" is "first" or "random"); "" for files
 
     @property
     def comparable(self) -> bool:
@@ -158,9 +159,10 @@ def load_real(ev) -> RealData:
     counts = {}
     labels = getattr(examples, "labels", None)
     if getattr(examples, "classes", None) and labels is not None:
-        got = np.bincount(np.asarray(labels)[train_idx.numpy()], minlength=len(examples.classes))
+        got = np.asarray(labels)[train_idx.numpy()]
+        got = np.bincount(got[got >= 0], minlength=len(examples.classes))  # files without a class count in none
         counts = {c: int(n) for c, n in zip(examples.classes, got)}
     return RealData(train, ref, len(train_idx), examples.sample_rate, counts,
                     np.concatenate([rms(train), rms(ref)]), np.concatenate([peak(train), peak(ref)]),
                     ref_in_training=spec is None,
-                    file_len=getattr(examples, "file_lengths", None))
+                    file_len=getattr(examples, "file_lengths", None), window=getattr(examples, "window", ""))
