@@ -79,6 +79,11 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "audio with a 512-tap post filter": ("audio", {"g_postfilter": 512}),
     "audio with spec": ("audio", {"d_arch": "wavegan,spec"}),
     "audio conditional": ("audio", {"conditional": True}),
+    "audio conditional with ada": ("audio", {"conditional": True, "augment": "ada"}),
+    "hpn conditional": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True}),
+    "hpn conditional with mrd": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "d_arch": "wavegan,mrd"}),
+    "hpn conditional with ada": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "augment": "ada"}),
+    "hpn conditional with seed 1": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "seed": 1}),
     "audio with beta1 0": ("audio", {"beta1": 0.0}),
     "audio with minibatch std": ("audio", {"d_mbstd": 4}),
     "wavegan conditional": ("wavegan", {**WAVEGAN_ON_A_CPU, "conditional": True}),
@@ -101,7 +106,7 @@ VARIANTS = {  # what else was tried (docs/audio.md)
 }
 KNOWN = CONTENDERS | ABLATIONS | ENSEMBLE_ABLATIONS | VARIANTS  # every name --contenders takes
 assert not any("," in k for k in KNOWN), "contender names are comma-separated on the command line"
-METRICS = ["cls_fd", "is", "coverage", "frechet", "cls_acc"]  # cls_acc: conditional contenders only
+METRICS = ["cls_fd", "is", "coverage", "frechet", "cls_acc", "harmonicity"]  # cls_acc: conditional contenders only
 
 
 def start(data: str, preset: str, overrides: dict, out: Path, threads: int, curve: int) -> subprocess.Popen:

@@ -148,7 +148,7 @@ class Synth(nn.Module):
         return torch.tanh(self.harmonic(f0, amp, shares) + self.noise(mags))  # (N, L)
 
 
-@register_generator("hpn", d="dcgan")
+@register_generator("hpn", d="wavegan")
 class HPNGenerator(nn.Module):
     """z (B, nz, 1) -> frame controls -> Synth -> (B, C, L). `noise` as --g-noise: noise inputs after every
     convolution over frames ("hidden"), on the waveform ("output"), or "all"."""
