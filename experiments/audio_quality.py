@@ -37,7 +37,7 @@ import torch
 
 from wavegen import checkpoint
 from wavegen.config import make_config, parse_value
-from wavegen.data.files import find_files
+from wavegen.data.files import scan
 from wavegen.evaluation import judge
 from wavegen.evaluation.scoring import evaluate_run
 from wavegen.runfolder import read_stats
@@ -84,6 +84,8 @@ VARIANTS = {  # what else was tried (docs/audio.md)
     "hpn conditional with mrd": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "d_arch": "wavegan,mrd"}),
     "hpn conditional with ada": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "augment": "ada"}),
     "hpn conditional with seed 1": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "seed": 1}),
+    "hpn conditional with local f0": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "f0_grad": "local"}),
+    "hpn conditional with untaught f0": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "f0_grad": "none"}),
     "audio with beta1 0": ("audio", {"beta1": 0.0}),
     "audio with minibatch std": ("audio", {"d_mbstd": 4}),
     "wavegan conditional": ("wavegan", {**WAVEGAN_ON_A_CPU, "conditional": True}),
@@ -125,7 +127,7 @@ def subset_folder(data: str, share: float, formats: tuple[str, ...], out: Path, 
     """A folder of symbolic links to a seeded share of `data`'s files, at their relative paths (so that class
     folders and class names in file names still say the class), drawn within each sub-folder."""
     root = Path(data).resolve()
-    files, _ = find_files(root, formats)
+    files = scan(root, formats).files
     by_folder: dict[Path, list[Path]] = {}
     for f in sorted(files):
         by_folder.setdefault(f.parent, []).append(f)

@@ -138,3 +138,19 @@ def test_harmonicity_tells_a_voice_from_a_whisper():
     assert harmonicity(voice, voice, SR) > 0.8 and harmonicity(whisper, voice, SR) < 0.05
     f0, _, voiced = pitch_track(voice, SR)
     assert voiced.all() and np.allclose(np.median(f0, 1), [110, 180, 240], rtol=0.03)  # no octave errors
+
+
+def test_f0_grad_changes_the_gradient_not_the_sound():
+    """The running phase sums f0 over every later sample, so its gradient to f0 grows with the clip; "local" keeps
+    only f0's effect within its own frame and "none" none at all. The rendered sound is the same in each."""
+    outs, grads = [], {}
+    for mode in ("phase", "local", "none"):
+        synth = Synth(1024, SR, 32, 8, 4, f0_grad=mode)
+        f0, amp, shares = steady(synth, 150.0, 2)
+        f = (f0 + torch.linspace(0, 30, f0.shape[1])).requires_grad_(True)  # a glide: the gradient has a sign
+        x = synth.harmonic(f, amp.requires_grad_(True), shares)
+        x.square().mean().backward()
+        outs.append(x.detach())
+        grads[mode] = 0.0 if f.grad is None else f.grad.abs().sum().item()
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+    assert grads["none"] == 0 and 0 < grads["local"] < grads["phase"]

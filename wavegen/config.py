@@ -82,7 +82,7 @@ class Config:
     arch: str = MODEL("dcgan",
         'G (and D unless --d-arch): "dcgan": the post\'s family, planned for any length; "wavegan": Donahue et al. '
         '2018; "istft": ConvNeXt blocks over STFT frames and an inverse STFT (Vocos), D as dcgan; "hpn": per frame a '
-        'pitch, harmonics and noise bands, rendered by a synthesiser (DDSP), D as dcgan (needs --sample-rate)',
+        'pitch, harmonics and noise bands, rendered by a synthesiser (DDSP), D as wavegan (needs --sample-rate)',
         choices=('dcgan', 'wavegan', 'istft', 'hpn'))
     d_arch: str = MODEL("",
         'D as an ensemble, comma-separated: "mpd" (HiFi-GAN periods), "msd" (MelGAN scales), "mrd" (UnivNet '
@@ -95,6 +95,10 @@ class Config:
     noise_bands: int = MODEL(32, 'hpn: bands of filtered noise, evenly spaced from 0 Hz to Nyquist, G sets per frame')
     f0_min: float = MODEL(50.0, 'hpn: the lowest f0 in Hz G can make (a voice: 50-500)')
     f0_max: float = MODEL(500.0, 'hpn: the highest f0 in Hz G can make (at most half the sample rate)')
+    f0_grad: str = MODEL("phase",
+        'hpn: how D\'s gradient reaches f0: through the oscillators\' running "phase" (DDSP; it sums over every later '
+        'sample), within each frame only ("local"), or "none" (f0 stays as G\'s network starts it: pitch from the '
+        'noise, formants and loudness learned)', choices=('phase', 'local', 'none'))
     istft_phase: str = MODEL("if",
         'istft: G predicts each bin\'s "if" (instantaneous frequency: the phase advance from one frame to the next, '
         'summed over frames, as GANSynth) or its "angle" in every frame (Vocos)', choices=('if', 'angle'))

@@ -93,9 +93,11 @@ class Synth(nn.Module):
     """The fixed synthesiser: frame controls (module docstring) -> waveform (N, L), no parameters. N is any number
     of signals (G renders batch x channels)."""
 
-    def __init__(self, length: int, sample_rate: int, hop: int, harmonics: int, noise_bands: int):
+    def __init__(self, length: int, sample_rate: int, hop: int, harmonics: int, noise_bands: int,
+                 f0_grad: str = "phase"):
         super().__init__()
-        self.length, self.sample_rate, self.hop = length, sample_rate, hop
+        self.length, self.sample_rate, self.hop, self.f0_grad = length, sample_rate, hop, f0_grad
+        self.register_buffer("since", (torch.arange(length) % hop).float(), persistent=False)  # (L,) from its frame
         self.frames = -(-length // hop) + 1  # frame j at sample j * hop; the last sample lies between two frames
         self.register_buffer("k", torch.arange(1, harmonics + 1).float().view(harmonics, 1), persistent=False)
         size = NOISE_OVERLAP * hop
@@ -129,8 +131,11 @@ class Synth(nn.Module):
         shares = shares * (self.k * f0[:, None] < nyquist).float()  # (N, K, T) above Nyquist: out of the distribution
         shares = shares / (shares.sum(1, keepdim=True) + SHARE_FLOOR)
         f0_up = self.upsample(f0)  # (N, L)
-        cycles = torch.cumsum(f0_up.double() / self.sample_rate, dim=-1)  # (N, L) turns, float64 under any autocast
+        steered = f0_up if self.f0_grad == "phase" else f0_up.detach()  # what the running phase is a function of
+        cycles = torch.cumsum(steered.double() / self.sample_rate, dim=-1)  # (N, L) turns, float64 under any autocast
         phase = (2 * math.pi * (cycles - torch.floor(cycles))).float()  # (N, L) wrapped to [0, 2 pi)
+        if self.f0_grad == "local":  # f0 moves the phase within its own frame only: a bounded, local gradient
+            phase = phase + 2 * math.pi / self.sample_rate * (f0_up - f0_up.detach()) * self.since
         heard = (self.k * f0_up[:, None] < nyquist).float()  # (N, K, L) silenced at and above Nyquist
         amps = self.upsample(amp[:, None] * shares) * heard  # (N, K, L)
         return (amps * torch.sin(self.k * phase[:, None])).sum(1)  # (N, L)
@@ -156,7 +161,8 @@ class HPNGenerator(nn.Module):
     @classmethod
     def from_config(cls, cfg, channels: int, length: int) -> HPNGenerator:
         return cls(length, cfg.sample_rate, cfg.nz, cfg.ngf, channels, cfg.harmonics, cfg.noise_bands, cfg.f0_min,
-                   cfg.f0_max, cfg.frame_hop, cfg.layers or BLOCKS, cfg.dropout_g, cfg.g_batchnorm, cfg.g_noise)
+                   cfg.f0_max, cfg.frame_hop, cfg.layers or BLOCKS, cfg.dropout_g, cfg.g_batchnorm, cfg.g_noise,
+                   cfg.f0_grad)
 
     @staticmethod
     def check(cfg, length: int | None) -> None:
@@ -167,10 +173,10 @@ class HPNGenerator(nn.Module):
 
     def __init__(self, length: int, sample_rate: int, nz: int, width: int, channels: int, harmonics: int = 48,
                  noise_bands: int = 32, f0_min: float = 50.0, f0_max: float = 500.0, hop: int = 0, blocks: int = BLOCKS,
-                 dropout: float = 0.0, batchnorm: bool = False, noise: str = "none"):
+                 dropout: float = 0.0, batchnorm: bool = False, noise: str = "none", f0_grad: str = "phase"):
         super().__init__()
         check_pitch(sample_rate, f0_min, f0_max)
-        self.synth = Synth(length, sample_rate, hpn_hop(sample_rate, length, hop), harmonics, noise_bands)
+        self.synth = Synth(length, sample_rate, hpn_hop(sample_rate, length, hop), harmonics, noise_bands, f0_grad)
         self.channels, self.length, self.width = channels, length, width
         self.f0_min, self.f0_max, self.harmonics, self.noise_bands = f0_min, f0_max, harmonics, noise_bands
         frames = self.synth.frames
