@@ -140,7 +140,8 @@ def test_remedy_data_few_examples(tmp_path):
     """Ten files of 2,000 samples cut into 1,024-sample windows without overlap are too few examples; the remedy's
     hop (the largest power-of-two share of the length that does) cuts enough."""
     few = make_sounds(tmp_path / "few", 10, 8000, 0.25, 1)
-    kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=16, batch_size=4, batches=2, init="default")
+    kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=16, batch_size=4, batches=2, init="default",
+              window="random")  # auto would take each one-shot's onset only: then no hop cuts more
     broken = small_run(few, tmp_path / "broken", "dcgan", **kw)
     f = diagnose(broken, codes=["data"])[0][0]
     assert f.code == "data" and f.values["n_train"] < MIN_EXAMPLES and f.flags == {"hop": 64}  # 2 windows to 17
@@ -157,7 +158,8 @@ def test_remedy_data_louder_than_g(tmp_path):
     for p in loud.rglob("*.wav"):
         x, sr = sf.read(p, dtype="float32")
         sf.write(p, 30 * x, sr, subtype="FLOAT")
-    kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=16, batch_size=8, batches=20, init="default")
+    kw = dict(length=1024, sample_rate=8000, ngf=16, ndf=16, batch_size=8, batches=20, init="default",
+              window="random")  # 120 windows: the one-shots' onsets alone would be too few examples first
     broken = small_run(loud, tmp_path / "broken", "dcgan", normalise="none", **kw)
     f = diagnose(broken, codes=["data"])[0][0]
     assert f.code == "data" and "beyond [-1, 1]" in f.evidence and f.flags == {"normalise": "peak"}
