@@ -75,7 +75,12 @@ def hnr_range(real: np.ndarray, sample_rate: int) -> tuple[float, float]:
 def harmonicity(samples: np.ndarray, real: np.ndarray, sample_rate: int) -> float:
     """Share of the samples' sounding frames that are voiced with an HNR in the real clips' range (module doc);
     NaN when the samples have no sounding frame or the real clips no voiced one."""
-    low, high = hnr_range(real, sample_rate)
+    return share_in_range(samples, hnr_range(real, sample_rate), sample_rate)
+
+
+def share_in_range(samples: np.ndarray, hnr: tuple[float, float], sample_rate: int) -> float:
+    """`harmonicity` against an HNR range already taken on the real clips (`hnr_range`)."""
+    low, high = hnr
     r, _, loud = frame_analysis(samples, sample_rate)
     if not loud.any() or np.isnan(low):
         return float("nan")
