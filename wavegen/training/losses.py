@@ -94,7 +94,7 @@ def per_example_mean(judged) -> torch.Tensor:
     scale of one head's logits, where per_example sums the heads)."""
     if not isinstance(judged, dict):
         return judged.float()
-    return torch.stack([y.float().flatten(1).mean(1) for logits, _ in judged.values() for y in logits]).mean(0)
+    return per_example(judged) / sum(len(logits) for logits, _ in judged.values())
 
 
 def mean_logit(judged: dict) -> torch.Tensor:

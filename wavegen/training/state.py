@@ -1,6 +1,6 @@
 """What a run trains and where it is: G, D, the G that samples (its average, where the run keeps one), both
-optimisers and the augmentation's p (ADA adapts it), built in one place and saved and restored together; and the run's progress (batches, time, best score,
-rollbacks)."""
+optimisers and the augmentation's p (ADA adapts it), built in one place and saved and restored together; and the
+run's progress (batches, time, best score, rollbacks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
