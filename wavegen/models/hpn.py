@@ -1,12 +1,18 @@
 """A harmonic-plus-noise generator: DDSP's decoder (Engel et al., ICLR 2020) as a GAN generator, with the neural
 source-filter idea (Wang et al. 2019) of a sine source at f0 beside filtered noise.
 
-G does not draw samples. From the noise (and the class embedding, when conditional) a small network over frames
-(a dense layer to a few frames, then upsampling convolutions of width ngf to the clip's frames, then `layers`
-convolutions at the frame rate) predicts per frame and channel:
-  - f0 in Hz, f0_min * (f0_max / f0_min) ** sigmoid(x): bounded, and even on a log scale (as pitch is heard);
-  - a loudness (the harmonics' amplitude) and a distribution over `harmonics` harmonics (softmax);
-  - `noise_bands` magnitudes of a filtered noise, bands evenly spaced from 0 Hz to Nyquist;
+G does not draw samples. From the noise (and the class embedding, when conditional) two networks predict, per frame
+and channel:
+  - f0 in Hz, f0_min * (f0_max / f0_min) ** sigmoid(x): bounded, and even on a log scale (as pitch is heard). x is a
+    pitch of the clip's own plus a contour of PITCH_KNOTS knots (tanh, at most PITCH_SPAN either way), both from a
+    small network of its own (`PitchNet`). A pitch read off the shared frame features was dragged to a bound as those
+    features grew (even with no gradient of its own); a voice holds one pitch and bends it slowly, which a few knots
+    say and cannot jitter;
+  - from a network over frames (a dense layer to a few frames, then upsampling convolutions of width ngf to the
+    clip's frames, then `layers` convolutions at the frame rate): a loudness (the harmonics' amplitude), a
+    distribution over `harmonics` harmonics (softmax) and `noise_bands` magnitudes of a filtered noise, bands evenly
+    spaced from 0 Hz to Nyquist, which start NOISE_BIAS under the harmonics (DDSP's filtered noise does the same: a
+    noise as loud as the harmonics from the first batch on drowned them, and stayed 6-14x louder through training);
 and a fixed differentiable synthesiser (`Synth`) renders them at the sample rate:
   - controls are linearly interpolated from frames (frame j at sample j * hop) to samples;
   - the phase is the running sum of 2 pi f0 / sr over samples, in float64 and wrapped to one turn before it is
@@ -45,6 +51,10 @@ AMP_MAX = 2.0  # DDSP's exp_sigmoid: amplitudes in (AMP_FLOOR, AMP_MAX), log-lik
 AMP_FLOOR = 1e-7
 AMP_EXPONENT = math.log(10.0)
 SHARE_FLOOR = 1e-7  # keeps the renormalised distribution finite when every harmonic is above Nyquist
+NOISE_BIAS = -2.0  # added to the noise bands' outputs: they start ~20 dB under the harmonics
+PITCH_KNOTS = 4  # knots of f0's contour over the clip, linearly interpolated to the frames
+PITCH_SPAN = 1.0  # the contour's reach either way, in sigmoid inputs: about 0.8 octave in the middle of the range
+PITCH_WIDTH = 64  # hidden units of the pitch network
 
 
 def exp_sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -153,6 +163,23 @@ class Synth(nn.Module):
         return torch.tanh(self.harmonic(f0, amp, shares) + self.noise(mags))  # (N, L)
 
 
+class PitchNet(nn.Module):
+    """z (B, nz) -> f0's sigmoid input per signal and frame (B C, T): the clip's pitch plus a contour of PITCH_KNOTS
+    knots, each bounded by PITCH_SPAN, linearly interpolated to the T frames."""
+
+    def __init__(self, nz: int, channels: int, frames: int):
+        super().__init__()
+        self.channels, self.frames = channels, frames
+        self.net = nn.Sequential(nn.Linear(nz, PITCH_WIDTH), nn.LeakyReLU(0.2),
+                                 nn.Linear(PITCH_WIDTH, channels * (1 + PITCH_KNOTS)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.net(z).float().view(-1, 1 + PITCH_KNOTS)  # (B C, 1 + knots)
+        knots = PITCH_SPAN * torch.tanh(out[:, None, 1:])  # (B C, 1, knots)
+        contour = F.interpolate(knots, size=self.frames, mode="linear", align_corners=True)[:, 0]  # (B C, T)
+        return out[:, :1] + contour
+
+
 @register_generator("hpn", d="wavegan")
 class HPNGenerator(nn.Module):
     """z (B, nz, 1) -> frame controls -> Synth -> (B, C, L). `noise` as --g-noise: noise inputs after every
@@ -190,7 +217,8 @@ class HPNGenerator(nn.Module):
             layers += [nn.Upsample(scale_factor=2, mode="nearest")] if i < ups else []
             layers += hidden(conv, width, dropout, batchnorm, hidden_noise)
         self.body = nn.Sequential(*layers)
-        self.head = nn.Conv1d(width, channels * (2 + harmonics + noise_bands), 1)
+        self.head = nn.Conv1d(width, channels * (1 + harmonics + noise_bands), 1)
+        self.pitch = PitchNet(nz, channels, frames)
         self.out_noise = output_noise(channels) if noise in ("output", "all") else nn.Identity()
 
     def controls(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -198,11 +226,11 @@ class HPNGenerator(nn.Module):
         noise band magnitudes (N, bands, T)."""
         b = z.shape[0]  # not len(z): a traced G (wavegen export) keeps the batch size free
         h = self.body(F.leaky_relu(self.dense(z.flatten(1)).view(b, self.width, self.start), 0.2))
-        out = self.head(h[:, :, :self.synth.frames]).float()  # (B, C (2 + K + bands), T)
-        out = out.view(b * self.channels, 2 + self.harmonics + self.noise_bands, self.synth.frames)
-        f0 = pitch(out[:, 0], self.f0_min, self.f0_max)  # (N, T)
-        shares = torch.softmax(out[:, 2:2 + self.harmonics], dim=1)  # (N, K, T)
-        return f0, exp_sigmoid(out[:, 1]), shares, exp_sigmoid(out[:, 2 + self.harmonics:])
+        out = self.head(h[:, :, :self.synth.frames]).float()  # (B, C (1 + K + bands), T)
+        out = out.view(b * self.channels, 1 + self.harmonics + self.noise_bands, self.synth.frames)
+        f0 = pitch(self.pitch(z.flatten(1)), self.f0_min, self.f0_max)  # (N, T)
+        shares = torch.softmax(out[:, 1:1 + self.harmonics], dim=1)  # (N, K, T)
+        return f0, exp_sigmoid(out[:, 0]), shares, exp_sigmoid(out[:, 1 + self.harmonics:] + NOISE_BIAS)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.synth(*self.controls(z))  # (B C, L)
