@@ -63,9 +63,9 @@ def shift(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     most = max(1, int(SHIFT * n))
     on = chosen(b, p, x.device)
     by = (torch.rand(b, device=x.device) * (2 * most + 1)).floor().long() - most  # (B,) in [-most, most]
-    src = torch.arange(n, device=x.device) - torch.where(on, by, 0)[:, None]  # (B, L): where each sample comes from
-    inside = (src >= 0) & (src < n)
-    return x.gather(2, src.clamp(0, n - 1)[:, None].expand(b, c, n)) * inside[:, None]
+    padded = torch.nn.functional.pad(x, (most, most))  # (B, C, L + 2 most): every source sample exists
+    src = torch.arange(most, most + n, device=x.device) - torch.where(on, by, 0)[:, None]  # (B, L) into padded
+    return padded.gather(2, src[:, None].expand(b, c, n))
 
 
 @register_augment("gain")
@@ -86,8 +86,8 @@ def eq(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     on = chosen(b, p, x.device)
     centre = EQ_LOW * (0.5 / EQ_LOW) ** torch.rand(b, 1, device=x.device)  # (B, 1) cycles per sample
     db = uniform(b, -EQ_DB, EQ_DB, x.device)[:, None]  # (B, 1)
-    f = torch.fft.rfftfreq(n, device=x.device)  # (F,)
-    octaves = torch.log2(f.clamp_min(1 / n) / centre)  # (B, F): each bin's distance from the centre
+    f = torch.fft.rfftfreq(n, device=x.device).clamp_min(1 / n)  # (F,)
+    octaves = torch.log2(f) - torch.log2(centre)  # (B, F): each bin's distance from the centre
     response = 10 ** (db * torch.exp(-0.5 * (octaves / EQ_OCTAVES) ** 2) / 20)  # (B, F) zero-phase gains
     y = torch.fft.irfft(torch.fft.rfft(x) * response[:, None], n=n)  # (B, C, L)
     return torch.where(on[:, None, None], y, x)
@@ -112,7 +112,7 @@ def mask(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     on = chosen(b, p, x.device)
     span = (torch.rand(b, device=x.device) * (MASK * n + 1)).floor()  # (B,) samples
     start = (torch.rand(b, device=x.device) * (n - span + 1)).floor()  # (B,)
-    t = torch.arange(n, device=x.device)
+    t = torch.arange(n, device=x.device, dtype=start.dtype)  # float: compared with start without a cast
     cut = (t >= start[:, None]) & (t < (start + span)[:, None]) & on[:, None]  # (B, L)
     return x * ~cut[:, None]
 
