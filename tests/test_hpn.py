@@ -12,6 +12,7 @@ from wavegen.config import Config, make_config
 from wavegen.errors import WavegenError
 from wavegen.models.build import build_models
 from wavegen.models.conditional import build_pair
+from wavegen.models import hpn
 from wavegen.models.hpn import HPNGenerator, Synth
 from wavegen.models.registry import GENERATORS
 from wavegen.training.losses import per_example
@@ -91,6 +92,26 @@ def test_gradients_reach_every_weight_and_conditioning_works():
     dead = [n for n, p in G.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not dead, dead
     assert not torch.equal(G(z[:1], torch.tensor([0])), G(z[:1], torch.tensor([1])))
+
+
+def test_pitch_comes_from_its_own_network_and_bends_slowly():
+    """f0 is the pitch network's alone (the frame network, however large its weights grow, cannot drag it to a bound),
+    starts near the bounds' geometric mean, and moves over the clip by at most PITCH_SPAN's reach;
+    the noise bands start well under the harmonics."""
+    torch.manual_seed(0)
+    G = HPNGenerator(8192, SR, 100, 16, 1, harmonics=16, noise_bands=8)
+    z = torch.randn(32, 100, 1)
+    with torch.no_grad():
+        f0, amp, shares, mags = G.controls(z)
+        for p in list(G.body.parameters()) + list(G.head.parameters()):
+            p.mul_(100)
+        assert torch.equal(G.controls(z)[0], f0)
+    assert 100 < f0.median() < 250  # near sqrt(50 x 500) = 158 Hz
+    octaves = torch.log2(f0.max(1).values / f0.min(1).values)  # (N,) each clip's range
+    assert octaves.max() < 2 * hpn.PITCH_SPAN * math.log2(10) / 4 * 1.01  # sigmoid's slope is at most 1/4
+    per_knot = torch.log2(f0[:, 1:] / f0[:, :-1]).abs().max()
+    assert per_knot < 0.1  # no jitter from frame to frame
+    assert mags.median() < 0.1 * amp.median()
 
 
 def test_the_phase_survives_bf16_autocast():
