@@ -5,14 +5,15 @@ G does not draw samples. From the noise (and the class embedding, when condition
 and channel:
   - f0 in Hz, f0_min * (f0_max / f0_min) ** sigmoid(x): bounded, and even on a log scale (as pitch is heard). x is a
     pitch of the clip's own plus a contour of PITCH_KNOTS knots (tanh, at most PITCH_SPAN either way), both from a
-    small network of its own (`PitchNet`). A pitch read off the shared frame features was dragged to a bound as those
-    features grew (even with no gradient of its own); a voice holds one pitch and bends it slowly, which a few knots
-    say and cannot jitter;
+    small network of its own (`PitchNet`): a pitch read off the frame network's shared features is dragged to a bound
+    as those features grow (even with no gradient of its own), and a voice holds one pitch and bends it slowly,
+    which a few knots say and cannot jitter;
   - from a network over frames (a dense layer to a few frames, then upsampling convolutions of width ngf to the
     clip's frames, then `layers` convolutions at the frame rate): a loudness (the harmonics' amplitude), a
     distribution over `harmonics` harmonics (softmax) and `noise_bands` magnitudes of a filtered noise, bands evenly
-    spaced from 0 Hz to Nyquist, which start NOISE_BIAS under the harmonics (DDSP's filtered noise does the same: a
-    noise as loud as the harmonics from the first batch on drowned them, and stayed 6-14x louder through training);
+    spaced from 0 Hz to Nyquist, which start NOISE_BIAS under the harmonics, as DDSP's filtered noise does: against a
+    waveform D, noise as loud as the harmonics from the first batch is the cheaper way to match a spectrum, and
+    drowns them;
 and a fixed differentiable synthesiser (`Synth`) renders them at the sample rate:
   - controls are linearly interpolated from frames (frame j at sample j * hop) to samples;
   - the phase is the running sum of 2 pi f0 / sr over samples, in float64 and wrapped to one turn before it is
