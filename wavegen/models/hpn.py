@@ -10,10 +10,10 @@ and channel:
     which a few knots say and cannot jitter;
   - from a network over frames (a dense layer to a few frames, then upsampling convolutions of width ngf to the
     clip's frames, then `layers` convolutions at the frame rate): a loudness (the harmonics' amplitude), a
-    distribution over `harmonics` harmonics (softmax) and `noise_bands` magnitudes of a filtered noise, bands evenly
-    spaced from 0 Hz to Nyquist, which start NOISE_BIAS under the harmonics, as DDSP's filtered noise does: against a
-    waveform D, noise as loud as the harmonics from the first batch is the cheaper way to match a spectrum, and
-    drowns them;
+    distribution over `harmonics` harmonics (softmax; it starts falling as a voice's spectrum does, TILT) and
+    `noise_bands` magnitudes of a filtered noise, bands evenly spaced from 0 Hz to Nyquist, which start NOISE_BIAS
+    under the harmonics, as DDSP's filtered noise does: against a waveform D, noise as loud as the harmonics from
+    the first batch is the cheaper way to match a spectrum, and drowns them;
 and a fixed differentiable synthesiser (`Synth`) renders them at the sample rate:
   - controls are linearly interpolated from frames (frame j at sample j * hop) to samples;
   - the phase is the running sum of 2 pi f0 / sr over samples, in float64 and wrapped to one turn before it is
@@ -53,6 +53,8 @@ AMP_FLOOR = 1e-7
 AMP_EXPONENT = math.log(10.0)
 SHARE_FLOOR = 1e-7  # keeps the renormalised distribution finite when every harmonic is above Nyquist
 NOISE_BIAS = -2.0  # added to the noise bands' outputs: they start ~20 dB under the harmonics
+TILT = 1.0  # the harmonics' shares start as k ** -TILT, 6 dB per octave down as a voice's spectrum (the glottal source
+# falls about 12, the lips' radiation gives 6 back): a flat start is a buzz whose top harmonics are as loud as f0
 PITCH_KNOTS = 4  # knots of f0's contour over the clip, linearly interpolated to the frames
 PITCH_SPAN = 1.0  # the contour's reach either way, in sigmoid inputs: about 0.8 octave in the middle of the range
 PITCH_WIDTH = 64  # hidden units of the pitch network
@@ -219,6 +221,8 @@ class HPNGenerator(nn.Module):
             layers += hidden(conv, width, dropout, batchnorm, hidden_noise)
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv1d(width, channels * (1 + harmonics + noise_bands), 1)
+        with torch.no_grad():  # each channel's outputs: loudness, shares, bands
+            self.head.bias.view(channels, -1)[:, 1:1 + harmonics] = -TILT * torch.log(torch.arange(1, harmonics + 1.0))
         self.pitch = PitchNet(nz, channels, frames)
         self.out_noise = output_noise(channels) if noise in ("output", "all") else nn.Identity()
 
