@@ -89,6 +89,8 @@ VARIANTS = {  # what else was tried (docs/audio.md)
                                                       "d_arch": "wavegan,mrd", "seed": 1}),
     "hpn conditional with ada": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "augment": "ada"}),
     "hpn conditional with seed 1": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "seed": 1}),
+    "hpn conditional with shares": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True,
+                                              "harmonic_shape": "shares"}),
     "hpn conditional with local f0": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "f0_grad": "local"}),
     "hpn conditional with untaught f0": ("audio", {"arch": "hpn", "ngf": 128, "conditional": True, "f0_grad": "none"}),
     "audio with beta1 0": ("audio", {"beta1": 0.0}),

@@ -82,8 +82,9 @@ def test_noise_follows_its_bands():
     assert power[:, freqs > SR / 2 / 7 + 100].sum() < 0.01 * power.sum()
 
 
-def test_gradients_reach_every_weight_and_conditioning_works():
-    cfg = hpn_config(g_noise="all", conditional=True)
+@pytest.mark.parametrize("shape", ["envelope", "shares"])
+def test_gradients_reach_every_weight_and_conditioning_works(shape):
+    cfg = hpn_config(g_noise="all", conditional=True, harmonic_shape=shape)
     G, D = build_pair(cfg, 1, 1024, classes=3)
     z = torch.randn(4, 100, 1)
     x = G(z, torch.tensor([0, 1, 2, 0]))
@@ -115,6 +116,21 @@ def test_pitch_comes_from_its_own_network_and_bends_slowly():
     assert shares[:, 0].median() > 5 * shares[:, -1].median()  # a voice's falling spectrum, not a flat buzz
 
 
+def test_the_envelope_holds_a_formant_still_as_the_pitch_moves():
+    """Read through the envelope, the loudest harmonic is the one nearest the envelope's peak (here ~1 kHz) whatever
+    f0 is; the interpolation between bands is continuous in f0 (a gradient reaches the pitch through it)."""
+    k = torch.arange(1, 49.0).view(48, 1)
+    env = torch.full((1, 32, 1), -10.0)
+    env[0, 8] = 0.0  # band 8 of 32 from 0 to 4 kHz: 1,032 Hz
+    peak = 8 * 4000 / 31
+    for f0 in (110.0, 170.0, 230.0):
+        logits = hpn.envelope_logits(env, torch.full((1, 1), f0), k, 4000.0)  # (1, K, 1)
+        assert abs((logits[0, :, 0].argmax().item() + 1) * f0 - peak) < f0 / 2 + 4000 / 31
+    f0 = torch.full((1, 1), 150.0, requires_grad=True)
+    hpn.envelope_logits(env, f0, k, 4000.0)[0, 6, 0].backward()  # harmonic 7, 1,050 Hz: past the peak, falling
+    assert f0.grad.item() < 0
+
+
 def test_the_phase_survives_bf16_autocast():
     """G's network may run in bf16 (its controls then differ by bf16's rounding), the synthesiser never: the same
     controls render the same sine under autocast, to float32's precision, over 8192 samples."""
@@ -132,7 +148,8 @@ def test_the_phase_survives_bf16_autocast():
                                         (dict(f0_max=5000.0), "f0_max <= half the sample rate"),
                                         (dict(frame_hop=4096), "frame_hop <= the length"),
                                         (dict(g_postfilter=8), "the hpn G has none"),
-                                        (dict(harmonics=0), "'harmonics' must be positive")])
+                                        (dict(harmonics=0), "'harmonics' must be positive"),
+                                        (dict(noise_bands=1), "envelope needs noise_bands >= 2")])
 def test_impossible_settings_are_one_line_errors(kw, needle):
     with pytest.raises(WavegenError, match=needle):
         hpn_config(**kw)

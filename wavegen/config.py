@@ -92,7 +92,12 @@ class Config:
     frame_hop: int = MODEL(0, 'istft, hpn: samples between G\'s frames (0 = istft: n_fft / 4; hpn: the power of two '
                            'nearest sample_rate / 200)')
     harmonics: int = MODEL(48, 'hpn: harmonics of f0 G sets the share of, per frame (those above Nyquist are silent)')
-    noise_bands: int = MODEL(32, 'hpn: bands of filtered noise, evenly spaced from 0 Hz to Nyquist, G sets per frame')
+    noise_bands: int = MODEL(32, 'hpn: bands of filtered noise, evenly spaced from 0 Hz to Nyquist, G sets per frame '
+                             '(and of the harmonics\' envelope with --harmonic-shape envelope)')
+    harmonic_shape: str = MODEL("envelope",
+        'hpn: how G shapes the harmonics per frame: an "envelope" over frequency read at each harmonic (a filter: '
+        'formants stay put as the pitch moves) or one share per harmonic number, "shares" (DDSP)',
+        choices=('envelope', 'shares'))
     f0_min: float = MODEL(50.0, 'hpn: the lowest f0 in Hz G can make (a voice: 50-500)')
     f0_max: float = MODEL(500.0, 'hpn: the highest f0 in Hz G can make (at most half the sample rate)')
     f0_grad: str = MODEL("phase",
@@ -432,6 +437,8 @@ def config_from_dict(d: dict) -> Config:
         del d["dropout"]
     if d.get("arch") == "istft" and "istft_phase" not in d:  # istft runs from before G could predict "if"
         d = {**d, "istft_phase": "angle"}
+    if d.get("arch") == "hpn" and "harmonic_shape" not in d:  # hpn runs from before the envelope
+        d = {**d, "harmonic_shape": "shares"}
     unknown = set(d) - names
     if unknown:
         raise WavegenError(f"saved config has unknown key {sorted(unknown)[0]!r}")

@@ -11,9 +11,13 @@ and channel:
   - from a network over frames (a dense layer to a few frames, then upsampling convolutions of width ngf to the
     clip's frames, then `layers` convolutions at the frame rate): a loudness (the harmonics' amplitude), a
     distribution over `harmonics` harmonics (softmax; it starts falling as a voice's spectrum does, TILT) and
-    `noise_bands` magnitudes of a filtered noise, bands evenly spaced from 0 Hz to Nyquist, which start NOISE_BIAS
-    under the harmonics, as DDSP's filtered noise does: against a waveform D, noise as loud as the harmonics from
-    the first batch is the cheaper way to match a spectrum, and drowns them;
+    `noise_bands` magnitudes of a filtered noise. With harmonic_shape "envelope" the distribution is read at k f0
+    off a spectral envelope of `noise_bands` log-gains over frequency: a source through a filter, as a vocal tract
+    shapes a voice, so that a formant stays at its frequency whatever the pitch (the frame network does not see f0,
+    so one logit per harmonic number, "shares" as DDSP, cannot hold a formant still while the pitch moves). The
+    noise's bands, evenly spaced from 0 Hz to Nyquist like the envelope's, start NOISE_BIAS under the harmonics, as
+    DDSP's filtered noise does: against a waveform D, noise as loud as the harmonics from the first batch is the
+    cheaper way to match a spectrum, and drowns them;
 and a fixed differentiable synthesiser (`Synth`) renders them at the sample rate:
   - controls are linearly interpolated from frames (frame j at sample j * hop) to samples;
   - the phase is the running sum of 2 pi f0 / sr over samples, in float64 and wrapped to one turn before it is
@@ -86,6 +90,22 @@ def check_pitch(sample_rate: int, f0_min: float, f0_max: float) -> None:
     if not 0 < f0_min < f0_max <= sample_rate / 2:
         raise WavegenError(f"hpn needs 0 < f0_min < f0_max <= half the sample rate ({sample_rate / 2:g}); got "
                            f"f0_min {f0_min:g}, f0_max {f0_max:g}")
+
+
+def envelope_logits(env: torch.Tensor, f0: torch.Tensor, k: torch.Tensor, nyquist: float) -> torch.Tensor:
+    """env (N, bands, T) log-gains at frequencies evenly spaced from 0 Hz to Nyquist, f0 (N, T) Hz, k (K, 1) ->
+    (N, K, T) the envelope at each harmonic's frequency k f0, linearly interpolated (held at Nyquist above it)."""
+    bands = env.shape[1]
+    pos = (k[None] * f0[:, None] / nyquist * (bands - 1)).clamp(0, bands - 1)  # (N, K, T) in bands
+    lo = pos.detach().floor().clamp(max=bands - 2)
+    frac = pos - lo
+    lo = lo.long()
+    return env.gather(1, lo) * (1 - frac) + env.gather(1, lo + 1) * frac
+
+
+def check_shape(shape: str, bands: int) -> None:
+    if shape == "envelope" and bands < 2:
+        raise WavegenError(f"hpn's harmonic_shape envelope needs noise_bands >= 2 (its bands); got {bands}")
 
 
 def band_matrix(bands: int, bins: int) -> torch.Tensor:
@@ -192,23 +212,30 @@ class HPNGenerator(nn.Module):
     def from_config(cls, cfg, channels: int, length: int) -> HPNGenerator:
         return cls(length, cfg.sample_rate, cfg.nz, cfg.ngf, channels, cfg.harmonics, cfg.noise_bands, cfg.f0_min,
                    cfg.f0_max, cfg.frame_hop, cfg.layers or BLOCKS, cfg.dropout_g, cfg.g_batchnorm, cfg.g_noise,
-                   cfg.f0_grad)
+                   cfg.f0_grad, cfg.harmonic_shape)
 
     @staticmethod
     def check(cfg, length: int | None) -> None:
         no_postfilter(cfg, "hpn")
         check_pitch(cfg.sample_rate, cfg.f0_min, cfg.f0_max)
+        check_shape(cfg.harmonic_shape, cfg.noise_bands)
         if length:
             hpn_hop(cfg.sample_rate, length, cfg.frame_hop)
 
     def __init__(self, length: int, sample_rate: int, nz: int, width: int, channels: int, harmonics: int = 48,
                  noise_bands: int = 32, f0_min: float = 50.0, f0_max: float = 500.0, hop: int = 0, blocks: int = BLOCKS,
-                 dropout: float = 0.0, batchnorm: bool = False, noise: str = "none", f0_grad: str = "phase"):
+                 dropout: float = 0.0, batchnorm: bool = False, noise: str = "none", f0_grad: str = "phase",
+                 shape: str = "envelope"):
         super().__init__()
         check_pitch(sample_rate, f0_min, f0_max)
+        check_shape(shape, noise_bands)
         self.synth = Synth(length, sample_rate, hpn_hop(sample_rate, length, hop), harmonics, noise_bands, f0_grad)
         self.channels, self.length, self.width = channels, length, width
         self.f0_min, self.f0_max, self.harmonics, self.noise_bands = f0_min, f0_max, harmonics, noise_bands
+        self.shape = shape
+        self.shaping = noise_bands if shape == "envelope" else harmonics  # the head's outputs that shape the harmonics
+        tilt = -TILT * torch.log(torch.arange(1, harmonics + 1.0))  # (K,) a voice's fall, in logits
+        self.register_buffer("tilt", tilt.view(harmonics, 1), persistent=False)
         frames = self.synth.frames
         ups = max(0, math.ceil(math.log2(frames / START_FRAMES)))
         self.start = -(-frames // 2 ** ups)  # (start x 2^ups >= frames; the surplus is cut)
@@ -220,9 +247,7 @@ class HPNGenerator(nn.Module):
             layers += [nn.Upsample(scale_factor=2, mode="nearest")] if i < ups else []
             layers += hidden(conv, width, dropout, batchnorm, hidden_noise)
         self.body = nn.Sequential(*layers)
-        self.head = nn.Conv1d(width, channels * (1 + harmonics + noise_bands), 1)
-        with torch.no_grad():  # each channel's outputs: loudness, shares, bands
-            self.head.bias.view(channels, -1)[:, 1:1 + harmonics] = -TILT * torch.log(torch.arange(1, harmonics + 1.0))
+        self.head = nn.Conv1d(width, channels * (1 + self.shaping + noise_bands), 1)  # loudness, shaping, bands
         self.pitch = PitchNet(nz, channels, frames)
         self.out_noise = output_noise(channels) if noise in ("output", "all") else nn.Identity()
 
@@ -231,11 +256,15 @@ class HPNGenerator(nn.Module):
         noise band magnitudes (N, bands, T)."""
         b = z.shape[0]  # not len(z): a traced G (wavegen export) keeps the batch size free
         h = self.body(F.leaky_relu(self.dense(z.flatten(1)).view(b, self.width, self.start), 0.2))
-        out = self.head(h[:, :, :self.synth.frames]).float()  # (B, C (1 + K + bands), T)
-        out = out.view(b * self.channels, 1 + self.harmonics + self.noise_bands, self.synth.frames)
+        out = self.head(h[:, :, :self.synth.frames]).float()  # (B, C (1 + shaping + bands), T)
+        out = out.view(b * self.channels, 1 + self.shaping + self.noise_bands, self.synth.frames)
         f0 = pitch(self.pitch(z.flatten(1)), self.f0_min, self.f0_max)  # (N, T)
-        shares = torch.softmax(out[:, 1:1 + self.harmonics], dim=1)  # (N, K, T)
-        return f0, exp_sigmoid(out[:, 0]), shares, exp_sigmoid(out[:, 1 + self.harmonics:] + NOISE_BIAS)
+        shaping = out[:, 1:1 + self.shaping]  # (N, K or bands, T)
+        if self.shape == "envelope":  # the envelope where each harmonic sounds; f0 moves it only as it moves the phase
+            steered = f0.detach() if self.synth.f0_grad == "none" else f0
+            shaping = envelope_logits(shaping, steered, self.synth.k, self.synth.sample_rate / 2)  # (N, K, T)
+        shares = torch.softmax(shaping + self.tilt, dim=1)  # (N, K, T)
+        return f0, exp_sigmoid(out[:, 0]), shares, exp_sigmoid(out[:, 1 + self.shaping:] + NOISE_BIAS)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.synth(*self.controls(z))  # (B C, L)
