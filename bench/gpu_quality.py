@@ -48,6 +48,7 @@ CONTENDERS = {  # name: (preset, overrides): why each is in the race is in docs/
                                   "beta1": 0.5, "beta2": 0.9, "ema": 0.999}),
     "audio-cpu": ("audio-cpu", {}),  # the CPU preset, for the record: it lost to wavegan on a GPU (issue 27)
     "ensemble": ("ensemble", {}),  # the ensemble preset as it is, which blew up on a GPU (issue 27)
+    "hpn": ("wavegan", {"arch": "hpn", "ngf": 128}),  # the harmonic-plus-noise G against WaveGAN's D (issue 35)
 }
 DEFAULT = "wavegan,ttur,r1,ensemble-gpu"
 SMOKE = {"ngf": 4, "ndf": 4, "batch_size": 4}  # every contender at smoke size
