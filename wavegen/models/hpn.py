@@ -232,7 +232,7 @@ class HPNGenerator(nn.Module):
         self.synth = Synth(length, sample_rate, hpn_hop(sample_rate, length, hop), harmonics, noise_bands, f0_grad)
         self.channels, self.length, self.width = channels, length, width
         self.f0_min, self.f0_max, self.harmonics, self.noise_bands = f0_min, f0_max, harmonics, noise_bands
-        self.shape = shape
+        self.harmonic_shape = shape
         self.shaping = noise_bands if shape == "envelope" else harmonics  # the head's outputs that shape the harmonics
         tilt = -TILT * torch.log(torch.arange(1, harmonics + 1.0))  # (K,) a voice's fall, in logits
         self.register_buffer("tilt", tilt.view(harmonics, 1), persistent=False)
@@ -260,8 +260,8 @@ class HPNGenerator(nn.Module):
         out = out.view(b * self.channels, 1 + self.shaping + self.noise_bands, self.synth.frames)
         f0 = pitch(self.pitch(z.flatten(1)), self.f0_min, self.f0_max)  # (N, T)
         shaping = out[:, 1:1 + self.shaping]  # (N, K or bands, T)
-        if self.shape == "envelope":  # the envelope where each harmonic sounds; f0 moves it only as it moves the phase
-            steered = f0.detach() if self.synth.f0_grad == "none" else f0
+        if self.harmonic_shape == "envelope":  # the envelope where each harmonic sounds
+            steered = f0.detach() if self.synth.f0_grad == "none" else f0  # untaught f0 learns nothing here either
             shaping = envelope_logits(shaping, steered, self.synth.k, self.synth.sample_rate / 2)  # (N, K, T)
         shares = torch.softmax(shaping + self.tilt, dim=1)  # (N, K, T)
         return f0, exp_sigmoid(out[:, 0]), shares, exp_sigmoid(out[:, 1 + self.shaping:] + NOISE_BIAS)
