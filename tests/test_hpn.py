@@ -155,13 +155,15 @@ def test_impossible_settings_are_one_line_errors(kw, needle):
         hpn_config(**kw)
 
 
-def test_a_conditional_hpn_run_trains(tmp_path):
+@pytest.mark.parametrize("f0_grad", ["phase", "none"])
+def test_a_conditional_hpn_run_trains(tmp_path, f0_grad):
     from wavegen import read_stats, train
     from wavegen.data.synthetic import make_sounds
 
     data = make_sounds(tmp_path / "s", n=16, sample_rate=4000, seconds=0.128, seed=0)
     cfg = tiny_config(data, tmp_path / "r", "dcgan", arch="hpn", sample_rate=4000, length=512, ngf=8, ndf=16,
-                      conditional=True, batch_size=4, batches=2, stats_every=1, layer_every=0, **EXACT)
+                      conditional=True, batch_size=4, batches=2, stats_every=1, layer_every=1, f0_grad=f0_grad,
+                      **EXACT)  # per-layer stats read every weight's gradient: untaught f0's weights have none
     rows = [r for r in read_stats(train(cfg)) if "loss/G" in r]
     assert len(rows) == 2 and all(math.isfinite(r["loss/G"]) and math.isfinite(r["loss/D"]) for r in rows)
 

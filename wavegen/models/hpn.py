@@ -249,6 +249,8 @@ class HPNGenerator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv1d(width, channels * (1 + self.shaping + noise_bands), 1)  # loudness, shaping, bands
         self.pitch = PitchNet(nz, channels, frames)
+        if f0_grad == "none":  # untaught: f0 stays as the network starts it, and its weights get no gradient to step
+            self.pitch.requires_grad_(False)
         self.out_noise = output_noise(channels) if noise in ("output", "all") else nn.Identity()
 
     def controls(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
