@@ -192,7 +192,7 @@ class PitchNet(nn.Module):
 
     def __init__(self, nz: int, channels: int, frames: int):
         super().__init__()
-        self.channels, self.frames = channels, frames
+        self.frames = frames
         self.net = nn.Sequential(nn.Linear(nz, PITCH_WIDTH), nn.LeakyReLU(0.2),
                                  nn.Linear(PITCH_WIDTH, channels * (1 + PITCH_KNOTS)))
 
@@ -262,9 +262,8 @@ class HPNGenerator(nn.Module):
         out = out.view(b * self.channels, 1 + self.shaping + self.noise_bands, self.synth.frames)
         f0 = pitch(self.pitch(z.flatten(1)), self.f0_min, self.f0_max)  # (N, T)
         shaping = out[:, 1:1 + self.shaping]  # (N, K or bands, T)
-        if self.harmonic_shape == "envelope":  # the envelope where each harmonic sounds
-            steered = f0.detach() if self.synth.f0_grad == "none" else f0  # untaught f0 learns nothing here either
-            shaping = envelope_logits(shaping, steered, self.synth.k, self.synth.sample_rate / 2)  # (N, K, T)
+        if self.harmonic_shape == "envelope":  # the envelope where each harmonic sounds (untaught f0: frozen above)
+            shaping = envelope_logits(shaping, f0, self.synth.k, self.synth.sample_rate / 2)  # (N, K, T)
         shares = torch.softmax(shaping + self.tilt, dim=1)  # (N, K, T)
         return f0, exp_sigmoid(out[:, 0]), shares, exp_sigmoid(out[:, 1 + self.shaping:] + NOISE_BIAS)
 
